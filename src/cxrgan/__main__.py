@@ -1,0 +1,3 @@
+from cxrgan.cli.main import main
+
+raise SystemExit(main())

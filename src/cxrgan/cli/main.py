@@ -1,0 +1,44 @@
+"""`cxrgan` entry point: one subcommand per module in this package."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from cxrgan import __version__
+from cxrgan.errors import CxrganError
+
+# Each module defines add_parser(subparsers) and run(args) -> int.
+COMMANDS = ("train", "generate", "evaluate", "diagnose", "sweep", "report", "data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cxrgan",
+        description="Train GANs that make synthetic chest X-rays, and judge them offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"cxrgan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"cxrgan.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"cxrgan.cli.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except CxrganError as exc:
+        print(f"cxrgan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cxrgan {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,80 @@
+"""The PyTorch DCGAN tutorial's networks, for 1 channel and image sizes 32–256.
+
+At 64 px these are layer for layer the tutorial's Generator and Discriminator (with nc=1).
+Other sizes add or remove one stride-2 block per factor of two; channel multipliers are
+capped at 8 (the tutorial's widest layer) so 128 and 256 px stay affordable.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+MAX_MULT = 8
+
+
+def _mults(image_size: int) -> list[int]:
+    """Channel multipliers from the 4×4 layer outward, e.g. 64 px → [8, 4, 2, 1]."""
+    n_blocks = int(math.log2(image_size)) - 2
+    return [min(2 ** (n_blocks - 1 - i), MAX_MULT) for i in range(n_blocks)]
+
+
+class Generator(nn.Module):
+    def __init__(self, image_size: int = 64, nz: int = 100, ngf: int = 64, channels: int = 1):
+        super().__init__()
+        mults = _mults(image_size)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(nz, ngf * mults[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * mults[0]),
+            nn.ReLU(True),
+        ]
+        for m_in, m_out in zip(mults, mults[1:], strict=False):
+            layers += [
+                nn.ConvTranspose2d(ngf * m_in, ngf * m_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ngf * m_out),
+                nn.ReLU(True),
+            ]
+        layers += [nn.ConvTranspose2d(ngf * mults[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.main(z)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, image_size: int = 64, ndf: int = 64, channels: int = 1):
+        super().__init__()
+        mults = _mults(image_size)[::-1]  # e.g. 64 px → [1, 2, 4, 8]
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, ndf * mults[0], 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        for m_in, m_out in zip(mults, mults[1:], strict=False):
+            layers += [
+                nn.Conv2d(ndf * m_in, ndf * m_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ndf * m_out),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+        layers += [nn.Conv2d(ndf * mults[-1], 1, 4, 1, 0, bias=False), nn.Sigmoid()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.main(x)
+
+
+def weights_init(module: nn.Module) -> None:
+    """The tutorial's initialisation: conv weights N(0, 0.02), BatchNorm N(1, 0.02) and bias 0."""
+    name = type(module).__name__
+    if "Conv" in name:
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif "BatchNorm" in name:
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def build_dcgan(image_size: int, nz: int, ngf: int, ndf: int) -> tuple[nn.Module, nn.Module]:
+    g, d = Generator(image_size, nz, ngf), Discriminator(image_size, ndf)
+    g.apply(weights_init)
+    d.apply(weights_init)
+    return g, d

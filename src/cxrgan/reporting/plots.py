@@ -1,0 +1,119 @@
+"""Pictures of a run: image grids and the tutorial-style loss figure."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+GRID_COLUMNS = 8
+GRID_PADDING = 2
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N, 1, H, W) or (N, H, W) in [-1, 1] (float) or uint8 → (N, H, W) uint8."""
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
+    if images.ndim == 4:
+        images = images[:, 0]
+    if images.dtype == np.uint8:
+        return images
+    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def make_grid(images: np.ndarray, columns: int = GRID_COLUMNS, padding: int = GRID_PADDING) -> np.ndarray:
+    """Tile (N, H, W) uint8 images like torchvision's make_grid (black padding)."""
+    n, h, w = images.shape
+    cols = min(columns, n)
+    rows = math.ceil(n / cols)
+    grid = np.zeros((rows * (h + padding) + padding, cols * (w + padding) + padding), np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        y, x = padding + r * (h + padding), padding + c * (w + padding)
+        grid[y : y + h, x : x + w] = img
+    return grid
+
+
+def save_png_atomic(image: Image.Image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    image.save(tmp)
+    os.replace(tmp, path)
+
+
+def save_grid(images: torch.Tensor | np.ndarray, path: Path, columns: int = GRID_COLUMNS) -> None:
+    save_png_atomic(Image.fromarray(make_grid(to_uint8(images), columns)), path)
+
+
+def smooth(values: Sequence[float], window: int) -> np.ndarray:
+    """Moving average that ignores non-finite values and keeps the curve's length."""
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0 or window <= 1:
+        return v
+    ok = np.isfinite(v)
+    kernel = np.ones(window)
+    num = np.convolve(np.where(ok, v, 0.0), kernel, mode="full")[: len(v)]
+    den = np.convolve(ok.astype(float), kernel, mode="full")[: len(v)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den
+
+
+def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
+    """G and D loss against iteration (raw faint, smoothed bold), and D(x), D(G(z)) below."""
+    train = [r for r in records if "loss_d" in r]
+    fig, (ax_loss, ax_d) = plt.subplots(2, 1, figsize=(10, 7), sharex=True, height_ratios=[3, 2])
+    if train:
+        steps = [r["step"] for r in train]
+        window = max(1, len(train) // 25)
+        for key, label, color in (("loss_g", "G", "tab:blue"), ("loss_d", "D", "tab:orange")):
+            values = [r[key] for r in train]
+            ax_loss.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
+            ax_loss.plot(steps, smooth(values, window), color=color, linewidth=2, label=label)
+        for key, label, color in (("d_x", "D(x)", "tab:green"), ("d_g_z1", "D(G(z))", "tab:red")):
+            values = [r[key] for r in train]
+            ax_d.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
+            ax_d.plot(steps, smooth(values, window), color=color, linewidth=2, label=label)
+        _mark_resumes(ax_loss, train)
+    ax_loss.set_title("Generator and Discriminator Loss During Training")
+    ax_loss.set_ylabel("Loss")
+    ax_loss.legend(loc="upper right")
+    ax_d.set_ylim(-0.02, 1.02)
+    ax_d.axhline(0.5, color="gray", linewidth=0.8, linestyle=":")
+    ax_d.set_ylabel("D output")
+    ax_d.set_xlabel("iterations")
+    ax_d.legend(loc="upper right")
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def _mark_resumes(ax: Any, train: Sequence[dict[str, Any]]) -> None:
+    """Dashed line where the learning rates changed (a resume with new rates, or --balance)."""
+    for prev, cur in zip(train, train[1:], strict=False):
+        if (prev.get("lr_g"), prev.get("lr_d")) != (cur.get("lr_g"), cur.get("lr_d")):
+            ax.axvline(cur["step"], color="gray", linestyle="--", linewidth=0.8)
+            ax.annotate(
+                f"lr_g={cur.get('lr_g'):.0e}\nlr_d={cur.get('lr_d'):.0e}",
+                (cur["step"], 1), xycoords=("data", "axes fraction"),
+                fontsize=7, va="top", color="gray",
+            )  # fmt: skip
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)

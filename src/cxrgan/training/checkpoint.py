@@ -1,0 +1,83 @@
+"""Checkpoints as single safetensors files: weights, Adam state, RNG states, counters.
+
+Everything loads without unpickling: tensors in safetensors, the rest as JSON metadata.
+Files are written to a temporary name and renamed, so a crash never leaves a torn file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from cxrgan.errors import CxrganError
+
+
+@dataclass
+class Checkpoint:
+    tensors: dict[str, Tensor]
+    meta: dict[str, Any]
+
+    def prefixed(self, prefix: str) -> dict[str, Tensor]:
+        n = len(prefix) + 1
+        return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+    def load_model(self, prefix: str, model: nn.Module) -> None:
+        model.load_state_dict(self.prefixed(prefix))
+
+    def load_optimizer(self, prefix: str, opt: torch.optim.Optimizer) -> None:
+        """Restore Adam state; param_groups come from the metadata (lr may be changed after)."""
+        state: dict[int, dict[str, Tensor]] = {}
+        for key, value in self.prefixed(prefix).items():
+            idx, name = key.split(".", 1)
+            state.setdefault(int(idx), {})[name] = value
+        opt.load_state_dict({"state": state, "param_groups": self.meta[f"{prefix}_param_groups"]})
+
+
+def optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], list]:
+    sd = opt.state_dict()
+    tensors = {
+        f"{prefix}.{idx}.{name}": value
+        for idx, per_param in sd["state"].items()
+        for name, value in per_param.items()
+    }
+    return tensors, sd["param_groups"]
+
+
+def model_tensors(prefix: str, model: nn.Module) -> dict[str, Tensor]:
+    return {f"{prefix}.{k}": v for k, v in model.state_dict().items()}
+
+
+def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    """Atomically write `tensors` and JSON-able `meta` to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # safetensors needs contiguous, non-shared CPU tensors (channels_last params are neither).
+    plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(plain, tmp, metadata={k: json.dumps(v) for k, v in meta.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    if not path.is_file():
+        raise CxrganError(f"checkpoint not found: {path}")
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+    except (SafetensorError, OSError) as exc:
+        raise CxrganError(f"cannot read checkpoint {path}: {exc}") from None
+    return Checkpoint(tensors, {k: json.loads(v) for k, v in raw.items()})

@@ -1,0 +1,103 @@
+"""The run directory: paths, config.json, metrics.jsonl and the log (see docs/run-directory.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from cxrgan.errors import CxrganError
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def default_run_path() -> Path:
+    return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+class RunDir:
+    """Knows where every file of a run lives; reading and writing goes through here."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.config = self.root / "config.json"
+        self.metrics = self.root / "metrics.jsonl"
+        self.log_file = self.root / "train.log"
+        self.samples = self.root / "samples"
+        self.plots = self.root / "plots"
+        self.checkpoints = self.root / "checkpoints"
+        self.report = self.root / "report.html"
+
+    @classmethod
+    def create(cls, root: Path) -> RunDir:
+        run = cls(root)
+        if run.config.exists():
+            raise CxrganError(f"{root} already holds a run; use --resume {root} or another --out")
+        for sub in (run.samples, run.plots, run.checkpoints):
+            sub.mkdir(parents=True, exist_ok=True)
+        return run
+
+    @classmethod
+    def open(cls, root: Path) -> RunDir:
+        run = cls(root)
+        if not root.is_dir():
+            raise CxrganError(f"run folder not found: {root}")
+        if not run.config.is_file():
+            raise CxrganError(f"{root} is not a cxrgan run (no config.json)")
+        return run
+
+    def checkpoint(self, name: str) -> Path:
+        return self.checkpoints / f"{name}.safetensors"
+
+    def sample_grid(self, epoch: int) -> Path:
+        return self.samples / f"epoch_{epoch:04d}.png"
+
+    def read_config(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.config.read_text())
+        except json.JSONDecodeError as exc:
+            raise CxrganError(f"{self.config} is not valid JSON: {exc}") from None
+
+    def write_config(self, data: dict[str, Any]) -> None:
+        write_json_atomic(self.config, data)
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with self.metrics.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """All records; a torn last line (crash mid-write) is ignored."""
+        if not self.metrics.exists():
+            return []
+        records = []
+        for line in self.metrics.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def log(self, message: str, *, echo: bool = True) -> None:
+        """Append a line to train.log and, unless told otherwise, print it."""
+        with self.log_file.open("a") as f:
+            f.write(f"{now_iso()} {message}\n")
+        if echo:
+            # tqdm.write keeps an active progress bar intact.
+            tqdm.write(message, file=sys.stderr if message.startswith("warning") else sys.stdout)
