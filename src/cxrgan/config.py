@@ -17,7 +17,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 RESUMABLE = frozenset(
     {
         "epochs", "steps_per_epoch", "g_lr", "d_lr", "log_every", "checkpoint_every",
-        "device", "workers", "progress",
+        "device", "workers", "progress", "cache", "cache_dir",
     }
 )  # fmt: skip
 
@@ -45,6 +45,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 0  # decoding processes; 0 = choose from the CPU count
+    cache: bool = True  # decode-once cache of preprocessed images
+    cache_dir: str | None = None  # None = $XDG_CACHE_HOME/cxrgan or ~/.cache/cxrgan
     demo_images: int = 2048  # how many phantoms make up the built-in dataset
     log_every: int = 10
     checkpoint_every: int = 0  # 0 = keep only `last`

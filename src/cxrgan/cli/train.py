@@ -52,6 +52,8 @@ OPTIONS: list[tuple[str, Any, str]] = [
     ("--seed", _int, f"seed for weights, noise and shuffling (default {DEFAULTS.seed})"),
     ("--device", str, f"{'|'.join(DEVICES)} (default {DEFAULTS.device}: CUDA, then MPS, then CPU)"),
     ("--workers", _int, "processes decoding images (default 0: as many as CPU cores)"),
+    ("--cache-dir", str, "where the decode-once cache lives (default: $XDG_CACHE_HOME/cxrgan, "
+     "else ~/.cache/cxrgan)"),
     ("--demo-images", _int, f"number of phantoms when --data is omitted (default {DEFAULTS.demo_images})"),
     ("--log-every", _int, f"steps between lines of metrics.jsonl (default {DEFAULTS.log_every})"),
     ("--checkpoint-every", _int, "also keep checkpoints/epoch_NNNN every this many epochs "
@@ -78,6 +80,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hflip", action="store_true", default=None,
                    help="random horizontal flips (off by default: a flipped chest X-ray puts the "
                    "heart on the wrong side)")  # fmt: skip
+    p.add_argument("--no-cache", dest="cache", action="store_false", default=None,
+                   help="decode every image from its file on each start instead of using the "
+                   "decode-once cache")  # fmt: skip
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bars (for logs and CI)")  # fmt: skip
     p.set_defaults(run=run)
@@ -85,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def given_options(args: argparse.Namespace) -> dict[str, Any]:
     """Options set on the command line (None means 'not given')."""
-    names = [flag[2:].replace("-", "_") for flag, _, _ in OPTIONS] + ["hflip", "progress"]
+    names = [flag[2:].replace("-", "_") for flag, _, _ in OPTIONS] + ["hflip", "progress", "cache"]
     return {k: getattr(args, k) for k in names if getattr(args, k) is not None}
 
 
