@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cxrgan import __version__
 from cxrgan.errors import CxrganError
@@ -14,8 +15,15 @@ from cxrgan.errors import CxrganError
 COMMANDS = ("train", "generate", "evaluate", "diagnose", "sweep", "report", "data")
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage mistakes print one line naming the problem (no usage dump, no traceback)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="cxrgan",
         description="Train GANs that make synthetic chest X-rays, and judge them offline.",
     )
