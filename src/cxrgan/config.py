@@ -18,6 +18,8 @@ RESUMABLE = frozenset(
     {
         "epochs", "steps_per_epoch", "g_lr", "d_lr", "log_every", "checkpoint_every",
         "device", "workers", "progress", "cache", "cache_dir",
+        "eval_every", "eval_unit", "eval_n", "eval_data",
+        "early_stop_patience", "early_stop_min_delta", "balance", "tensorboard",
     }
 )  # fmt: skip
 
@@ -51,6 +53,14 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 0  # 0 = keep only `last`
     progress: bool = True
+    eval_every: int = 0  # evaluate FWD/KID every this many units; 0 = off
+    eval_unit: str = "epoch"  # "epoch" or "step"
+    eval_n: int = 2000  # generated (and real) images per evaluation
+    eval_data: str | None = None  # real images to compare with; None = the training set
+    early_stop_patience: int = 0  # stop after this many evaluations without improvement; 0 = off
+    early_stop_min_delta: float = 0.0  # an FWD drop must exceed this to count as improvement
+    balance: str = "off"  # "auto" = adapt G's learning rate to keep the game balanced
+    tensorboard: bool = False
 
     def validate(self) -> TrainConfig:
         _check(self.image_size in IMAGE_SIZES, f"--image-size must be one of {IMAGE_SIZES}, got {self.image_size}")
@@ -69,6 +79,21 @@ class TrainConfig:
         _check(self.checkpoint_every >= 0, "--checkpoint-every must be 0 (off) or positive")
         _check(self.workers >= 0, "--workers must be 0 (auto) or positive")
         _check(self.demo_images >= 1, "--demo-images must be positive")
+        _check(self.eval_every >= 0, "--eval-every must be 0 (off) or positive")
+        _check(
+            self.eval_unit in ("epoch", "step"),
+            f"--eval-unit must be epoch or step, got {self.eval_unit!r}",
+        )
+        _check(self.eval_n >= 2, f"--eval-n must be at least 2, got {self.eval_n}")
+        _check(self.early_stop_patience >= 0, "--early-stop-patience must be 0 (off) or positive")
+        _check(
+            self.early_stop_patience == 0 or self.eval_every > 0,
+            "--early-stop-patience needs --eval-every (early stopping watches FWD)",
+        )
+        _check(self.early_stop_min_delta >= 0, "--early-stop-min-delta must not be negative")
+        _check(
+            self.balance in ("off", "auto"), f"--balance must be off or auto, got {self.balance!r}"
+        )
         from cxrgan.data.preprocess import FIT_POLICIES
         from cxrgan.models import MODELS
 

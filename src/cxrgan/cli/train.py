@@ -56,6 +56,19 @@ OPTIONS: list[tuple[str, Any, str]] = [
      "else ~/.cache/cxrgan)"),
     ("--demo-images", _int, f"number of phantoms when --data is omitted (default {DEFAULTS.demo_images})"),
     ("--log-every", _int, f"steps between lines of metrics.jsonl (default {DEFAULTS.log_every})"),
+    ("--eval-every", _int, "compute FWD and KID every this many epochs (or steps, see --eval-unit), "
+     "log them to metrics.jsonl, draw plots/quality.png and keep checkpoints/best "
+     "(default 0: off)"),
+    ("--eval-unit", str, "unit of --eval-every: epoch (default) or step"),
+    ("--eval-n", _int, f"generated and real images per evaluation (default {DEFAULTS.eval_n}); "
+     "FWD depends on n, so compare runs at the same n"),
+    ("--eval-data", str, "folder of real images to evaluate against (default: the training set)"),
+    ("--early-stop-patience", _int, "stop when FWD has not improved for this many evaluations "
+     "(needs --eval-every; default 0: never)"),
+    ("--early-stop-min-delta", _float, "an FWD drop smaller than this does not count as an "
+     f"improvement (default {DEFAULTS.early_stop_min_delta})"),
+    ("--balance", str, "off (default) or auto: adapt G's learning rate while training when D "
+     "overpowers G or is too weak (bounded ×/÷10, every change logged in metrics.jsonl)"),
     ("--checkpoint-every", _int, "also keep checkpoints/epoch_NNNN every this many epochs "
      "(default 0: keep only checkpoints/last)"),
 ]  # fmt: skip
@@ -74,7 +87,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", type=Path, metavar="RUN",
                    help="continue RUN in place from checkpoints/last: same fixed noise, counters "
                    "and metrics continue; --epochs, --steps-per-epoch, --g-lr, --d-lr, --device, "
-                   "--workers, --log-every and --checkpoint-every may change")  # fmt: skip
+                   "--workers, --log-every, --checkpoint-every, the --eval-*, --early-stop-*, --balance and "
+                   "--tensorboard options may change")  # fmt: skip
     for flag, kind, text in OPTIONS:
         p.add_argument(flag, type=kind, default=None, help=text)
     p.add_argument("--hflip", action="store_true", default=None,
@@ -83,6 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", dest="cache", action="store_false", default=None,
                    help="decode every image from its file on each start instead of using the "
                    "decode-once cache")  # fmt: skip
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write scalars and sample grids to RUN/tb/ for TensorBoard "
+                   "(needs: pip install 'cxrgan[tensorboard]')")  # fmt: skip
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bars (for logs and CI)")  # fmt: skip
     p.set_defaults(run=run)
@@ -90,7 +107,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def given_options(args: argparse.Namespace) -> dict[str, Any]:
     """Options set on the command line (None means 'not given')."""
-    names = [flag[2:].replace("-", "_") for flag, _, _ in OPTIONS] + ["hflip", "progress", "cache"]
+    names = [flag[2:].replace("-", "_") for flag, _, _ in OPTIONS] + ["hflip", "progress", "cache", "tensorboard"]
     return {k: getattr(args, k) for k in names if getattr(args, k) is not None}
 
 

@@ -117,3 +117,28 @@ def _save_figure(fig: Any, path: Path) -> None:
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
+    """FWD and KID (± std) against step, the best FWD marked."""
+    fig, (ax_fwd, ax_kid) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    if evals:
+        steps = [r["step"] for r in evals]
+        fwd = [r["fwd"] for r in evals]
+        ax_fwd.plot(steps, fwd, "o-", color="tab:purple", label="FWD")
+        best = int(np.nanargmin(fwd)) if np.isfinite(fwd).any() else None
+        if best is not None:
+            ax_fwd.plot(steps[best], fwd[best], "*", color="gold", markersize=16,
+                        markeredgecolor="black", label=f"best {fwd[best]:.4g} (step {steps[best]})")  # fmt: skip
+        kid = np.array([r["kid_mean"] for r in evals])
+        std = np.array([r.get("kid_std", 0.0) for r in evals])
+        ax_kid.plot(steps, kid, "o-", color="tab:brown", label="KID")
+        ax_kid.fill_between(steps, kid - std, kid + std, color="tab:brown", alpha=0.2)
+    ax_fwd.set_title("Sample quality (lower is better)")
+    ax_fwd.set_ylabel("FWD")
+    ax_fwd.legend(loc="upper right")
+    ax_kid.set_ylabel("KID")
+    ax_kid.set_xlabel("iterations")
+    ax_kid.legend(loc="upper right")
+    fig.tight_layout()
+    _save_figure(fig, path)

@@ -1,0 +1,83 @@
+"""Sample quality during training: FWD/KID every so often, `best` checkpoint, early stopping."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cxrgan.metrics.evaluate import QualityEvaluator
+from cxrgan.reporting.plots import to_uint8
+
+EVAL_BATCH = 64  # as in generate: BatchNorm statistics from batches like training's
+
+
+@dataclass
+class QualityTracker:
+    """Holds the real-side statistics (computed once) and the early-stopping state."""
+
+    evaluator: QualityEvaluator
+    nz: int
+    seed: int
+    patience: int = 0
+    min_delta: float = 0.0
+    best_fwd: float = math.inf
+    best_step: int = 0
+    bad_evals: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @torch.no_grad()
+    def generated(self, g: nn.Module, device: torch.device) -> np.ndarray:
+        """The same noise at every evaluation, so changes come from G, not from sampling."""
+        gen = torch.Generator(device).manual_seed(self.seed + 7919)
+        out = []
+        for start in range(0, self.evaluator.n, EVAL_BATCH):
+            b = min(EVAL_BATCH, self.evaluator.n - start)
+            z = torch.randn(max(b, 2), self.nz, 1, 1, device=device, generator=gen)
+            out.append(to_uint8(g(z)[:b]))
+        return np.concatenate(out)
+
+    def evaluate(
+        self, g: nn.Module, device: torch.device, step: int, epoch: int
+    ) -> tuple[dict, bool]:
+        """Returns the metrics record and whether FWD improved on the best so far."""
+        start = time.perf_counter()
+        was_training = g.training
+        g.train()
+        scores = self.evaluator.evaluate(self.generated(g, device))
+        g.train(was_training)
+        record = {
+            "step": step,
+            "epoch": epoch,
+            **scores,
+            "eval_s": round(time.perf_counter() - start, 3),
+        }
+        self.records.append(record)
+        improved = scores["fwd"] < self.best_fwd - self.min_delta
+        if scores["fwd"] < self.best_fwd:
+            self.best_fwd, self.best_step = scores["fwd"], step
+        self.bad_evals = 0 if improved else self.bad_evals + 1
+        return record, scores["fwd"] == self.best_fwd
+
+    def stop_reason(self) -> str | None:
+        if self.patience and self.bad_evals >= self.patience:
+            return (
+                f"early_stop: FWD has not improved by more than {self.min_delta:g} for "
+                f"{self.bad_evals} evaluation(s); best {self.best_fwd:.4g} at step {self.best_step}"
+            )
+        return None
+
+    def state(self) -> dict[str, Any]:
+        best = self.best_fwd if math.isfinite(self.best_fwd) else None
+        return {"best_fwd": best, "best_step": self.best_step, "bad_evals": self.bad_evals}
+
+    def load_state(self, state: dict[str, Any], records: list[dict[str, Any]]) -> None:
+        self.best_fwd = math.inf if state.get("best_fwd") is None else state["best_fwd"]
+        self.best_step = state.get("best_step", 0)
+        self.bad_evals = state.get("bad_evals", 0)
+        self.records = [r for r in records if "fwd" in r]
