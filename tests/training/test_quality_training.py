@@ -115,3 +115,16 @@ def test_eval_against_another_folder(tmp_path, png128):
                           cache=False, **TINY))  # fmt: skip
     assert "quality: FWD/KID on 16 images" in (run / "train.log").read_text()
     assert len([r for r in _records(run) if "fwd" in r]) == 1
+
+
+def test_tensorboard_writes_scalars_and_grids(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    start_run(TrainConfig(out=str(run), epochs=1, tensorboard=True, eval_every=1, eval_n=32, **TINY))
+    events = EventAccumulator(str(run / "tb"))
+    events.Reload()
+    tags = events.Tags()
+    assert {"train/loss_d", "train/loss_g", "train/d_x", "quality/fwd"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("train/loss_d")] == [1, 2]
+    assert tags["images"] == ["samples"]
