@@ -1,0 +1,79 @@
+"""`cxrgan diagnose RUN`: name the state of training from a run's curves, and what to change."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from pathlib import Path
+
+from cxrgan.reporting.diagnose import DEFAULT_THRESHOLDS, DEFAULT_WINDOW, diagnose_run
+
+EPILOG = """states (the first that applies wins; the others are listed as "also applies"):
+  too_early       fewer than {min_records} training records yet
+  diverged        NaN/inf in the losses, or a loss saturated (>= {explode_loss:g}) or exploding
+  mode_collapse   the latest fixed-noise samples are near-copies of each other
+  d_overpowers_g  loss_D ~ 0, D(x) -> 1, D(G(z)) -> 0, loss_G high or rising: raise --g-lr
+  d_too_weak      D cannot tell real from fake, loss_D > loss_G and climbing: lower --g-lr
+  oscillating     losses swing widely for many records: lower both rates
+  healthy         none of the above; with --eval-every, FWD says train longer or stop
+
+Every threshold is in cxrgan.reporting.diagnose.Thresholds, with the reason for its value.
+The exit status is 0 whatever the state; use --json to act on it from a script."""
+
+
+def _window(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    t = DEFAULT_THRESHOLDS
+    p = sub.add_parser(
+        "diagnose",
+        help="read a run's loss curves: what state training is in and what to change",
+        description=textwrap.fill(
+            "Read RUN/metrics.jsonl (and the latest sample grid) the way an experienced GAN "
+            "trainer reads the curves: name the state of training, show the numbers behind it "
+            "and say which flag to change, by how much.",
+            width=78,
+        ),
+        epilog=EPILOG.format(min_records=t.min_records, explode_loss=t.explode_loss),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN",
+        help="run directory written by `cxrgan train` (holds config.json and metrics.jsonl)",
+    )
+    p.add_argument(
+        "--window",
+        type=_window,
+        default=DEFAULT_WINDOW,
+        metavar="N",
+        help=f"judge the latest N training records of metrics.jsonl (default {DEFAULT_WINDOW}; "
+        f"values below {t.min_records} count as {t.min_records}). Larger N looks further back "
+        "and reacts more slowly to a change of learning rate",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (state, title, evidence, advice, secondary, reasons, hint) "
+        "instead of text",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    diagnosis = diagnose_run(args.run_dir, window=args.window)
+    if args.json:
+        print(json.dumps(diagnosis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print(diagnosis.to_text())
+    return 0
