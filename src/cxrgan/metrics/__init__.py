@@ -1,0 +1,52 @@
+"""Offline sample-quality metrics for gray images: no downloaded weights, no network.
+
+Inputs everywhere: uint8 (N, H, W) or floats in [-1, 1], (N, H, W) or (N, 1, H, W), numpy or
+torch. See docs/metrics.md for what each number means and how it was validated.
+"""
+
+from cxrgan.metrics.evaluate import (
+    DEFAULT_EVAL_N,
+    METRICS,
+    MetricInfo,
+    QualityEvaluator,
+    evaluate_sets,
+    format_metrics,
+)
+from cxrgan.metrics.features import FeatureSpace, wavelet_features
+from cxrgan.metrics.frechet import frechet_distance, frechet_distances, psd_sqrt
+from cxrgan.metrics.fwd import PacketStats, fwd, fwd_from_stats, fwd_per_packet, packet_statistics
+from cxrgan.metrics.images import to_unit
+from cxrgan.metrics.kid import KidReference, kid, polynomial_kernel
+from cxrgan.metrics.memorisation import MemorisationResult, memorisation, save_memorisation_png
+from cxrgan.metrics.prdc import prdc
+from cxrgan.metrics.wavelets import default_level, packet_paths, wavelet_packets
+
+__all__ = [
+    "DEFAULT_EVAL_N",
+    "METRICS",
+    "FeatureSpace",
+    "KidReference",
+    "MemorisationResult",
+    "MetricInfo",
+    "PacketStats",
+    "QualityEvaluator",
+    "default_level",
+    "evaluate_sets",
+    "format_metrics",
+    "frechet_distance",
+    "frechet_distances",
+    "fwd",
+    "fwd_from_stats",
+    "fwd_per_packet",
+    "kid",
+    "memorisation",
+    "packet_paths",
+    "packet_statistics",
+    "polynomial_kernel",
+    "prdc",
+    "psd_sqrt",
+    "save_memorisation_png",
+    "to_unit",
+    "wavelet_features",
+    "wavelet_packets",
+]

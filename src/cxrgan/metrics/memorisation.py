@@ -1,0 +1,157 @@
+"""Memorisation: is a generated image a (near) copy of one training image?
+
+For every generated image: distance to its nearest training image. For calibration: every
+training image's distance to its nearest OTHER training image (leave-one-out). Two different
+radiographs are rarely closer than the 1st percentile of that real-to-real distribution, so a
+generated image closer than it to a training image is flagged as a likely copy. A healthy
+generator flags about 1 % (as a held-out real set would); copying generators approach 100 %.
+
+The distance is Euclidean between images that are
+* downsampled by area averaging to 32 x 32: copying is about the whole layout of one film,
+  not pixel noise; averaging removes grain and GAN high-frequency artefacts that would make a
+  copy look far away, and makes the all-pairs search cheap;
+* standardised per image (zero mean, unit norm): a copy with slightly different brightness or
+  contrast is still a copy. The distance is then sqrt(2 - 2 r), r the Pearson correlation of the
+  two thumbnails, between 0 (identical up to brightness/contrast) and 2.
+Feature spaces such as the KID features pool away position, so two different patients with
+similar texture statistics would look like copies there; pixel space does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from cxrgan.metrics.images import ImageArray, chunks, to_unit
+
+THUMB = 32
+PERCENTILE = 1.0
+BLOCK = 2048
+COPY_TOLERANCE = 1e-6  # rounding of an exact copy's distance; flags copies even if threshold ~0
+
+
+def thumbnails(images: ImageArray, size: int = THUMB) -> torch.Tensor:
+    """(N, size*size) per-image standardised, area-downsampled images (unit norm, zero mean)."""
+    x = to_unit(images).unsqueeze(1)
+    if min(x.shape[-2:]) > size:
+        x = F.adaptive_avg_pool2d(x, size)
+    v = x.flatten(1)
+    v = v - v.mean(1, keepdim=True)
+    return v / v.norm(dim=1, keepdim=True).clamp(min=1e-12)  # flat images stay all-zero
+
+
+def nearest(
+    query: torch.Tensor, pool: torch.Tensor, exclude_self: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distance, index) of each query row's nearest pool row; optionally skip row i for query i."""
+    dist = torch.empty(len(query), dtype=torch.float64)
+    index = torch.empty(len(query), dtype=torch.long)
+    for rows in chunks(len(query), BLOCK):
+        # |a - b|² expanded into one matrix product; rounding can dip below 0, clamped below.
+        q = query[rows]
+        d2 = q.pow(2).sum(1, keepdim=True) + pool.pow(2).sum(1) - 2 * q @ pool.T
+        if exclude_self:
+            own = torch.arange(rows.start, rows.stop)
+            d2[own - rows.start, own] = float("inf")
+        best = d2.min(1)
+        dist[rows] = best.values.clamp(min=0).sqrt()
+        index[rows] = best.indices
+    return dist, index
+
+
+@dataclass
+class MemorisationResult:
+    """Nearest-training-image distances of generated images, calibrated on real-real ones."""
+
+    fake_distance: np.ndarray  # (N_fake,) distance to the nearest training image
+    fake_index: np.ndarray  # (N_fake,) index of that training image
+    real_distance: np.ndarray  # (N_train,) leave-one-out nearest-neighbour distances
+    threshold: float  # the `percentile`-th percentile of real_distance
+    percentile: float
+
+    @property
+    def flagged(self) -> np.ndarray:
+        """Boolean mask of generated images closer to a training image than the threshold."""
+        return self.fake_distance < max(self.threshold, COPY_TOLERANCE)
+
+    @property
+    def share(self) -> float:
+        """Share of generated images flagged as copies (~percentile/100 healthy, 1 = copying)."""
+        return float(self.flagged.mean())
+
+    @property
+    def distance_ratio(self) -> float:
+        """median(fake -> train) / median(train -> other train): < 1 means closer than reals are."""
+        return float(np.median(self.fake_distance) / max(np.median(self.real_distance), 1e-12))
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "memorised_share": self.share,
+            "nn_distance_ratio": self.distance_ratio,
+            "nn_threshold": self.threshold,
+        }
+
+
+def memorisation(
+    train: ImageArray, fake: ImageArray, size: int = THUMB, percentile: float = PERCENTILE
+) -> MemorisationResult:
+    """Nearest training image of every generated image, and the real-real calibration."""
+    if len(train) < 2:
+        raise ValueError("memorisation needs at least 2 training images")
+    t, f = thumbnails(train, size), thumbnails(fake, size)
+    if t.shape[1] != f.shape[1]:
+        raise ValueError("training and generated images differ in size")
+    real_d, _ = nearest(t, t, exclude_self=True)
+    fake_d, fake_i = nearest(f, t)
+    return MemorisationResult(
+        fake_distance=fake_d.numpy(),
+        fake_index=fake_i.numpy(),
+        real_distance=real_d.numpy(),
+        threshold=float(np.percentile(real_d.numpy(), percentile)),
+        percentile=percentile,
+    )
+
+
+def _tile(image: ImageArray, scale: int) -> Image.Image:
+    pixels = (to_unit(image[None] if image.ndim == 2 else image)[0] * 255).round().to(torch.uint8)
+    tile = Image.fromarray(pixels.numpy(), mode="L")
+    return tile.resize((tile.width * scale, tile.height * scale), Image.Resampling.NEAREST)
+
+
+def save_memorisation_png(
+    result: MemorisationResult,
+    fake: ImageArray,
+    train: ImageArray,
+    path: Path | str,
+    pairs: int = 16,
+    per_row: int = 4,
+) -> Path:
+    """Save the `pairs` closest (generated | nearest training) pairs, closest first, as a PNG.
+
+    Each pair is generated on the left, training image on the right; pairs are laid out
+    `per_row` to a row, separated by gaps. Small images are enlarged to >= 64 px for viewing.
+    """
+    order = np.argsort(result.fake_distance, kind="stable")[:pairs]
+    if len(order) == 0:
+        raise ValueError("no generated images")
+    h, w = fake.shape[-2:]
+    scale = max(1, -(-64 // min(h, w)))
+    th, tw, gap, pad = h * scale, w * scale, 2, 8
+    cols = min(per_row, len(order))
+    rows = -(-len(order) // cols)
+    pair_w = 2 * tw + gap
+    sheet = Image.new("L", (cols * pair_w + (cols + 1) * pad, rows * th + (rows + 1) * pad), 255)
+    for slot, i in enumerate(order):
+        x = pad + (slot % cols) * (pair_w + pad)
+        y = pad + (slot // cols) * (th + pad)
+        sheet.paste(_tile(fake[int(i)], scale), (x, y))
+        sheet.paste(_tile(train[int(result.fake_index[i])], scale), (x + tw + gap, y))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path
