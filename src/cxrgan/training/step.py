@@ -27,6 +27,15 @@ class StepStats:
         return dict(zip(STAT_KEYS, means, strict=True))
 
 
+def bce(p: Tensor, real: bool) -> Tensor:
+    """nn.BCELoss against an all-1 (real) or all-0 (fake) target, log clamped at -100 like it.
+
+    Written out because BCELoss raises on NaN input, and a diverging run must log its NaNs
+    and stop cleanly rather than crash.
+    """
+    return -torch.clamp(torch.log(p if real else 1 - p), min=-100).mean()
+
+
 class GanStep:
     """Alternating D then G update with BCE, label 1 for real and 0 for fake (the tutorial's)."""
 
@@ -39,23 +48,20 @@ class GanStep:
         nz: int,
     ):
         self.g, self.d, self.opt_g, self.opt_d, self.nz = g, d, opt_g, opt_d, nz
-        self.criterion = nn.BCELoss()
 
     def __call__(self, real: Tensor, noise_gen: torch.Generator) -> Tensor:
         """Run one step on a batch of real images; returns the 5 statistics as one tensor."""
         b = real.shape[0]
-        ones = torch.ones(b, device=real.device)
-        zeros = torch.zeros(b, device=real.device)
 
         # (1) D: maximise log D(x) + log(1 - D(G(z))).
         self.d.zero_grad(set_to_none=True)
         out_real = self.d(real).view(-1)
-        err_real = self.criterion(out_real, ones)
+        err_real = bce(out_real, real=True)
         err_real.backward()
         noise = torch.randn(b, self.nz, 1, 1, device=real.device, generator=noise_gen)
         fake = self.g(noise)
         out_fake = self.d(fake.detach()).view(-1)
-        err_fake = self.criterion(out_fake, zeros)
+        err_fake = bce(out_fake, real=False)
         err_fake.backward()
         self.opt_d.step()
 
@@ -65,7 +71,7 @@ class GanStep:
         self.d.requires_grad_(False)
         try:
             out = self.d(fake).view(-1)
-            err_g = self.criterion(out, ones)
+            err_g = bce(out, real=True)
             err_g.backward()
         finally:
             self.d.requires_grad_(True)

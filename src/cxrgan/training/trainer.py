@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from cxrgan.training.checkpoint import Checkpoint, model_tensors, optimizer_tens
 from cxrgan.training.quality import QualityTracker
 from cxrgan.training.rundir import RunDir
 from cxrgan.training.sampler import BatchSampler
-from cxrgan.training.step import GanStep, StepStats
+from cxrgan.training.step import STAT_KEYS, GanStep, StepStats
 
 FIXED_NOISE = 64  # images in each sample grid, as in the tutorial
 
@@ -209,13 +210,16 @@ def train(t: Trainer) -> str:
         with StopFlag() as stop:
             while t.counters.epoch < t.cfg.epochs and t.stop_reason is None:
                 means = _run_epoch(t, stop)
-                if means is None:
+                if means is not None:
+                    end_of_epoch(t, means)
+                elif stop.requested:
                     save_state(t, "last")
-                    if stop.requested:
-                        t.run.log(f"interrupted at step {t.counters.step}; saved checkpoints/last")
-                        return "interrupted"
-                    break  # early stop part-way through an epoch
-                end_of_epoch(t, means)
+                    t.run.log(f"interrupted at step {t.counters.step}; saved checkpoints/last")
+                    return "interrupted"
+                elif t.stop_reason.startswith("diverged"):
+                    _hint_and_report(t)  # keep `last` as the last finite state to resume from
+                else:
+                    save_state(t, "last")  # early stop part-way through an epoch
     finally:
         if t.tb is not None:
             t.tb.close()
@@ -250,6 +254,11 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
                 record = _log_record(t, window.pop_means(), images / max(now - last_time, 1e-9))
                 bar.set_postfix_str(_postfix(record), refresh=False)
                 last_time, images = time.perf_counter(), 0
+                if not all(math.isfinite(record[k]) for k in STAT_KEYS):
+                    t.stop_reason = f"diverged: non-finite loss at step {c.step}"
+                    t.run.log(f"warning: {t.stop_reason}; stopping. checkpoints/last keeps epoch "
+                              f"{c.epoch}: resume from it with lower learning rates")  # fmt: skip
+                    return None
             if stop.requested:
                 return None
             if cfg.eval_unit == "step" and _due(cfg.eval_every, c.step):
