@@ -18,11 +18,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tutorial_reference import tutorial_step  # noqa: E402
+from tutorial_reference import tutorial_step
 
-from cxrgan.models import build_models  # noqa: E402
-from cxrgan.training.sampler import BatchSampler  # noqa: E402
-from cxrgan.training.step import GanStep, StepStats  # noqa: E402
+from cxrgan.models import build_models
+from cxrgan.training.sampler import BatchSampler
+from cxrgan.training.step import GanStep, StepStats
 
 
 def make_nets(size: int, channels_last: bool):
@@ -73,7 +73,9 @@ def timed(run, steps: int, batch: int) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=6, help="timed steps per round")
@@ -93,9 +95,11 @@ def main() -> None:
         for name, run in runners.items():
             rates[name].append(timed(run, a.steps, a.batch_size))
     med = {name: statistics.median(r) for name, r in rates.items()}
-    print(f"DCGAN {a.image_size}px, batch {a.batch_size}, {a.threads} thread(s), torch {torch.__version__}")
+    print(f"DCGAN {a.image_size}px, batch {a.batch_size}, {a.threads} thread(s)")
+    print(f"torch {torch.__version__}")
     for name in runners:
-        print(f"  {name:9s} {med[name]:8.1f} images/s  (rounds: {', '.join(f'{r:.1f}' for r in rates[name])})")
+        rounds = ", ".join(f"{r:.1f}" for r in rates[name])
+        print(f"  {name:9s} {med[name]:8.1f} images/s  (rounds: {rounds})")
     print(f"  ratio cxrgan / tutorial: {med['cxrgan'] / med['tutorial']:.2f}x")
 
 

@@ -32,27 +32,34 @@ class TutorialImageFolder(Dataset):
         with Image.open(self.files[i]) as img:
             img = img.convert("L")
         w, h = img.size  # Resize(int): shorter side → size, bilinear with antialias (PIL)
-        if w < h:
-            new = (self.size, int(self.size * h / w))
-        else:
-            new = (int(self.size * w / h), self.size)
+        new = (self.size, int(self.size * h / w)) if w < h else (int(self.size * w / h), self.size)
         img = img.resize(new, Image.Resampling.BILINEAR)
-        left = int(round((new[0] - self.size) / 2.0))  # CenterCrop
-        top = int(round((new[1] - self.size) / 2.0))
+        left = round((new[0] - self.size) / 2.0)  # CenterCrop
+        top = round((new[1] - self.size) / 2.0)
         img = img.crop((left, top, left + self.size, top + self.size))
         x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).float().div(255)  # ToTensor
         return x.unsqueeze(0).sub(0.5).div(0.5), 0  # Normalize((0.5,), (0.5,))
 
 
-def tutorial_loader(files: list[Path], image_size: int, batch_size: int, workers: int = 2) -> DataLoader:
+def tutorial_loader(
+    files: list[Path], image_size: int, batch_size: int, workers: int = 2
+) -> DataLoader:
     return DataLoader(
-        TutorialImageFolder(files, image_size), batch_size=batch_size, shuffle=True, num_workers=workers
+        TutorialImageFolder(files, image_size),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
     )
 
 
 def tutorial_step(
-    net_g: nn.Module, net_d: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-    real_cpu: torch.Tensor, nz: int, criterion: nn.Module,
+    net_g: nn.Module,
+    net_d: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real_cpu: torch.Tensor,
+    nz: int,
+    criterion: nn.Module,
 ) -> tuple[float, float, float, float, float]:
     """The tutorial's inner loop body, line for line."""
     net_d.zero_grad()

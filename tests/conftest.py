@@ -20,7 +20,9 @@ def _shared(sub: str) -> Path:
     if not path.is_dir():
         if os.environ.get("CI"):
             pytest.fail(f"CI must have the shared data, but {path} is missing")
-        pytest.skip(f"shared data not found at {path} (set CXRGAN_SHARED_DATA or clone beside ../shared)")
+        pytest.skip(
+            f"shared data not found at {path} (set CXRGAN_SHARED_DATA or clone beside ../shared)"
+        )
     return path
 
 
@@ -39,7 +41,7 @@ def kermany_manifest() -> Path:
 
 @pytest.fixture
 def originals() -> Path:
-    """150 full-size Kaggle JPEGs in the Kaggle layout (chest_xray/{train,test}/{NORMAL,PNEUMONIA})."""
+    """150 full-size Kaggle JPEGs, Kaggle layout: chest_xray/{train,test}/{NORMAL,PNEUMONIA}."""
     return _shared("cxr-kermany/originals")
 
 

@@ -16,12 +16,27 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # Settings a resumed run may change; everything else is fixed by the checkpoint.
 RESUMABLE = frozenset(
     {
-        "epochs", "steps_per_epoch", "g_lr", "d_lr", "log_every", "checkpoint_every",
-        "device", "workers", "progress", "cache", "cache_dir",
-        "eval_every", "eval_unit", "eval_n", "eval_data",
-        "early_stop_patience", "early_stop_min_delta", "balance", "tensorboard",
+        "epochs",
+        "steps_per_epoch",
+        "g_lr",
+        "d_lr",
+        "log_every",
+        "checkpoint_every",
+        "device",
+        "workers",
+        "progress",
+        "cache",
+        "cache_dir",
+        "eval_every",
+        "eval_unit",
+        "eval_n",
+        "eval_data",
+        "early_stop_patience",
+        "early_stop_min_delta",
+        "balance",
+        "tensorboard",
     }
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -63,7 +78,10 @@ class TrainConfig:
     tensorboard: bool = False
 
     def validate(self) -> TrainConfig:
-        _check(self.image_size in IMAGE_SIZES, f"--image-size must be one of {IMAGE_SIZES}, got {self.image_size}")
+        _check(
+            self.image_size in IMAGE_SIZES,
+            f"--image-size must be one of {IMAGE_SIZES}, got {self.image_size}",
+        )
         _check(self.g_lr > 0, f"--g-lr must be positive, got {self.g_lr}")
         _check(self.d_lr > 0, f"--d-lr must be positive, got {self.d_lr}")
         _check(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam betas must be in [0, 1)")
@@ -73,8 +91,14 @@ class TrainConfig:
             self.steps_per_epoch is None or self.steps_per_epoch >= 1,
             f"--steps-per-epoch must be at least 1, got {self.steps_per_epoch}",
         )
-        _check(self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        _check(self.nz >= 1 and self.ngf >= 1 and self.ndf >= 1, "--nz, --ngf and --ndf must be positive")
+        _check(
+            self.device in DEVICES,
+            f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}",
+        )
+        _check(
+            self.nz >= 1 and self.ngf >= 1 and self.ndf >= 1,
+            "--nz, --ngf and --ndf must be positive",
+        )
         _check(self.log_every >= 1, f"--log-every must be at least 1, got {self.log_every}")
         _check(self.checkpoint_every >= 0, "--checkpoint-every must be 0 (off) or positive")
         _check(self.workers >= 0, "--workers must be 0 (auto) or positive")
@@ -97,8 +121,13 @@ class TrainConfig:
         from cxrgan.data.preprocess import FIT_POLICIES
         from cxrgan.models import MODELS
 
-        _check(self.fit in FIT_POLICIES, f"--fit must be one of {', '.join(FIT_POLICIES)}, got {self.fit!r}")
-        _check(self.model in MODELS, f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        _check(
+            self.fit in FIT_POLICIES,
+            f"--fit must be one of {', '.join(FIT_POLICIES)}, got {self.fit!r}",
+        )
+        _check(
+            self.model in MODELS, f"--model must be one of {', '.join(MODELS)}, got {self.model!r}"
+        )
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,28 +18,88 @@ def _folder(path, images):
 def test_evaluate_folder_copy_is_flagged_as_memorised(tmp_path, png128, capsys):
     out = tmp_path / "r.json"
     png = tmp_path / "mem.png"
-    assert main(["evaluate", "--real", str(png128), "--fake", str(png128), "--n", "300",
-                 "--json", str(out), "--memorisation-png", str(png), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--real",
+                str(png128),
+                "--fake",
+                str(png128),
+                "--n",
+                "300",
+                "--json",
+                str(out),
+                "--memorisation-png",
+                str(png),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "fwd" in text and "lower" in text
     result = json.loads(out.read_text())
     m = result["metrics"]
     assert m["memorised_share"] > 0.99  # every "generated" image is a training image
-    assert m["fwd"] < 0.05  # two samples of one set: small (disjoint sets of X-rays vs phantoms: large)
+    assert (
+        m["fwd"] < 0.05
+    )  # two samples of one set: small (disjoint sets of X-rays vs phantoms: large)
     assert result["about"]["fwd"]["better"] == "lower"
     assert Image.open(png).size[0] > 0
 
 
 def test_evaluate_run_generates_and_writes_memorisation_png(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--image-size", "32", "--ngf", "8", "--ndf", "8", "--nz", "16",
-                 "--batch-size", "16", "--demo-images", "64", "--epochs", "1", "--steps-per-epoch",
-                 "2", "--device", "cpu", "--no-progress", "--out", str(run)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--image-size",
+                "32",
+                "--ngf",
+                "8",
+                "--ndf",
+                "8",
+                "--nz",
+                "16",
+                "--batch-size",
+                "16",
+                "--demo-images",
+                "64",
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "2",
+                "--device",
+                "cpu",
+                "--no-progress",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     rng = np.random.default_rng(0)
     real = _folder(tmp_path / "real", rng.integers(0, 255, (40, 32, 32), dtype=np.uint8))
     out = tmp_path / "r.json"
-    assert main(["evaluate", "--real", str(real), "--fake", str(run), "--n", "40",
-                 "--json", str(out), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--real",
+                str(real),
+                "--fake",
+                str(run),
+                "--n",
+                "40",
+                "--json",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "only 40 images" in capsys.readouterr().out
     m = json.loads(out.read_text())["metrics"]
     assert m["n_fake"] == 40 and m["n_real"] == 40 and m["fwd"] > 0

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,21 +15,51 @@ from PIL import Image
 
 from cxrgan.cli.main import main
 
-TINY = ["--image-size", "32", "--ngf", "8", "--ndf", "8", "--nz", "16", "--batch-size", "16",
-        "--device", "cpu", "--no-progress", "--no-cache"]  # fmt: skip
+TINY = [
+    "--image-size",
+    "32",
+    "--ngf",
+    "8",
+    "--ndf",
+    "8",
+    "--nz",
+    "16",
+    "--batch-size",
+    "16",
+    "--device",
+    "cpu",
+    "--no-progress",
+    "--no-cache",
+]
 
 
 def _cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "cxrgan", *args], capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, "-m", "cxrgan", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 
 def test_demo_data_end_to_end(tmp_path):
     run = tmp_path / "run"
-    r = _cli("train", *TINY, "--demo-images", "48", "--epochs", "2", "--steps-per-epoch", "3",
-             "--log-every", "1", "--out", str(run))  # fmt: skip
+    r = _cli(
+        "train",
+        *TINY,
+        "--demo-images",
+        "48",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "3",
+        "--log-every",
+        "1",
+        "--out",
+        str(run),
+    )
     assert r.returncode == 0, r.stderr
     assert "synthetic" in r.stdout  # the log says plainly this is demo data
     info = json.loads((run / "config.json").read_text())
@@ -39,12 +68,29 @@ def test_demo_data_end_to_end(tmp_path):
     assert {"cxrgan_version", "torch_version", "python_version", "device"} <= info.keys()
     records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
-    keys = {"step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2", "lr_g", "lr_d",
-            "images_per_s", "elapsed_s"}  # fmt: skip
+    keys = {
+        "step",
+        "epoch",
+        "loss_d",
+        "loss_g",
+        "d_x",
+        "d_g_z1",
+        "d_g_z2",
+        "lr_g",
+        "lr_d",
+        "images_per_s",
+        "elapsed_s",
+    }
     assert all(keys <= r.keys() for r in records)
     assert all(np.isfinite([r["loss_d"], r["loss_g"]]).all() for r in records)
-    for name in ("samples/real.png", "samples/epoch_0001.png", "samples/epoch_0002.png",
-                 "plots/losses.png", "checkpoints/last.safetensors", "train.log"):  # fmt: skip
+    for name in (
+        "samples/real.png",
+        "samples/epoch_0001.png",
+        "samples/epoch_0002.png",
+        "plots/losses.png",
+        "checkpoints/last.safetensors",
+        "train.log",
+    ):
         assert (run / name).is_file(), name
     grid = Image.open(run / "samples/epoch_0002.png")
     assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 64 fixed-noise images, 8 columns, padding 2
@@ -60,8 +106,23 @@ def test_demo_data_end_to_end(tmp_path):
 
 def test_real_png128_end_to_end(tmp_path, png128):
     run = tmp_path / "run"
-    assert main(["train", "--data", str(png128), *TINY, "--epochs", "1", "--steps-per-epoch", "2",
-                 "--out", str(run)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(png128),
+                *TINY,
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "2",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     info = json.loads((run / "config.json").read_text())
     assert info["dataset"]["classes"] == {"NORMAL": 363, "PNEUMONIA": 1051}
     assert info["dataset"]["root"] == str(png128.resolve())
@@ -114,7 +175,9 @@ def test_missing_and_empty_and_unreadable_data(capsys, tmp_path):
     (junk / "notes.txt").write_text("hello")
     (junk / "fake.png").write_text("not a png")
     (junk / "zero.jpg").write_bytes(b"")
-    _one_line_error(capsys, ["train", "--data", str(junk), "--no-cache", "--no-progress"], "no readable images")
+    _one_line_error(
+        capsys, ["train", "--data", str(junk), "--no-cache", "--no-progress"], "no readable images"
+    )
 
 
 def test_unreadable_files_are_skipped_and_listed(tmp_path):
@@ -122,12 +185,29 @@ def test_unreadable_files_are_skipped_and_listed(tmp_path):
     (data / "A").mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in range(20):
-        Image.fromarray(rng.integers(0, 255, (40, 50), dtype=np.uint8)).save(data / "A" / f"{i}.png")
+        Image.fromarray(rng.integers(0, 255, (40, 50), dtype=np.uint8)).save(
+            data / "A" / f"{i}.png"
+        )
     (data / "A" / "broken.png").write_text("not a png")
     (data / "A" / "zero.jpeg").write_bytes(b"")
     run = tmp_path / "run"
-    assert main(["train", "--data", str(data), *TINY, "--epochs", "1", "--steps-per-epoch", "1",
-                 "--out", str(run)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                *TINY,
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "1",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     info = json.loads((run / "config.json").read_text())
     assert info["dataset"]["count"] == 20 and info["dataset"]["skipped"] == 2
     log = (run / "train.log").read_text()
@@ -136,22 +216,42 @@ def test_unreadable_files_are_skipped_and_listed(tmp_path):
 
 def test_resume_errors(capsys, tmp_path):
     _one_line_error(capsys, ["train", "--resume", str(tmp_path)], "is not a cxrgan run")
-    _one_line_error(capsys, ["train", "--resume", str(tmp_path / "missing")], "run folder not found")
+    _one_line_error(
+        capsys, ["train", "--resume", str(tmp_path / "missing")], "run folder not found"
+    )
 
 
 def test_resume_refuses_architecture_change_and_finished_budget(capsys, tmp_path):
     run = tmp_path / "run"
-    assert main(["train", *TINY, "--demo-images", "32", "--epochs", "1", "--steps-per-epoch", "1",
-                 "--out", str(run)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                *TINY,
+                "--demo-images",
+                "32",
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "1",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    _one_line_error(capsys, ["train", "--resume", str(run), "--epochs", "2", "--ngf", "16"],
-                    "--ngf cannot change on --resume")  # fmt: skip
+    _one_line_error(
+        capsys,
+        ["train", "--resume", str(run), "--epochs", "2", "--ngf", "16"],
+        "--ngf cannot change on --resume",
+    )
     _one_line_error(capsys, ["train", "--resume", str(run)], "has already trained 1 epoch")
 
 
 def test_config_toml_and_cli_precedence(tmp_path):
     toml = tmp_path / "c.toml"
-    toml.write_text('g-lr = 1e-3\nd_lr = 5e-4\nepochs = 1\nsteps-per-epoch = 1\ndemo-images = 32\n')
+    toml.write_text("g-lr = 1e-3\nd_lr = 5e-4\nepochs = 1\nsteps-per-epoch = 1\ndemo-images = 32\n")
     run = tmp_path / "run"
     assert main(["train", "--config", str(toml), *TINY, "--d-lr", "3e-4", "--out", str(run)]) == 0
     cfg = json.loads((run / "config.json").read_text())["config"]
@@ -168,10 +268,24 @@ def test_ctrl_c_saves_last_and_exits_cleanly(tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cxrgan", "train", *TINY, "--demo-images", "64", "--epochs", "50",
-         "--out", str(run)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cxrgan",
+            "train",
+            *TINY,
+            "--demo-images",
+            "64",
+            "--epochs",
+            "50",
+            "--out",
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.time() + 120
     while not (run / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)

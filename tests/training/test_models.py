@@ -57,7 +57,10 @@ def test_one_step_changes_both_networks_and_losses_are_finite():
 
 
 def test_step_matches_tutorial_maths():
-    """Same weights after one step as the tutorial's literal loop (which also computes D grads in G's step)."""
+    """Same weights after one step as the tutorial's literal loop.
+
+    (The tutorial also computes D's weight gradients in G's step; we skip them.)
+    """
     g, d, step = _step_fixture()
     g2, d2, _ = _step_fixture()
     real = torch.rand(8, 1, 32, 32) * 2 - 1
@@ -76,5 +79,9 @@ def test_step_matches_tutorial_maths():
     g2.zero_grad()
     crit(d2(fake).view(-1), torch.ones(8)).backward()
     og.step()
-    for a, b in zip(list(g.parameters()) + list(d.parameters()), list(g2.parameters()) + list(d2.parameters()), strict=True):
+    for a, b in zip(
+        list(g.parameters()) + list(d.parameters()),
+        list(g2.parameters()) + list(d2.parameters()),
+        strict=True,
+    ):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

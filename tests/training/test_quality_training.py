@@ -8,8 +8,18 @@ from cxrgan.config import TrainConfig
 from cxrgan.errors import CxrganError
 from cxrgan.training.session import resume_run, start_run
 
-TINY = dict(image_size=32, ngf=8, ndf=8, nz=16, batch_size=16, demo_images=96,
-            steps_per_epoch=2, log_every=1, device="cpu", progress=False)  # fmt: skip
+TINY = dict(
+    image_size=32,
+    ngf=8,
+    ndf=8,
+    nz=16,
+    batch_size=16,
+    demo_images=96,
+    steps_per_epoch=2,
+    log_every=1,
+    device="cpu",
+    progress=False,
+)
 
 
 def _records(run):
@@ -32,11 +42,15 @@ def test_early_stop_when_patience_runs_out(tmp_path, monkeypatch):
     scores = iter([1.0, 1.5, 2.0, 2.5, 3.0])
     from cxrgan.metrics.evaluate import QualityEvaluator
 
-    monkeypatch.setattr(QualityEvaluator, "evaluate",
-                        lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01})  # fmt: skip
+    monkeypatch.setattr(
+        QualityEvaluator,
+        "evaluate",
+        lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01},
+    )
     run = tmp_path / "run"
-    start_run(TrainConfig(out=str(run), epochs=10, eval_every=1, eval_n=32,
-                          early_stop_patience=2, **TINY))  # fmt: skip
+    start_run(
+        TrainConfig(out=str(run), epochs=10, eval_every=1, eval_n=32, early_stop_patience=2, **TINY)
+    )
     info = json.loads((run / "config.json").read_text())
     assert info["stopped"]["epoch"] == 3
     assert info["stopped"]["reason"].startswith("early_stop: FWD has not improved")
@@ -49,11 +63,24 @@ def test_early_stop_by_step_and_min_delta(tmp_path, monkeypatch):
     scores = iter([1.0, 0.99, 0.98, 0.97, 0.5])
     from cxrgan.metrics.evaluate import QualityEvaluator
 
-    monkeypatch.setattr(QualityEvaluator, "evaluate",
-                        lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01})  # fmt: skip
+    monkeypatch.setattr(
+        QualityEvaluator,
+        "evaluate",
+        lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01},
+    )
     run = tmp_path / "run"
-    start_run(TrainConfig(out=str(run), epochs=10, eval_every=1, eval_unit="step", eval_n=32,
-                          early_stop_patience=3, early_stop_min_delta=0.05, **TINY))  # fmt: skip
+    start_run(
+        TrainConfig(
+            out=str(run),
+            epochs=10,
+            eval_every=1,
+            eval_unit="step",
+            eval_n=32,
+            early_stop_patience=3,
+            early_stop_min_delta=0.05,
+            **TINY,
+        )
+    )
     info = json.loads((run / "config.json").read_text())
     assert info["stopped"]["step"] == 4
     assert info["stopped"]["reason"].startswith("early_stop")
@@ -63,10 +90,15 @@ def test_patience_survives_resume(tmp_path, monkeypatch):
     scores = iter([1.0, 1.5, 2.0, 2.5])
     from cxrgan.metrics.evaluate import QualityEvaluator
 
-    monkeypatch.setattr(QualityEvaluator, "evaluate",
-                        lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01})  # fmt: skip
+    monkeypatch.setattr(
+        QualityEvaluator,
+        "evaluate",
+        lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01},
+    )
     run = tmp_path / "run"
-    start_run(TrainConfig(out=str(run), epochs=2, eval_every=1, eval_n=32, early_stop_patience=2, **TINY))
+    start_run(
+        TrainConfig(out=str(run), epochs=2, eval_every=1, eval_n=32, early_stop_patience=2, **TINY)
+    )
     resume_run(run, {"epochs": 10})
     info = json.loads((run / "config.json").read_text())
     assert info["stopped"]["epoch"] == 3  # one bad eval before the resume, one after
@@ -100,7 +132,14 @@ def test_balance_auto_raises_g_lr_when_d_overpowers(tmp_path):
 
 def test_balance_records_changes_in_metrics(tmp_path):
     run = tmp_path / "run"
-    cfg = TrainConfig(out=str(run), epochs=1, balance="auto", d_lr=5e-3, g_lr=1e-5, **{**TINY, "steps_per_epoch": 12})
+    cfg = TrainConfig(
+        out=str(run),
+        epochs=1,
+        balance="auto",
+        d_lr=5e-3,
+        g_lr=1e-5,
+        **{**TINY, "steps_per_epoch": 12},
+    )
     start_run(cfg)
     events = [r for r in _records(run) if r.get("event") == "balance"]
     train_lrs = [r["lr_g"] for r in _records(run) if "loss_d" in r]
@@ -111,8 +150,17 @@ def test_balance_records_changes_in_metrics(tmp_path):
 
 def test_eval_against_another_folder(tmp_path, png128):
     run = tmp_path / "run"
-    start_run(TrainConfig(out=str(run), epochs=1, eval_every=1, eval_n=16, eval_data=str(png128),
-                          cache=False, **TINY))  # fmt: skip
+    start_run(
+        TrainConfig(
+            out=str(run),
+            epochs=1,
+            eval_every=1,
+            eval_n=16,
+            eval_data=str(png128),
+            cache=False,
+            **TINY,
+        )
+    )
     assert "quality: FWD/KID on 16 images" in (run / "train.log").read_text()
     assert len([r for r in _records(run) if "fwd" in r]) == 1
 
@@ -121,7 +169,9 @@ def test_tensorboard_writes_scalars_and_grids(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     run = tmp_path / "run"
-    start_run(TrainConfig(out=str(run), epochs=1, tensorboard=True, eval_every=1, eval_n=32, **TINY))
+    start_run(
+        TrainConfig(out=str(run), epochs=1, tensorboard=True, eval_every=1, eval_n=32, **TINY)
+    )
     events = EventAccumulator(str(run / "tb"))
     events.Reload()
     tags = events.Tags()

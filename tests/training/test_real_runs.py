@@ -26,9 +26,20 @@ def test_quality_best_and_early_stop_on_kaggle(tmp_path, kaggle224, cache_dir):
     run = tmp_path / "run"
     # min_delta far above any FWD change: the first evaluation is the best, and patience 2
     # runs out two evaluations later, with real FWD values from real generated images.
-    start_run(TrainConfig(data=str(kaggle224), out=str(run), epochs=50, steps_per_epoch=2,
-                          eval_every=1, eval_n=200, early_stop_patience=2,
-                          early_stop_min_delta=100.0, cache_dir=cache_dir, **TINY))  # fmt: skip
+    start_run(
+        TrainConfig(
+            data=str(kaggle224),
+            out=str(run),
+            epochs=50,
+            steps_per_epoch=2,
+            eval_every=1,
+            eval_n=200,
+            early_stop_patience=2,
+            early_stop_min_delta=100.0,
+            cache_dir=cache_dir,
+            **TINY,
+        )
+    )
     evals = [r for r in _records(run) if "fwd" in r]
     assert [r["step"] for r in evals] == [2, 4, 6]
     assert all(r["fwd"] > 0 and "kid_mean" in r for r in evals)
@@ -40,8 +51,19 @@ def test_quality_best_and_early_stop_on_kaggle(tmp_path, kaggle224, cache_dir):
 
 def test_strong_discriminator_is_diagnosed_d_overpowers_g(tmp_path, kaggle224, cache_dir):
     run = tmp_path / "run"
-    start_run(TrainConfig(data=str(kaggle224), out=str(run), epochs=1, steps_per_epoch=40,
-                          log_every=2, d_lr=2e-3, g_lr=2e-5, cache_dir=cache_dir, **TINY))  # fmt: skip
+    start_run(
+        TrainConfig(
+            data=str(kaggle224),
+            out=str(run),
+            epochs=1,
+            steps_per_epoch=40,
+            log_every=2,
+            d_lr=2e-3,
+            g_lr=2e-5,
+            cache_dir=cache_dir,
+            **TINY,
+        )
+    )
     result = diagnose_run(run)
     assert result.state == "d_overpowers_g", result.to_text()
     assert "--g-lr" in result.advice
@@ -49,8 +71,17 @@ def test_strong_discriminator_is_diagnosed_d_overpowers_g(tmp_path, kaggle224, c
 
 def test_nan_injected_run_is_diagnosed_divergence(tmp_path, kaggle224, cache_dir):
     run = tmp_path / "run"
-    start_run(TrainConfig(data=str(kaggle224), out=str(run), epochs=1, steps_per_epoch=10,
-                          log_every=1, cache_dir=cache_dir, **TINY))  # fmt: skip
+    start_run(
+        TrainConfig(
+            data=str(kaggle224),
+            out=str(run),
+            epochs=1,
+            steps_per_epoch=10,
+            log_every=1,
+            cache_dir=cache_dir,
+            **TINY,
+        )
+    )
     last = run / "checkpoints/last.safetensors"
     from safetensors import safe_open
 

@@ -8,8 +8,18 @@ from safetensors.torch import load_file
 from cxrgan.config import TrainConfig
 from cxrgan.training.session import resume_run, start_run
 
-TINY = dict(image_size=32, ngf=8, ndf=8, nz=16, batch_size=16, demo_images=64,
-            steps_per_epoch=3, log_every=2, device="cpu", progress=False)  # fmt: skip
+TINY = dict(
+    image_size=32,
+    ngf=8,
+    ndf=8,
+    nz=16,
+    batch_size=16,
+    demo_images=64,
+    steps_per_epoch=3,
+    log_every=2,
+    device="cpu",
+    progress=False,
+)
 
 
 def _weights(run):
@@ -33,15 +43,19 @@ def test_two_epochs_equal_one_plus_resume_one(tmp_path):
     records = [json.loads(x) for x in (split / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 3, 4, 6]
     assert [r["epoch"] for r in records] == [1, 1, 2, 2]
-    straight_records = [json.loads(x) for x in (straight / "metrics.jsonl").read_text().splitlines()]
+    straight_records = [
+        json.loads(x) for x in (straight / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [r["loss_g"] for r in records] == [r["loss_g"] for r in straight_records]
     info = json.loads((split / "config.json").read_text())
     assert [h["event"] for h in info["history"]] == ["start", "resume"]
     assert info["history"][1]["changes"] == {"epochs": [1, 2]}
     assert info["stopped"]["step"] == 6
     assert sorted(p.name for p in (split / "samples").iterdir()) == [
-        "epoch_0001.png", "epoch_0002.png", "real.png",
-    ]  # fmt: skip
+        "epoch_0001.png",
+        "epoch_0002.png",
+        "real.png",
+    ]
 
 
 def test_resume_with_new_learning_rate_records_and_uses_it(tmp_path):

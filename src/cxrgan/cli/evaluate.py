@@ -17,24 +17,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "downloaded weights: Fréchet Wavelet Distance, KID on wavelet features, precision, "
         "recall, density, coverage, and a memorisation (copy) check. See docs/metrics.md.",
     )
-    p.add_argument("--real", type=Path, required=True, metavar="DIR",
-                   help="folder of real images; pass the TRAINING set for the memorisation check")  # fmt: skip
-    p.add_argument("--fake", type=Path, required=True, metavar="DIR|RUN",
-                   help="folder of generated images, or a run directory to generate from")  # fmt: skip
-    p.add_argument("--n", type=int, default=2000,
-                   help="images drawn from each side (default 2000); FWD and KID depend on n, "
-                   "so compare results at the same n")  # fmt: skip
-    p.add_argument("--image-size", type=int, default=None,
-                   help="resolution to compare at (default: the run's, or 64 for two folders)")  # fmt: skip
+    p.add_argument(
+        "--real",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder of real images; pass the TRAINING set for the memorisation check",
+    )
+    p.add_argument(
+        "--fake",
+        type=Path,
+        required=True,
+        metavar="DIR|RUN",
+        help="folder of generated images, or a run directory to generate from",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        default=2000,
+        help="images drawn from each side (default 2000); FWD and KID depend on n, "
+        "so compare results at the same n",
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="resolution to compare at (default: the run's, or 64 for two folders)",
+    )
     p.add_argument("--fit", default="crop", help="how folders' images become square (default crop)")
-    p.add_argument("--checkpoint", default="last", help="RUN's checkpoint to generate from (default last)")
-    p.add_argument("--seed", type=int, default=0, help="seed for sampling and generation (default 0)")
+    p.add_argument(
+        "--checkpoint", default="last", help="RUN's checkpoint to generate from (default last)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for sampling and generation (default 0)"
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
-    p.add_argument("--memorisation-png", type=Path, metavar="FILE",
-                   help="where to save the closest generated/training pairs (default: "
-                   "RUN/memorisation.png for a run, ./memorisation.png for a folder)")  # fmt: skip
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress bars")  # fmt: skip
+    p.add_argument(
+        "--memorisation-png",
+        type=Path,
+        metavar="FILE",
+        help="where to save the closest generated/training pairs (default: "
+        "RUN/memorisation.png for a run, ./memorisation.png for a folder)",
+    )
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.set_defaults(run=run)
 
 
@@ -56,28 +81,46 @@ def _run_image_size(path: Path) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     from cxrgan.data.folder import load_folder
-    from cxrgan.metrics import METRICS, evaluate_sets, format_metrics, memorisation, save_memorisation_png
+    from cxrgan.metrics import (
+        METRICS,
+        evaluate_sets,
+        format_metrics,
+        memorisation,
+        save_memorisation_png,
+    )
 
     if args.n < 2:
         raise CxrganError(f"--n must be at least 2, got {args.n}")
     run_size = _run_image_size(args.fake)
     size = args.image_size or run_size or 64
     if run_size and size != run_size:
-        raise CxrganError(f"{args.fake} generates {run_size} px images; drop --image-size or pass {run_size}")
+        raise CxrganError(
+            f"{args.fake} generates {run_size} px images; drop --image-size or pass {run_size}"
+        )
     real = load_folder(args.real, size, args.fit, progress=args.progress).images
     fake = _fake_images(args, size)
     results = evaluate_sets(real, fake, n=args.n, seed=args.seed)
     print(format_metrics(results, title=f"{args.fake} vs {args.real} at {size} px"))
     if min(len(real), len(fake)) < 500:
-        print(f"note: only {min(len(real), len(fake))} images on one side; FWD/KID are biased and "
-              "precision/recall noisy below a few hundred")  # fmt: skip
-    png = args.memorisation_png or (args.fake / "memorisation.png" if run_size else Path("memorisation.png"))
+        print(
+            f"note: only {min(len(real), len(fake))} images on one side; FWD/KID are biased and "
+            "precision/recall noisy below a few hundred"
+        )
+    png = args.memorisation_png or (
+        args.fake / "memorisation.png" if run_size else Path("memorisation.png")
+    )
     save_memorisation_png(memorisation(real, fake), fake, real, png)
     print(f"closest generated/training pairs: {png}")
     if args.json:
         about = {k: vars(METRICS[k]) for k in results if k in METRICS}
-        payload = {"real": str(args.real), "fake": str(args.fake), "image_size": size,
-                   "checkpoint": args.checkpoint if run_size else None, "metrics": results, "about": about}  # fmt: skip
+        payload = {
+            "real": str(args.real),
+            "fake": str(args.fake),
+            "image_size": size,
+            "checkpoint": args.checkpoint if run_size else None,
+            "metrics": results,
+            "about": about,
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -17,12 +17,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="write synthetic images from a trained run",
         description="Write N generated images from RUN's generator as 8-bit grayscale PNGs.",
     )
-    p.add_argument("run_dir", type=Path, metavar="RUN", help="run directory written by `cxrgan train`")
+    p.add_argument(
+        "run_dir", type=Path, metavar="RUN", help="run directory written by `cxrgan train`"
+    )
     p.add_argument("--n", type=int, default=64, help="number of images (default 64)")
     p.add_argument("--out", type=Path, required=True, help="folder to write PNGs into (created)")
-    p.add_argument("--checkpoint", default="last",
-                   help="checkpoint name in RUN/checkpoints: last (default), best, epoch_0005, …")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="noise seed; same seed, same images (default 0)")
+    p.add_argument(
+        "--checkpoint",
+        default="last",
+        help="checkpoint name in RUN/checkpoints: last (default), best, epoch_0005, …",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="noise seed; same seed, same images (default 0)"
+    )
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
     p.add_argument("--grid", action="store_true", help="also write grid.png with all images tiled")
     p.set_defaults(run=run)

@@ -14,5 +14,7 @@ Builder = Callable[[int, int, int, int], tuple[nn.Module, nn.Module]]
 MODELS: dict[str, Builder] = {"dcgan": build_dcgan}
 
 
-def build_models(name: str, image_size: int, nz: int, ngf: int, ndf: int) -> tuple[nn.Module, nn.Module]:
+def build_models(
+    name: str, image_size: int, nz: int, ngf: int, ndf: int
+) -> tuple[nn.Module, nn.Module]:
     return MODELS[name](image_size, nz, ngf, ndf)

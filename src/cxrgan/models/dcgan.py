@@ -7,6 +7,7 @@ capped at 8 (the tutorial's widest layer) so 128 and 256 px stay affordable.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from torch import Tensor, nn
@@ -29,7 +30,7 @@ class Generator(nn.Module):
             nn.BatchNorm2d(ngf * mults[0]),
             nn.ReLU(True),
         ]
-        for m_in, m_out in zip(mults, mults[1:], strict=False):
+        for m_in, m_out in itertools.pairwise(mults):
             layers += [
                 nn.ConvTranspose2d(ngf * m_in, ngf * m_out, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(ngf * m_out),
@@ -50,7 +51,7 @@ class Discriminator(nn.Module):
             nn.Conv2d(channels, ndf * mults[0], 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, inplace=True),
         ]
-        for m_in, m_out in zip(mults, mults[1:], strict=False):
+        for m_in, m_out in itertools.pairwise(mults):
             layers += [
                 nn.Conv2d(ndf * m_in, ndf * m_out, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(ndf * m_out),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import tempfile
@@ -12,10 +13,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from PIL import Image
 
 GRID_COLUMNS = 8
 GRID_PADDING = 2
@@ -32,7 +33,9 @@ def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def make_grid(images: np.ndarray, columns: int = GRID_COLUMNS, padding: int = GRID_PADDING) -> np.ndarray:
+def make_grid(
+    images: np.ndarray, columns: int = GRID_COLUMNS, padding: int = GRID_PADDING
+) -> np.ndarray:
     """Tile (N, H, W) uint8 images like torchvision's make_grid (black padding)."""
     n, h, w = images.shape
     cols = min(columns, n)
@@ -100,14 +103,17 @@ def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
 
 def _mark_resumes(ax: Any, train: Sequence[dict[str, Any]]) -> None:
     """Dashed line where the learning rates changed (a resume with new rates, or --balance)."""
-    for prev, cur in zip(train, train[1:], strict=False):
+    for prev, cur in itertools.pairwise(train):
         if (prev.get("lr_g"), prev.get("lr_d")) != (cur.get("lr_g"), cur.get("lr_d")):
             ax.axvline(cur["step"], color="gray", linestyle="--", linewidth=0.8)
             ax.annotate(
                 f"lr_g={cur.get('lr_g'):.0e}\nlr_d={cur.get('lr_d'):.0e}",
-                (cur["step"], 1), xycoords=("data", "axes fraction"),
-                fontsize=7, va="top", color="gray",
-            )  # fmt: skip
+                (cur["step"], 1),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                va="top",
+                color="gray",
+            )
 
 
 def _save_figure(fig: Any, path: Path) -> None:
@@ -128,8 +134,15 @@ def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
         ax_fwd.plot(steps, fwd, "o-", color="tab:purple", label="FWD")
         best = int(np.nanargmin(fwd)) if np.isfinite(fwd).any() else None
         if best is not None:
-            ax_fwd.plot(steps[best], fwd[best], "*", color="gold", markersize=16,
-                        markeredgecolor="black", label=f"best {fwd[best]:.4g} (step {steps[best]})")  # fmt: skip
+            ax_fwd.plot(
+                steps[best],
+                fwd[best],
+                "*",
+                color="gold",
+                markersize=16,
+                markeredgecolor="black",
+                label=f"best {fwd[best]:.4g} (step {steps[best]})",
+            )
         kid = np.array([r["kid_mean"] for r in evals])
         std = np.array([r.get("kid_std", 0.0) for r in evals])
         ax_kid.plot(steps, kid, "o-", color="tab:brown", label="KID")

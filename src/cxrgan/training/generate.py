@@ -19,13 +19,18 @@ from cxrgan.training.rundir import RunDir
 GENERATE_BATCH = 64
 
 
-def load_generator(run_dir: Path, checkpoint: str = "last", device: str = "cpu") -> tuple[nn.Module, int]:
+def load_generator(
+    run_dir: Path, checkpoint: str = "last", device: str = "cpu"
+) -> tuple[nn.Module, int]:
     """The generator of `run_dir`'s checkpoint `checkpoint`, and its latent size."""
     run = RunDir.open(run_dir)
     path = run.checkpoint(checkpoint)
     if not path.is_file():
         names = sorted(p.stem for p in run.checkpoints.glob("*.safetensors"))
-        raise CxrganError(f"no checkpoint {checkpoint!r} in {run.checkpoints} (have: {', '.join(names) or 'none'})")
+        raise CxrganError(
+            f"no checkpoint {checkpoint!r} in {run.checkpoints} "
+            f"(have: {', '.join(names) or 'none'})"
+        )
     ckpt = load_checkpoint(path)
     m = ckpt.meta["state"]["model"]
     g, _ = build_models(m["name"], m["image_size"], m["nz"], m["ngf"], m["ndf"])

@@ -56,16 +56,27 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
     done = ckpt.meta["state"]["counters"]["epoch"]
     if done >= cfg.epochs:
         raise CxrganError(
-            f"{path} has already trained {done} epoch(s); pass --epochs N with N > {done} to continue"
+            f"{path} has already trained {done} epoch(s); "
+            f"pass --epochs N with N > {done} to continue"
         )
     data = load_training_data(cfg)
     _log_data(run, data)
     if data.fingerprint != info["dataset"]["fingerprint"]:
         run.log(f"warning: the data's file list changed since the run started ({cfg.data})")
-    changes = {k: [getattr(old, k), getattr(cfg, k)] for k in RESUMABLE if getattr(old, k) != getattr(cfg, k)}
+    changes = {
+        k: [getattr(old, k), getattr(cfg, k)]
+        for k in RESUMABLE
+        if getattr(old, k) != getattr(cfg, k)
+    }
     c = ckpt.meta["state"]["counters"]
     info["history"].append(
-        {"time": now_iso(), "event": "resume", "epoch": c["epoch"], "step": c["step"], "changes": changes}
+        {
+            "time": now_iso(),
+            "event": "resume",
+            "epoch": c["epoch"],
+            "step": c["step"],
+            "changes": changes,
+        }
     )
     info["config"] = cfg.to_dict()
     info["device"] = str(resolve_device(cfg.device))

@@ -113,8 +113,10 @@ def _quality_tracker(cfg: TrainConfig, run: RunDir, data: ImageSet) -> QualityTr
     n = min(cfg.eval_n, len(real))
     start = time.perf_counter()
     evaluator = QualityEvaluator(real, n=n, seed=cfg.seed)
-    run.log(f"quality: FWD/KID on {n} images every {cfg.eval_every} {cfg.eval_unit}(s); "
-            f"real-side statistics computed once in {time.perf_counter() - start:.1f}s")  # fmt: skip
+    run.log(
+        f"quality: FWD/KID on {n} images every {cfg.eval_every} {cfg.eval_unit}(s); "
+        f"real-side statistics computed once in {time.perf_counter() - start:.1f}s"
+    )
     return QualityTracker(
         evaluator, cfg.nz, cfg.seed, cfg.early_stop_patience, cfg.early_stop_min_delta
     )
@@ -172,14 +174,23 @@ def save_state(t: Trainer, name: str) -> None:
     }
     c, cfg = t.counters, t.cfg
     state = {
-        "counters": {"epoch": c.epoch, "step": c.step, "step_in_epoch": c.step_in_epoch,
-                     "elapsed_s": c.elapsed_s},
+        "counters": {
+            "epoch": c.epoch,
+            "step": c.step,
+            "step_in_epoch": c.step_in_epoch,
+            "elapsed_s": c.elapsed_s,
+        },
         "sampler": sampler_meta,
-        "model": {"name": cfg.model, "image_size": cfg.image_size, "nz": cfg.nz,
-                  "ngf": cfg.ngf, "ndf": cfg.ndf},
+        "model": {
+            "name": cfg.model,
+            "image_size": cfg.image_size,
+            "nz": cfg.nz,
+            "ngf": cfg.ngf,
+            "ndf": cfg.ndf,
+        },
         "quality": t.quality.state() if t.quality else None,
         "balance": t.balance.state() if t.balance else None,
-    }  # fmt: skip
+    }
     meta = {"state": state, "optG_param_groups": g_groups, "optD_param_groups": d_groups}
     save_checkpoint(t.run.checkpoint(name), tensors, meta)
 
@@ -205,7 +216,7 @@ class StopFlag:
 
 
 def train(t: Trainer) -> str:
-    """Run until `cfg.epochs` epochs are complete, early stopping or Ctrl-C; returns why it stopped."""
+    """Train until `cfg.epochs`, an early stop, divergence or Ctrl-C; returns why it stopped."""
     try:
         with StopFlag() as stop:
             while t.counters.epoch < t.cfg.epochs and t.stop_reason is None:
@@ -233,9 +244,14 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
     window, epoch_stats = StepStats(t.device), StepStats(t.device)
     total = t.steps_per_epoch
     bar = tqdm(
-        total=total, initial=c.step_in_epoch, desc=f"epoch {c.epoch + 1}/{cfg.epochs}",
-        unit="step", disable=not cfg.progress, leave=False, dynamic_ncols=True,
-    )  # fmt: skip
+        total=total,
+        initial=c.step_in_epoch,
+        desc=f"epoch {c.epoch + 1}/{cfg.epochs}",
+        unit="step",
+        disable=not cfg.progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
     t.g.train()
     t.d.train()
     last_time, images = time.perf_counter(), 0
@@ -256,8 +272,10 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
                 last_time, images = time.perf_counter(), 0
                 if not all(math.isfinite(record[k]) for k in STAT_KEYS):
                     t.stop_reason = f"diverged: non-finite loss at step {c.step}"
-                    t.run.log(f"warning: {t.stop_reason}; stopping. checkpoints/last keeps epoch "
-                              f"{c.epoch}: resume from it with lower learning rates")  # fmt: skip
+                    t.run.log(
+                        f"warning: {t.stop_reason}; stopping. checkpoints/last keeps epoch "
+                        f"{c.epoch}: resume from it with lower learning rates"
+                    )
                     return None
             if stop.requested:
                 return None
@@ -303,9 +321,15 @@ def _rebalance(t: Trainer, record: dict[str, Any]) -> None:
         group["lr"] = lr_g
     c = t.counters
     t.run.append_metrics(
-        {"step": c.step, "epoch": c.epoch + 1, "event": "balance", "lr_g": lr_g,
-         "lr_d": t.opt_d.param_groups[0]["lr"], "reason": reason}
-    )  # fmt: skip
+        {
+            "step": c.step,
+            "epoch": c.epoch + 1,
+            "event": "balance",
+            "lr_g": lr_g,
+            "lr_d": t.opt_d.param_groups[0]["lr"],
+            "reason": reason,
+        }
+    )
     t.run.log(f"balance: lr_G → {lr_g:.3g} at step {c.step}: {reason}", echo=False)
 
 
@@ -322,7 +346,8 @@ def _evaluate(t: Trainer) -> None:
             t.tb.add_scalar(f"quality/{key}", record[key], c.step)
     t.run.log(
         f"quality at step {c.step}: FWD {record['fwd']:.4g}  KID {record['kid_mean']:.4g} "
-        f"± {record['kid_std']:.2g}{'  (best so far)' if is_best else ''}  [{record['eval_s']:.1f}s]"
+        f"± {record['kid_std']:.2g}{'  (best so far)' if is_best else ''}  "
+        f"[{record['eval_s']:.1f}s]"
     )
     t.stop_reason = t.quality.stop_reason()
     if t.stop_reason:
