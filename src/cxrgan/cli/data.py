@@ -1,0 +1,268 @@
+"""`cxrgan data prepare | inspect | download`: get a folder of chest X-rays ready for training."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cxrgan.config import IMAGE_SIZES
+from cxrgan.data.preprocess import FIT_POLICIES
+from cxrgan.errors import CxrganError
+
+LIST_SKIPPED = 20
+
+
+def _size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value not in IMAGE_SIZES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(map(str, IMAGE_SIZES))}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _common(p: argparse.ArgumentParser, size_required: bool) -> None:
+    p.add_argument(
+        "folder",
+        type=Path,
+        metavar="DIR",
+        help="folder of chest X-rays (JPEG, PNG, TIFF, DICOM), searched recursively; "
+        "subfolders such as NORMAL/ and PNEUMONIA/ are the classes",
+    )
+    default = None if size_required else 64
+    p.add_argument(
+        "--image-size",
+        type=_size,
+        required=size_required,
+        default=default,
+        metavar="S",
+        help=f"training resolution in pixels, one of {IMAGE_SIZES}"
+        + ("" if size_required else " (default 64)"),
+    )
+    p.add_argument(
+        "--fit",
+        choices=FIT_POLICIES,
+        default="crop",
+        help="how non-square images become square: crop (centre square, the tutorial's "
+        "Resize + CenterCrop; default), pad (whole image, padded with its border "
+        "level) or squash (whole image, aspect ratio not kept)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes decoding images (default 0: one per 64 files, up to the CPU count)",
+    )
+    p.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bars (for logs and CI)",
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "data",
+        help="prepare, inspect or download chest X-ray folders",
+        description="Tools for the training data: build the decode-once cache ahead of "
+        "training (prepare), look at a folder before training on it (inspect), or fetch a "
+        "public data set (download).",
+    )
+    actions = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    prep = actions.add_parser(
+        "prepare",
+        help="decode a folder once into the cache that `cxrgan train` reuses",
+        description="Decode every image under DIR at --image-size with --fit and store the "
+        "result in the decode-once cache, so that `cxrgan train --data DIR` with the same "
+        "size and fit starts without decoding. A cache entry stays valid until a file under "
+        "DIR is added, removed or changed (size or modification time).",
+    )
+    _common(prep, size_required=True)
+    prep.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="D",
+        help="where the cache lives (default: $XDG_CACHE_HOME/cxrgan, else "
+        "~/.cache/cxrgan); pass the same to `cxrgan train --cache-dir`",
+    )
+
+    insp = actions.add_parser(
+        "inspect",
+        help="report what a folder holds: classes, formats, sizes, unreadable files, duplicates",
+        description="Decode every file under DIR once (nothing is cached or changed) and "
+        "report counts per class and per format, image sizes and aspect ratios, DICOM bit "
+        "depth and photometric interpretation, unreadable files with the reason, files with "
+        "identical bytes, and a contact sheet of random images after preprocessing. No "
+        "patient data from DICOM headers is ever shown.",
+    )
+    _common(insp, size_required=False)
+    insp.add_argument(
+        "--sheet",
+        type=Path,
+        default=Path("inspect.png"),
+        metavar="PNG",
+        help="where to write the contact sheet of up to 64 random images as "
+        "they will be trained on (default: inspect.png in the current folder)",
+    )
+    insp.add_argument(
+        "--no-sheet",
+        dest="sheet",
+        action="store_const",
+        const=None,
+        help="do not write a contact sheet",
+    )
+    insp.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write the full report (every unreadable file and duplicate "
+        "group) as JSON to FILE",
+    )
+    insp.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for choosing the contact sheet's images (default 0)",
+    )
+
+    down = actions.add_parser(
+        "download",
+        help="download a public chest X-ray data set (needs internet)",
+        description="Download PneumoniaMNIST (MedMNIST+, CC BY 4.0: 5,856 pediatric chest "
+        "X-rays labelled normal/pneumonia) from its Zenodo record, verify its MD5 checksum, "
+        "and unpack it as DEST/{train,val,test}/{NORMAL,PNEUMONIA}/NNNNN.png. An interrupted "
+        "download resumes where it stopped when run again.",
+    )
+    down.add_argument("dataset", choices=("pneumoniamnist",), help="the data set to fetch")
+    down.add_argument(
+        "--size",
+        type=int,
+        choices=(64, 128, 224),
+        required=True,
+        help="image size of the archive to fetch: 64, 128 or 224 pixels",
+    )
+    down.add_argument(
+        "--dest",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder to unpack into (created if needed); train on DIR/train",
+    )
+    down.add_argument(
+        "--url",
+        metavar="URL",
+        help="fetch the same archive from another http(s) address instead, e.g. "
+        "a mirror (also used by the tests); the published checksum still applies",
+    )
+    down.add_argument(
+        "--timeout",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up when the server sends nothing for this long (default 60)",
+    )
+    down.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace train/, val/ and test/ if DEST already has them",
+    )
+    down.add_argument(
+        "--keep-archive",
+        action="store_true",
+        help="keep the verified .npz in DEST/.download after unpacking",
+    )
+    down.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bars (for logs and CI)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    actions = {"prepare": run_prepare, "inspect": run_inspect, "download": run_download}
+    return actions[args.data_command](args)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from cxrgan.data.cache import resolve_cache_dir
+    from cxrgan.data.folder import load_folder
+
+    data = load_folder(
+        args.folder,
+        args.image_size,
+        args.fit,
+        _workers(args),
+        args.progress,
+        cache_dir=resolve_cache_dir(args.cache_dir),
+        log=print,
+    )
+    counts = ", ".join(f"{k or '(no class)'} {v:,}" for k, v in data.class_counts.items())
+    print(f"prepared {len(data):,} images ({counts}) at {args.image_size} px, --fit {args.fit}")
+    if data.skipped:
+        print(f"skipped {len(data.skipped):,} file(s):")
+        for path, reason in data.skipped[:LIST_SKIPPED]:
+            print(f"  {path}: {reason}")
+        if len(data.skipped) > LIST_SKIPPED:
+            more = len(data.skipped) - LIST_SKIPPED
+            print(f"  ... and {more:,} more (see `cxrgan data inspect`)")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from cxrgan.data.inspect import format_report, inspect_folder
+
+    summary = inspect_folder(
+        args.folder,
+        args.image_size,
+        args.fit,
+        _workers(args),
+        args.progress,
+        sheet=args.sheet,
+        seed=args.seed,
+    )
+    print(format_report(summary))
+    if args.json is not None:
+        try:
+            args.json.write_text(json.dumps(summary, indent=2) + "\n")
+        except OSError as exc:
+            raise CxrganError(f"cannot write {args.json} ({exc.strerror or exc})") from None
+        print(f"json          {args.json}")
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from cxrgan.data.download import download_pneumoniamnist
+
+    download_pneumoniamnist(
+        args.size,
+        args.dest,
+        url=args.url,
+        progress=args.progress,
+        timeout=args.timeout,
+        overwrite=args.overwrite,
+        keep_archive=args.keep_archive,
+    )
+    return 0
+
+
+def _workers(args: argparse.Namespace) -> int:
+    if args.workers < 0:
+        raise CxrganError("--workers must be 0 (auto) or positive")
+    return args.workers
