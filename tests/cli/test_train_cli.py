@@ -303,3 +303,18 @@ def test_ctrl_c_saves_last_and_exits_cleanly(tmp_path):
     info = json.loads((run / "config.json").read_text())
     assert info["history"][-1]["step"] == stopped["step"]
     assert info["stopped"]["reason"] == "completed"
+
+
+def test_cache_reuse_is_visible_in_the_run_log(tmp_path):
+    data = tmp_path / "data" / "A"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 255, (48, 40), dtype=np.uint8)).save(data / f"{i}.png")
+    args = [a for a in TINY if a != "--no-cache"]
+    common = ["train", "--data", str(data.parent), *args, "--epochs", "1", "--steps-per-epoch", "1"]
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert main([*common, *cache, "--out", str(tmp_path / "r1")]) == 0
+    assert main([*common, *cache, "--out", str(tmp_path / "r2")]) == 0
+    assert "cache: building" in (tmp_path / "r1" / "train.log").read_text()
+    assert "cache: reusing" in (tmp_path / "r2" / "train.log").read_text()

@@ -23,8 +23,12 @@ from cxrgan.training.trainer import build_trainer, resolve_device, train
 def start_run(cfg: TrainConfig) -> RunDir:
     cfg.validate()
     device = resolve_device(cfg.device)
-    data = load_training_data(cfg)  # before creating the folder: bad data leaves nothing behind
+    notes: list[str] = []  # cache messages, printed now and logged once the run folder exists
+    # Data before the folder: bad data leaves nothing behind.
+    data = load_training_data(cfg, log=lambda m: (print(m), notes.append(m)))
     run = RunDir.create(Path(cfg.out) if cfg.out else default_run_path())
+    for note in notes:
+        run.log(note, echo=False)
     # Absolute paths, so a resume from another folder finds the same data.
     cfg = cfg.replace(out=str(run.root.resolve()), data=data.root and str(data.root))
     _log_data(run, data)
@@ -59,7 +63,7 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
             f"{path} has already trained {done} epoch(s); "
             f"pass --epochs N with N > {done} to continue"
         )
-    data = load_training_data(cfg)
+    data = load_training_data(cfg, log=run.log)
     _log_data(run, data)
     if data.fingerprint != info["dataset"]["fingerprint"]:
         run.log(f"warning: the data's file list changed since the run started ({cfg.data})")
