@@ -394,12 +394,15 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
         time.sleep(0.02)
 
 
-def test_killed_sweep_resumes_skips_and_finishes(tmp_path, capsys, monkeypatch):
+@pytest.mark.shared_data
+def test_killed_sweep_resumes_skips_and_finishes(kaggle224, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "sweep"
+    # On the real Kaggle split (decoded once into a cache every member shares).
     # Member 2 trains 2 × 100 steps: after its first checkpoint there is an epoch to kill it in.
     args = ["--out", str(out), "--sweep-param", "steps_per_epoch=2,100,3", "--epochs", "2",
-            "--g-lr", "1e-3", *TINY]  # fmt: skip
+            "--g-lr", "1e-3", *TINY, "--data", str(kaggle224),
+            "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
     first = subprocess.Popen([sys.executable, "-m", "cxrgan", "sweep", *args], env=_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)  # fmt: skip
