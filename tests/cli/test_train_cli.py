@@ -12,25 +12,11 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from tiny import TINY_ARGS
 
 from cxrgan.cli.main import main
 
-TINY = [
-    "--image-size",
-    "32",
-    "--ngf",
-    "8",
-    "--ndf",
-    "8",
-    "--nz",
-    "16",
-    "--batch-size",
-    "16",
-    "--device",
-    "cpu",
-    "--no-progress",
-    "--no-cache",
-]
+TINY = [*TINY_ARGS, "--no-cache"]
 
 
 def _cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:

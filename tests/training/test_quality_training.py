@@ -3,23 +3,13 @@
 import json
 
 import pytest
+from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
 from cxrgan.errors import CxrganError
 from cxrgan.training.session import resume_run, start_run
 
-TINY = dict(
-    image_size=32,
-    ngf=8,
-    ndf=8,
-    nz=16,
-    batch_size=16,
-    demo_images=96,
-    steps_per_epoch=2,
-    log_every=1,
-    device="cpu",
-    progress=False,
-)
+TINY = {**TINY_CONFIG, "demo_images": 96, "steps_per_epoch": 2, "log_every": 1}
 
 
 def _records(run):

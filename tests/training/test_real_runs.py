@@ -5,12 +5,13 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
 from cxrgan.reporting.diagnose import diagnose_run
 from cxrgan.training.session import resume_run, start_run
 
-TINY = dict(image_size=32, ngf=8, ndf=8, nz=16, batch_size=32, device="cpu", progress=False)
+TINY = {**TINY_CONFIG, "batch_size": 32}
 
 
 @pytest.fixture(scope="module")

@@ -4,22 +4,12 @@ import json
 
 import torch
 from safetensors.torch import load_file
+from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
 from cxrgan.training.session import resume_run, start_run
 
-TINY = dict(
-    image_size=32,
-    ngf=8,
-    ndf=8,
-    nz=16,
-    batch_size=16,
-    demo_images=64,
-    steps_per_epoch=3,
-    log_every=2,
-    device="cpu",
-    progress=False,
-)
+TINY = {**TINY_CONFIG, "demo_images": 64, "steps_per_epoch": 3, "log_every": 2}
 
 
 def _weights(run):

@@ -33,8 +33,10 @@ OPTIONS: list[tuple[str, Any, str]] = [
         "--data",
         str,
         "folder of chest X-rays, searched recursively; its immediate subfolders are "
-        "class labels (e.g. chest_xray/train with NORMAL/ and PNEUMONIA/). Omit to train on the "
-        "built-in synthetic phantoms (demo data, no download)",
+        "class labels (e.g. chest_xray/train with NORMAL/ and PNEUMONIA/; a single wrapper "
+        "folder and train/val/test split folders are looked through, so the whole Kaggle "
+        "tree is labelled NORMAL/PNEUMONIA too). Omit to train on the built-in synthetic "
+        "phantoms (demo data, no download)",
     ),
     ("--out", str, "run directory to create (default: runs/<date-time>)"),
     (

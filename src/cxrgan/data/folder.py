@@ -170,12 +170,6 @@ def class_labels(paths: Sequence[str]) -> list[str]:
     return [d[depth] if len(d) > depth else "" for d in dirs]
 
 
-def label_of(path: Path, root: Path) -> str:
-    """The immediate subfolder under `root` (one file alone; see class_labels for a set)."""
-    rel = path.relative_to(root)
-    return rel.parts[0] if len(rel.parts) > 1 else ""
-
-
 # --- decoding ----------------------------------------------------------------------------
 
 
