@@ -304,3 +304,22 @@ def test_cache_reuse_is_visible_in_the_run_log(tmp_path):
     assert main([*common, *cache, "--out", str(tmp_path / "r2")]) == 0
     assert "cache: building" in (tmp_path / "r1" / "train.log").read_text()
     assert "cache: reusing" in (tmp_path / "r2" / "train.log").read_text()
+
+
+@pytest.mark.parametrize(
+    "command", ["train", "generate", "evaluate", "diagnose", "sweep", "report", "data"]
+)
+def test_every_option_of_every_command_is_explained(command):
+    from cxrgan.cli.main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    parsers = [sub]
+    for action in sub._actions:  # nested subcommands (cxrgan data prepare|inspect|download)
+        if action.choices and isinstance(action.choices, dict):
+            parsers += list(action.choices.values())
+    for p in parsers:
+        for action in p._actions:
+            assert action.help, (
+                f"cxrgan {p.prog}: {action.option_strings or action.dest} has no help"
+            )

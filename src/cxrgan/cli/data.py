@@ -82,7 +82,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "training (prepare), look at a folder before training on it (inspect), or fetch a "
         "public data set (download).",
     )
-    actions = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    actions = p.add_subparsers(
+        dest="data_command", metavar="ACTION", required=True, help="what to do with the folder"
+    )
 
     prep = actions.add_parser(
         "prepare",

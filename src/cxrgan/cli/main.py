@@ -28,15 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train GANs that make synthetic chest X-rays, and judge them offline.",
     )
     parser.add_argument("--version", action="version", version=f"cxrgan {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, help="run `cxrgan COMMAND --help`"
+    )
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"cxrgan.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cxrgan.cli.{name}":
-                raise
-            continue
-        module.add_parser(sub)
+        importlib.import_module(f"cxrgan.cli.{name}").add_parser(sub)
     return parser
 
 
