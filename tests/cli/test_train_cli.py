@@ -78,6 +78,8 @@ def test_demo_data_end_to_end(tmp_path):
         "train.log",
     ):
         assert (run / name).is_file(), name
+    report = (run / "report.html").read_text()
+    assert "completed" in report and "in progress" not in report
     grid = Image.open(run / "samples/epoch_0002.png")
     assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 64 fixed-noise images, 8 columns, padding 2
 

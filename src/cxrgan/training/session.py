@@ -14,6 +14,7 @@ from cxrgan.config import RESUMABLE, TrainConfig
 from cxrgan.data.folder import ImageSet
 from cxrgan.data.source import dataset_summary, load_training_data
 from cxrgan.errors import CxrganError
+from cxrgan.reporting.html_report import write_report
 from cxrgan.reporting.plots import save_grid
 from cxrgan.training.checkpoint import load_checkpoint
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
@@ -80,6 +81,8 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
             "epoch": c["epoch"],
             "step": c["step"],
             "changes": changes,
+            # Running again: the previous stop moves into the history.
+            "previous_stop": (info.pop("stopped", None) or {}).get("reason"),
         }
     )
     info["config"] = cfg.to_dict()
@@ -96,6 +99,7 @@ def _train(cfg: TrainConfig, run: RunDir, data: ImageSet, info: dict, ckpt: Any)
     c = trainer.counters
     info["stopped"] = {"reason": reason, "epoch": c.epoch, "step": c.step, "time": now_iso()}
     run.write_config(info)
+    write_report(run.root)  # the last per-epoch refresh still said "in progress"
     run.log(f"{reason}: {c.epoch} epoch(s), {c.step} steps; samples in {run.samples}")
     return run
 
