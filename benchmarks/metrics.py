@@ -26,97 +26,35 @@ import torch
 from torch import nn
 
 from cxrgan.metrics import QualityEvaluator
+from cxrgan.models import build_models
+from cxrgan.training.sampler import BatchSampler
+from cxrgan.training.step import GanStep
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "cxr-kermany" / "png128"
 NZ, NGF, NDF, SIZE = 100, 64, 64, 64
 
 
-def weights_init(m: nn.Module) -> None:
-    """The tutorial's init: N(0, 0.02) convolutions, N(1, 0.02) BatchNorm scales."""
-    name = type(m).__name__
-    if "Conv" in name:
-        nn.init.normal_(m.weight, 0.0, 0.02)
-    elif "BatchNorm" in name:
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
-def tutorial_generator() -> nn.Sequential:
-    """PyTorch DCGAN tutorial generator, 1 output channel, 64 x 64."""
-    return nn.Sequential(
-        nn.ConvTranspose2d(NZ, NGF * 8, 4, 1, 0, bias=False),
-        nn.BatchNorm2d(NGF * 8),
-        nn.ReLU(True),
-        nn.ConvTranspose2d(NGF * 8, NGF * 4, 4, 2, 1, bias=False),
-        nn.BatchNorm2d(NGF * 4),
-        nn.ReLU(True),
-        nn.ConvTranspose2d(NGF * 4, NGF * 2, 4, 2, 1, bias=False),
-        nn.BatchNorm2d(NGF * 2),
-        nn.ReLU(True),
-        nn.ConvTranspose2d(NGF * 2, NGF, 4, 2, 1, bias=False),
-        nn.BatchNorm2d(NGF),
-        nn.ReLU(True),
-        nn.ConvTranspose2d(NGF, 1, 4, 2, 1, bias=False),
-        nn.Tanh(),
-    )
-
-
-def tutorial_discriminator() -> nn.Sequential:
-    """PyTorch DCGAN tutorial discriminator, 1 input channel, 64 x 64."""
-    return nn.Sequential(
-        nn.Conv2d(1, NDF, 4, 2, 1, bias=False),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False),
-        nn.BatchNorm2d(NDF * 2),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF * 2, NDF * 4, 4, 2, 1, bias=False),
-        nn.BatchNorm2d(NDF * 4),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF * 4, NDF * 8, 4, 2, 1, bias=False),
-        nn.BatchNorm2d(NDF * 8),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF * 8, 1, 4, 1, 0, bias=False),
-        nn.Sigmoid(),
-    )
-
-
 def make_models() -> tuple[nn.Module, nn.Module]:
+    """The trainer's DCGAN at 64 px (the tutorial's networks, 1 channel), channels_last."""
     torch.manual_seed(0)
-    g, d = tutorial_generator(), tutorial_discriminator()
-    g.apply(weights_init)
-    d.apply(weights_init)
-    return g, d
+    g, d = build_models("dcgan", SIZE, NZ, NGF, NDF)
+    return g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
 
 
 def train_images_per_second(
     real: np.ndarray, g: nn.Module, d: nn.Module, batch: int, steps: int
 ) -> float:
-    """The tutorial's training step (D on real + fake, then G), timed after one warm-up step."""
-    crit = nn.BCELoss()
+    """cxrgan's own training step (what --eval-every interrupts), timed after a warm-up step."""
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
-    data = torch.from_numpy(real).float().div(127.5).sub(1).unsqueeze(1)
-    rng = np.random.default_rng(0)
-
-    def step() -> None:
-        x = data[torch.from_numpy(rng.choice(len(data), batch, replace=False))]
-        ones, zeros = torch.ones(batch), torch.zeros(batch)
-        d.zero_grad()
-        loss_real = crit(d(x).view(-1), ones)
-        loss_real.backward()
-        fake = g(torch.randn(batch, NZ, 1, 1))
-        loss_fake = crit(d(fake.detach()).view(-1), zeros)
-        loss_fake.backward()
-        opt_d.step()
-        g.zero_grad()
-        crit(d(fake).view(-1), ones).backward()
-        opt_g.step()
-
-    step()  # warm-up: allocator and kernels
+    step = GanStep(g, d, opt_g, opt_d, NZ)
+    sampler = BatchSampler(torch.from_numpy(real), batch, seed=0)
+    noise = torch.Generator().manual_seed(0)
+    step(sampler.next(), noise)  # warm-up: allocator and kernels
     start = time.perf_counter()
     for _ in range(steps):
-        step()
+        step(sampler.next(), noise)
     return batch * steps / (time.perf_counter() - start)
 
 

@@ -170,6 +170,14 @@ def class_labels(paths: Sequence[str]) -> list[str]:
     return [d[depth] if len(d) > depth else "" for d in dirs]
 
 
+def check_target(image_size: int, fit: str) -> None:
+    """The square every image is fitted to must make sense before any file is touched."""
+    if fit not in FIT_POLICIES:
+        raise CxrganError(f"fit must be one of {', '.join(FIT_POLICIES)}, got {fit!r}")
+    if image_size < 1:
+        raise CxrganError(f"image size must be positive, got {image_size}")
+
+
 # --- decoding ----------------------------------------------------------------------------
 
 
@@ -283,10 +291,7 @@ def load_folder(
     log: receives the cache's one-line messages ("cache: reusing ..." / "cache: building ...").
     Labels come from subfolders (see class_labels).
     """
-    if fit not in FIT_POLICIES:
-        raise CxrganError(f"fit must be one of {', '.join(FIT_POLICIES)}, got {fit!r}")
-    if image_size < 1:
-        raise CxrganError(f"image size must be positive, got {image_size}")
+    check_target(image_size, fit)
     root = Path(root).expanduser().resolve()
     entries = scan_files(root)
     if cache_dir is None:

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from cxrgan.data.folder import NOT_AN_IMAGE, class_labels, decode_files, scan_files
-from cxrgan.data.preprocess import FIT_POLICIES
+from cxrgan.data.folder import NOT_AN_IMAGE, check_target, class_labels, decode_files, scan_files
 from cxrgan.errors import CxrganError
 
 SHEET_IMAGES = 64
@@ -41,10 +40,7 @@ def inspect_folder(
 ) -> dict[str, Any]:
     """Inspect `root`; writes the contact sheet to `sheet` (if given). Returns the summary
     (JSON-ready; render it with `format_report`)."""
-    if fit not in FIT_POLICIES:
-        raise CxrganError(f"--fit must be one of {', '.join(FIT_POLICIES)}, got {fit!r}")
-    if image_size < 1:
-        raise CxrganError(f"--image-size must be positive, got {image_size}")
+    check_target(image_size, fit)
     root = Path(root).expanduser().resolve()
     entries = scan_files(root)
     # Pick the sheet's files up front so only those keep their pixels (memory stays small);
