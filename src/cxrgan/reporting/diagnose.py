@@ -17,9 +17,7 @@ Every number the rules use is a field of `Thresholds`, with the reason for its v
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +28,22 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cxrgan.errors import CxrganError
+
+# Re-exported for callers (html_report, sweep, tests) that import them from here.
+from cxrgan.reporting.diversity import (  # noqa: F401
+    grid_diversity,
+    grid_tiles,
+    run_diversity,
+    sample_diversity,
+)
+from cxrgan.reporting.run_records import (  # noqa: F401
+    as_number,
+    epoch_grids,
+    image_size_of,
+    is_run_dir,
+    load_records,
+    read_config,
+)
 
 TOO_EARLY = "too_early"
 DIVERGED = "diverged"
@@ -197,180 +211,6 @@ class Diagnosis:
             "reasons": list(self.reasons),
             "hint": self.hint(),
         }
-
-
-# ------------------------------------------------------------------------------------------------
-# Reading the run directory
-
-
-def load_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(training, evaluation) records of RUN/metrics.jsonl, each in step order.
-
-    Tolerates a torn or garbled line (skipped), unknown keys and record kinds, and a missing
-    file (a run that has not logged yet). When a resume re-logs steps already logged, the new
-    records replace the old ones from that step on.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CxrganError(f"{run_dir} is not a directory")
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return [], []
-    training: list[dict[str, Any]] = []
-    evaluation: list[dict[str, Any]] = []
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            record = _parse_line(line)
-            if record is None:
-                continue
-            if "loss_d" in record:
-                _append_in_step_order(training, record)
-            elif "fwd" in record:
-                _append_in_step_order(evaluation, record)
-    return training, evaluation
-
-
-def _parse_line(line: str) -> dict[str, Any] | None:
-    line = line.strip()
-    if not line:
-        return None
-    try:
-        record = json.loads(line)  # reads NaN / Infinity as Python floats
-    except ValueError:
-        return None  # torn last line of a run being written, or garbage
-    return record if isinstance(record, dict) else None
-
-
-def _append_in_step_order(records: list[dict[str, Any]], record: dict[str, Any]) -> None:
-    step = _num(record.get("step"))
-    if math.isfinite(step):
-        while records and _num(records[-1].get("step")) >= step:
-            records.pop()  # superseded by a resume from an earlier checkpoint
-    records.append(record)
-
-
-def read_config(run_dir: Path) -> dict[str, Any]:
-    """RUN/config.json as a dict; {} when it is missing or unreadable."""
-    try:
-        data = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def is_run_dir(path: Path) -> bool:
-    return (Path(path) / "config.json").is_file()
-
-
-_EPOCH_PNG = re.compile(r"^epoch_(\d+)\.png$")
-
-
-def epoch_grids(run_dir: Path) -> list[tuple[int, Path]]:
-    """[(epoch, samples/epoch_NNNN.png)] sorted by epoch."""
-    samples = Path(run_dir) / "samples"
-    if not samples.is_dir():
-        return []
-    found = []
-    for p in samples.iterdir():
-        m = _EPOCH_PNG.match(p.name)
-        if m and p.is_file():
-            found.append((int(m.group(1)), p))
-    return sorted(found)
-
-
-def image_size_of(run_dir: Path) -> int | None:
-    size = read_config(run_dir).get("config", {})
-    size = size.get("image_size") if isinstance(size, dict) else None
-    return int(size) if isinstance(size, int | float) and size > 0 else None
-
-
-# ------------------------------------------------------------------------------------------------
-# Sample diversity (mode collapse)
-
-
-def sample_diversity(images: np.ndarray) -> float:
-    """Mean pairwise L2 distance between images, relative to that of unrelated images.
-
-    `images` is (N, ...) — any per-image shape. Each distance is divided by sqrt(2·P·var), the
-    expected distance of two images whose P pixels are drawn independently from the batch's
-    pixel distribution. So ≈ 1 for noise, ≈ 0 for copies of one image, and in between for
-    images sharing a layout (chest X-rays ≈ 0.77). Invariant to brightness scale. NaN if N < 2.
-    """
-    x = np.asarray(images, dtype=np.float64)
-    n = x.shape[0] if x.ndim else 0
-    if n < 2:
-        return float("nan")
-    x = x.reshape(n, -1)
-    x = x - x.mean()
-    var = float(x.var())
-    if var <= 0:
-        return 0.0  # every pixel of every image equal: one image, many times
-    sq = np.einsum("ij,ij->i", x, x)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0)
-    iu = np.triu_indices(n, k=1)
-    return float(np.sqrt(d2[iu]).mean() / math.sqrt(2.0 * x.shape[1] * var))
-
-
-def grid_tiles(
-    png_path: Path,
-    image_size: int | None = None,
-    *,
-    n_images_hint: int | None = None,
-    nrow: int = 8,
-    padding: int = 2,
-) -> np.ndarray:
-    """Split a torchvision make_grid PNG (padding 2, `nrow` columns, pad 0) back into tiles.
-
-    Returns (N, H, W) float32 in [0, 1], grayscale. The tile size is `image_size` when given,
-    otherwise inferred from the grid's width and height. Empty cells of the last row (all pad
-    value) are dropped unless `n_images_hint` says how many images there are.
-    """
-    from PIL import Image
-
-    with Image.open(png_path) as im:
-        gray = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    height, width = gray.shape
-    rows, cols, tile = _grid_layout(width, height, image_size, nrow, padding)
-    tiles = []
-    for r in range(rows):
-        for c in range(cols):
-            y, x = padding + r * (tile + padding), padding + c * (tile + padding)
-            tiles.append(gray[y : y + tile, x : x + tile])
-    if n_images_hint is not None:
-        tiles = tiles[: max(0, n_images_hint)]
-    else:
-        while len(tiles) > (rows - 1) * cols and tiles and float(tiles[-1].max()) == 0.0:
-            tiles.pop()  # make_grid leaves missing cells at the pad value
-    return np.stack(tiles) if tiles else np.zeros((0, tile, tile), np.float32)
-
-
-def _grid_layout(
-    width: int, height: int, image_size: int | None, nrow: int, padding: int
-) -> tuple[int, int, int]:
-    """(rows, cols, tile) of a make_grid image, or CxrganError if it cannot be one."""
-    if image_size:
-        step = image_size + padding
-        cols, rows = (width - padding) // step, (height - padding) // step
-        if cols >= 1 and rows >= 1:
-            return rows, cols, image_size
-    # Square tiles. A full grid has `nrow` columns; fewer images than that make one short row.
-    single = height - 2 * padding
-    candidates = [max(1, nrow)] + ([(width - padding) // (single + padding)] if single > 0 else [])
-    candidates += list(range(max(1, nrow) - 1, 0, -1))
-    for cols in candidates:
-        if not 1 <= cols <= max(1, nrow) or (width - padding) % cols:
-            continue
-        tile = (width - padding) // cols - padding
-        if tile > 0 and (height - padding) % (tile + padding) == 0:
-            return (height - padding) // (tile + padding), cols, tile
-    raise CxrganError(f"{width}×{height} is not a sample grid of {nrow} columns, padding {padding}")
-
-
-def grid_diversity(
-    png_path: Path, n_images_hint: int | None = None, *, image_size: int | None = None
-) -> float:
-    """`sample_diversity` of the tiles of a saved sample grid."""
-    return sample_diversity(grid_tiles(png_path, image_size, n_images_hint=n_images_hint))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -743,14 +583,8 @@ def _explain_healthy(s: _Stats, fwd: np.ndarray, t: Thresholds) -> tuple[str, st
 # Small helpers
 
 
-def _num(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    return float(value)
-
-
 def _column(records: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
-    return np.array([_num(r.get(key)) for r in records], dtype=np.float64)
+    return np.array([as_number(r.get(key)) for r in records], dtype=np.float64)
 
 
 def _median(x: np.ndarray) -> float:
@@ -803,7 +637,7 @@ def _swing(loss: np.ndarray, t: Thresholds) -> tuple[float, int]:
 
 
 def _fwd_series(quality: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    fwd = np.array([_num(r.get("fwd")) for r in quality if isinstance(r, Mapping)])
+    fwd = np.array([as_number(r.get("fwd")) for r in quality if isinstance(r, Mapping)])
     return fwd[np.isfinite(fwd)]
 
 
@@ -860,24 +694,6 @@ def _lr_pair(g: float, d: float, how: str) -> str:
 
 # ------------------------------------------------------------------------------------------------
 # Whole run
-
-
-def run_diversity(run_dir: Path) -> tuple[float | None, float | None]:
-    """(diversity of the latest epoch grid, diversity of samples/real.png); None where absent."""
-    size = image_size_of(run_dir)
-    grids = epoch_grids(run_dir)
-    latest = _safe_diversity(grids[-1][1], size) if grids else None
-    real_png = Path(run_dir) / "samples" / "real.png"
-    real = _safe_diversity(real_png, size) if real_png.is_file() else None
-    return latest, real
-
-
-def _safe_diversity(png: Path, size: int | None) -> float | None:
-    try:
-        value = grid_diversity(png, image_size=size)
-    except Exception:  # unreadable or broken grid (Pillow raises many types): judge without it
-        return None
-    return value if math.isfinite(value) else None
 
 
 def diagnose_run(

@@ -1,0 +1,439 @@
+"""The report page of one run: diagnosis, curves, the samples filmstrip, real vs generated,
+memorisation, configuration and history."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cxrgan.reporting import diagnose as dg
+from cxrgan.reporting.html_assets import FILMSTRIP_JS
+from cxrgan.reporting.html_images import Img, load_image, thumbnail
+from cxrgan.reporting.html_page import (
+    SEVERITY,
+    as_number,
+    chip,
+    config_value,
+    data_table,
+    e,
+    fmt,
+    img_tag,
+    kv_table,
+    prose,
+    render_page,
+    section,
+)
+from cxrgan.reporting.run_data import RunData, load_run
+from cxrgan.reporting.svg_charts import Series, VLine, column, line_chart, raw_and_smooth
+
+MAX_FRAMES = 40  # filmstrip frames at most: every k-th epoch beyond that (first and last kept)
+FRAME_BUDGET = 6 * 2**20  # PNG bytes for the filmstrip; fewer frames when grids are large
+# Earlier filmstrip frames are shown 560 px wide: wider grids (image_size 128+) are downscaled
+# to that once (cached); 64-px grids (530 px) go in as they are. The latest grid keeps up to
+# LATEST_MAX_WIDTH, for a closer look.
+FRAME_MAX_WIDTH = 560
+LATEST_MAX_WIDTH = 1100
+C_LOSS_D, C_LOSS_G = "#e8590c", "#1c7ed6"  # the tutorial's colours: D orange, G blue
+C_DX, C_DGZ1, C_DGZ2 = "#2f9e44", "#c2255c", "#f783ac"
+C_FWD, C_KID, C_DIV = "#7048e8", "#0c8599", "#0c8599"
+
+
+def build_run_page(path: Path) -> str:
+    """The HTML of RUN/report.html."""
+    run = load_run(path)
+    sections = [
+        ("diagnosis", "Diagnosis", _diagnosis_section(run)),
+        ("curves", "Curves", _curves_section(run)),
+        ("samples", "Samples", _samples_section(run)),
+        ("real", "Real vs generated", _real_vs_generated(run)),
+        ("memorisation", "Memorisation", _memorisation_section(run)),
+        ("config", "Configuration", _config_section(run)),
+        ("history", "History", _history_section(run)),
+    ]
+    sections = [s for s in sections if s[2]]
+    body = _synthetic_banner(run.info) + "".join(s[2] for s in sections)
+    header = _run_header(run)
+    return render_page(
+        f"cxrgan · {run.name}", header, [(a, t) for a, t, _ in sections], body, FILMSTRIP_JS
+    )
+
+
+def _run_header(run: RunData) -> str:
+    info, last = run.info, (run.train[-1] if run.train else {})
+    stopped = info.get("stopped") if isinstance(info.get("stopped"), dict) else None
+    if stopped and as_number(stopped.get("step")) >= as_number(last.get("step", 0)):
+        reason = str(stopped.get("reason", "stopped"))
+        kind = "ok" if reason == "completed" else "warn"
+        status = chip(f"{reason} · epoch {stopped.get('epoch', '?')}", kind)
+    else:
+        status = chip("in progress" if run.train else "no records yet", "info")
+    diag = run.diagnosis
+    bits = [
+        f"cxrgan {info.get('cxrgan_version', '?')}",
+        f"torch {info.get('torch_version', '?')}",
+        f"device {info.get('device', '?')}",
+    ]
+    if last:
+        bits.append(f"epoch {last.get('epoch', '?')} · step {fmt(last.get('step'))}")
+    return (
+        f'<div class="title"><h1>{e(run.name)}</h1>{status}'
+        f"{chip(diag.title, SEVERITY.get(diag.state, 'info'), diag.hint())}</div>"
+        f'<div class="sub">{e(" · ".join(bits))} · <span class="path">{e(run.path)}</span></div>'
+    )
+
+
+def _synthetic_banner(info: Mapping[str, Any]) -> str:
+    dataset = info.get("dataset") if isinstance(info.get("dataset"), dict) else {}
+    if not dataset.get("synthetic"):
+        return ""
+    what = dataset.get("note") or f"built-in synthetic images ({dataset.get('kind', '?')})"
+    return (
+        '<div class="banner"><strong>Synthetic demo data.</strong> This run trained on '
+        f"{e(what)}, not on chest X-rays: its samples and scores show that the pipeline works, "
+        "not what a model of real X-rays would do.</div>"
+    )
+
+
+_EVIDENCE_LABELS = {
+    "records": "training records judged",
+    "step": "latest step",
+    "loss_d": "loss_D (recent median)",
+    "loss_g": "loss_G (recent median)",
+    "d_x": "D(x) (recent median)",
+    "d_g_z": "D(G(z)) (recent median)",
+    "loss_d_trend": "loss_D trend",
+    "loss_g_trend": "loss_G trend",
+    "swing_d": "loss_D swing",
+    "swing_g": "loss_G swing",
+    "reversals_d": "loss_D reversals",
+    "reversals_g": "loss_G reversals",
+    "weak_fraction": "share with D(x) ≈ D(G(z))",
+    "nonfinite": "records with NaN/inf",
+    "lr_g": "lr G",
+    "lr_d": "lr D",
+    "diversity": "sample diversity (latest)",
+    "real_diversity": "diversity of real images",
+    "fwd_latest": "FWD (latest)",
+    "fwd_best": "FWD (best)",
+    "min_records": "records needed",
+}
+
+
+# Shown first; the rest of the evidence is folded under "all numbers".
+_KEY_EVIDENCE = (
+    *("loss_d", "loss_g", "d_x", "d_g_z", "lr_g", "lr_d"),
+    *("diversity", "real_diversity", "fwd_latest", "fwd_best"),
+)
+
+
+def _evidence_table(items: Sequence[tuple[str, float]]) -> str:
+    return kv_table(((_EVIDENCE_LABELS.get(k, k), e(fmt(v))) for k, v in items), "kv compact")
+
+
+def _diagnosis_section(run: RunData) -> str:
+    d = run.diagnosis
+    sev = SEVERITY.get(d.state, "info")
+    reasons = "".join(f"<li>{e(r)}</li>" for r in d.reasons)
+    also = ""
+    if d.secondary:
+        chips = " ".join(chip(dg.TITLES.get(s, s), SEVERITY.get(s, "info")) for s in d.secondary)
+        also = f'<p class="also">Also applies: {chips}</p>'
+    key = [(k, v) for k, v in d.evidence.items() if k in _KEY_EVIDENCE]
+    rest = [(k, v) for k, v in d.evidence.items() if k not in _KEY_EVIDENCE]
+    evidence = _evidence_table(key or rest)
+    if key and rest:
+        evidence += f"<details><summary>all numbers</summary>{_evidence_table(rest)}</details>"
+    body = (
+        f'<div class="diag {sev}"><div class="diag-main">'
+        f'<div class="diag-title">{e(d.title)} <code>{e(d.state)}</code></div>'
+        f'<p class="advice">{prose(d.advice)}</p>'
+        f'<ul class="reasons">{reasons}</ul>{also}'
+        f'<pre class="hint">{e(d.hint())}</pre></div>'
+        f'<div class="diag-evidence">{evidence}</div></div>'
+    )
+    note = (
+        "Read from the latest training records of metrics.jsonl; thresholds are listed in "
+        "<code>cxrgan.reporting.diagnose.Thresholds</code>. <code>cxrgan diagnose RUN</code> "
+        "prints the same."
+    )
+    return section("diagnosis", "Diagnosis", body, note)
+
+
+def _curves_section(run: RunData) -> str:
+    charts = [_loss_chart(run), _d_chart(run), *_quality_charts(run), _diversity_chart(run)]
+    charts = [c for c in charts if c]
+    if not charts:
+        return section("curves", "Curves", '<p class="muted">No training records yet.</p>')
+    extra = _trainer_plots(run.path)
+    return section("curves", "Curves", f'<div class="charts">{"".join(charts)}</div>{extra}')
+
+
+def _loss_chart(run: RunData) -> str:
+    if not run.train:
+        return ""
+    x = column(run.train, "step")
+    series = raw_and_smooth(x, column(run.train, "loss_d"), "loss_D", C_LOSS_D)
+    series += raw_and_smooth(x, column(run.train, "loss_g"), "loss_G", C_LOSS_G)
+    vlines = _lr_changes(run.train) + _nonfinite_line(run.train)
+    return line_chart(series, title="Losses", vlines=vlines)
+
+
+def _d_chart(run: RunData) -> str:
+    if not run.train:
+        return ""
+    x = column(run.train, "step")
+    series = raw_and_smooth(x, column(run.train, "d_x"), "D(x)", C_DX)
+    series += raw_and_smooth(x, column(run.train, "d_g_z1"), "D(G(z)) before D step", C_DGZ1)
+    series += raw_and_smooth(x, column(run.train, "d_g_z2"), "D(G(z)) after", C_DGZ2)
+    return line_chart(
+        series,
+        title="Discriminator outputs",
+        y_range=(0.0, 1.0),
+        hlines=[(0.5, "0.5: D cannot tell")],
+        vlines=_lr_changes(run.train),
+    )
+
+
+def _quality_charts(run: RunData) -> list[str]:
+    if not run.evals:
+        return []
+    x = column(run.evals, "step")
+    fwd = column(run.evals, "fwd")
+    out = [
+        line_chart(
+            [Series("FWD", x, fwd, C_FWD, markers=True)],
+            title="Quality: FWD (lower is better)",
+            note=f"best {fmt(np.nanmin(fwd))}" if np.isfinite(fwd).any() else "",
+        )
+    ]
+    kid = column(run.evals, "kid_mean")
+    if np.isfinite(kid).any():
+        out.append(
+            line_chart([Series("KID", x, kid, C_KID, markers=True)], title="Quality: KID (mean)")
+        )
+    return out
+
+
+def _diversity_chart(run: RunData) -> str:
+    if len(run.diversity) < 2:
+        return ""
+    epochs = np.array([ep for ep, _ in run.diversity], dtype=float)
+    values = np.array([v for _, v in run.diversity])
+    series = [Series("generated", epochs, values, C_DIV, markers=True)]
+    hlines = []
+    if run.real_diversity is not None:
+        hlines.append((run.real_diversity, f"real images {fmt(run.real_diversity)}"))
+    t = dg.DEFAULT_THRESHOLDS
+    limit = t.collapse_ratio * run.real_diversity if run.real_diversity else t.collapse_diversity
+    hlines.append((limit, f"mode collapse ≤ {fmt(limit)}"))
+    return line_chart(
+        series,
+        title="Sample diversity (fixed noise)",
+        x_label="epoch",
+        y_range=(0.0, 1.05),
+        hlines=hlines,
+    )
+
+
+def _lr_changes(train: Sequence[Mapping[str, Any]]) -> list[VLine]:
+    """Where the learning rates changed (a resume with new rates, or --balance)."""
+    out = []
+    for prev, cur in itertools.pairwise(train):
+        a, b = (prev.get("lr_g"), prev.get("lr_d")), (cur.get("lr_g"), cur.get("lr_d"))
+        if a != b and None not in a + b:
+            out.append(VLine(as_number(cur.get("step")), f"lr → G {fmt(b[0])}, D {fmt(b[1])}"))
+    return out
+
+
+def _nonfinite_line(train: Sequence[Mapping[str, Any]]) -> list[VLine]:
+    for r in train:
+        vals = [as_number(r.get(k)) for k in ("loss_d", "loss_g") if k in r]
+        if any(not math.isfinite(v) for v in vals):
+            return [VLine(as_number(r.get("step")), "NaN/inf", "#cf222e")]
+    return []
+
+
+def _trainer_plots(path: Path) -> str:
+    figures = []
+    for name in ("losses.png", "quality.png"):
+        img = load_image(path / "plots" / name)
+        if img is not None:
+            figures.append(f"<figure>{img_tag(img, 'plots/' + name, 'plot')}</figure>")
+    if not figures:
+        return ""
+    return (
+        '<details class="plots"><summary>The trainer\'s matplotlib plots (plots/*.png)</summary>'
+        f'<div class="plotrow">{"".join(figures)}</div></details>'
+    )
+
+
+def _pick_frames(grids: Sequence[tuple[int, Path]]) -> list[tuple[int, Path]]:
+    """At most MAX_FRAMES evenly spaced grids (first and last kept), within FRAME_BUDGET."""
+    if not grids:
+        return []
+    sizes = [p.stat().st_size if p.is_file() else 0 for _, p in grids]
+    mean = max(1.0, sum(sizes) / len(sizes))
+    limit = int(max(2, min(MAX_FRAMES, FRAME_BUDGET // mean)))
+    if len(grids) <= limit:
+        return list(grids)
+    idx = np.unique(np.round(np.linspace(0, len(grids) - 1, limit)).astype(int))
+    return [grids[i] for i in idx]
+
+
+def _samples_section(run: RunData) -> str:
+    chosen = _pick_frames(run.grids)
+    picked = [
+        (ep, p, load_image(p, LATEST_MAX_WIDTH if i == len(chosen) - 1 else FRAME_MAX_WIDTH))
+        for i, (ep, p) in enumerate(chosen)
+    ]
+    shown_frames = [(ep, p, img) for ep, p, img in picked if img is not None]
+    if not shown_frames:
+        return section("samples", "Samples", '<p class="muted">No sample grids yet.</p>')
+    frames = [(ep, p) for ep, p, _ in shown_frames]
+    images = [img for _, _, img in shown_frames]
+    last_epoch, last_img = frames[-1][0], images[-1]
+    thumbs = "".join(
+        f'<button type="button" class="thumb" data-i="{i}" title="epoch {ep}">'
+        f"{img_tag(thumbnail(p, run.tile), f'epoch {ep}')}<span>{ep}</span></button>"
+        for i, (ep, p) in enumerate(frames)
+    )
+    total = run.grids[-1][0]
+    shown = "" if len(frames) == len(run.grids) else f" ({len(frames)} of {len(run.grids)} shown)"
+    n = len(frames)
+    body = (
+        '<div class="film" id="film">'
+        f'<figure class="frame">{img_tag(last_img, f"samples at epoch {last_epoch}", "grid")}'
+        f'<figcaption id="frame-cap">epoch {last_epoch} of {total}</figcaption></figure>'
+        '<div class="controls">'
+        '<button type="button" id="prev" aria-label="previous epoch">◀</button>'
+        f'<input type="range" id="frame-range" min="0" max="{n - 1}" value="{n - 1}" step="1" '
+        'aria-label="epoch">'
+        '<button type="button" id="next" aria-label="next epoch">▶</button>'
+        '<button type="button" id="play">play</button></div>'
+        f'<div class="strip" id="strip">{thumbs}</div></div>'
+        f'<script type="application/json" id="frames-data">{_frames_json(frames, images)}'
+        "</script>"
+    )
+    note = (
+        "The same fixed noise after every epoch: drag the slider, use ← →, or click a "
+        f"thumbnail{e(shown)}. Thumbnails show the top-left 8 images."
+    )
+    return section("samples", "Samples across epochs", body, note)
+
+
+def _frames_json(frames: Sequence[tuple[int, Path]], images: Sequence[Img]) -> str:
+    """[{"epoch": 1, "src": "data:..."}, ..., {"epoch": N, "src": null}] — built by hand: the
+    URIs are base64 (nothing to escape) and json.dumps of megabytes costs a tenth of a second.
+    The last frame is the <img> already on the page, so its bytes are not repeated."""
+    items = [
+        f'{{"epoch":{int(ep)},"src":"{img.uri}"}}'
+        for (ep, _), img in zip(frames, images, strict=True)
+    ]
+    items[-1] = f'{{"epoch":{int(frames[-1][0])},"src":null}}'
+    return "[" + ",".join(items) + "]"
+
+
+def _real_vs_generated(run: RunData) -> str:
+    real = run.path / "samples" / "real.png"
+    latest = next(
+        ((ep, p, img) for ep, p in reversed(run.grids) if (img := load_image(p, LATEST_MAX_WIDTH))),
+        None,
+    )
+    if not real.is_file() and latest is None:
+        return ""
+    left = img_tag(load_image(real, LATEST_MAX_WIDTH), "real training images", "grid")
+    right = (
+        img_tag(latest[2], f"generated at epoch {latest[0]}", "grid")
+        if latest
+        else '<div class="missing">no generated samples yet</div>'
+    )
+    cap_right = f"generated, epoch {latest[0]}" if latest else "generated"
+    div_real = f" · diversity {fmt(run.real_diversity)}" if run.real_diversity else ""
+    div_gen = f" · diversity {fmt(run.diversity[-1][1])}" if run.diversity else ""
+    body = (
+        '<div class="pair">'
+        f"<figure>{left}<figcaption>real (samples/real.png){e(div_real)}</figcaption></figure>"
+        f"<figure>{right}<figcaption>{e(cap_right)}{e(div_gen)}</figcaption></figure></div>"
+    )
+    return section("real", "Real vs generated", body)
+
+
+def _memorisation_section(run: RunData) -> str:
+    img = load_image(run.path / "memorisation.png", 2 * LATEST_MAX_WIDTH)
+    if img is None:
+        return ""
+    note = (
+        "Each generated image beside its closest training image (written by "
+        "<code>cxrgan evaluate</code>). Near-identical pairs mean the generator copies its "
+        "training data."
+    )
+    shown = min(2 * img.width, 1100) if img.width <= 640 else img.width  # small tiles: enlarge
+    body = (
+        f'<figure class="memo" style="max-width:{shown}px">'
+        f"{img_tag(img, 'closest generated/training pairs')}</figure>"
+    )
+    return section("memorisation", "Memorisation check", body, note)
+
+
+def _config_section(run: RunData) -> str:
+    info = run.info
+    top = [
+        (k, config_value(info[k]))
+        for k in ("cxrgan_version", "torch_version", "python_version", "device")
+        if k in info
+    ]
+    cfg_rows = [(str(k), config_value(v)) for k, v in run.cfg.items()]
+    dataset = info.get("dataset") if isinstance(info.get("dataset"), dict) else {}
+    data_rows = [(str(k), config_value(v)) for k, v in dataset.items()]
+    blocks = [
+        f"<div><h3>Training settings</h3>{kv_table(cfg_rows)}</div>" if cfg_rows else "",
+        f"<div><h3>Dataset</h3>{kv_table(data_rows)}</div>" if data_rows else "",
+        f"<div><h3>Software</h3>{kv_table(top)}</div>" if top else "",
+    ]
+    body = f'<div class="cols">{"".join(blocks)}</div>'
+    return section("config", "Configuration", body, "From config.json.")
+
+
+def _history_section(run: RunData) -> str:
+    history = run.info.get("history")
+    rows = []
+    for h in history if isinstance(history, list) else []:
+        if not isinstance(h, dict):
+            continue
+        changes = h.get("changes") if isinstance(h.get("changes"), dict) else {}
+        rows.append(
+            [
+                e(h.get("time", "")),
+                f"<strong>{e(h.get('event', ''))}</strong>",
+                e(h.get("epoch", "")),
+                e(fmt(h.get("step"))),
+                _changes(changes),
+            ]
+        )
+    stopped = run.info.get("stopped")
+    if isinstance(stopped, dict):
+        reason = f"<strong>stopped</strong>: {e(stopped.get('reason', ''))}"
+        rows.append(["", reason, e(stopped.get("epoch", "")), e(fmt(stopped.get("step"))), ""])
+    if not rows:
+        return ""
+    table = data_table(["time", "event", "epoch", "step", "changes"], rows)
+    return section("history", "History", table, "Starts, resumes and what each one changed.")
+
+
+def _changes(changes: Mapping[str, Any]) -> str:
+    if not changes:
+        return '<span class="muted">—</span>'
+    items = []
+    for key, change in changes.items():
+        if isinstance(change, list | tuple) and len(change) == 2:
+            items.append(
+                f"<code>{e(key)}</code> {config_value(change[0])} → {config_value(change[1])}"
+            )
+        else:
+            items.append(f"<code>{e(key)}</code> {config_value(change)}")
+    return "<br>".join(items)

@@ -1,0 +1,100 @@
+"""Reading a run directory: metrics.jsonl records, config.json, and the sample grids in
+samples/."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from cxrgan.errors import CxrganError
+
+
+def load_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(training, evaluation) records of RUN/metrics.jsonl, each in step order.
+
+    Tolerates a torn or garbled line (skipped), unknown keys and record kinds, and a missing
+    file (a run that has not logged yet). When a resume re-logs steps already logged, the new
+    records replace the old ones from that step on.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CxrganError(f"{run_dir} is not a directory")
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return [], []
+    training: list[dict[str, Any]] = []
+    evaluation: list[dict[str, Any]] = []
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            record = _parse_line(line)
+            if record is None:
+                continue
+            if "loss_d" in record:
+                _append_in_step_order(training, record)
+            elif "fwd" in record:
+                _append_in_step_order(evaluation, record)
+    return training, evaluation
+
+
+def _parse_line(line: str) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        record = json.loads(line)  # reads NaN / Infinity as Python floats
+    except ValueError:
+        return None  # torn last line of a run being written, or garbage
+    return record if isinstance(record, dict) else None
+
+
+def _append_in_step_order(records: list[dict[str, Any]], record: dict[str, Any]) -> None:
+    step = as_number(record.get("step"))
+    if math.isfinite(step):
+        while records and as_number(records[-1].get("step")) >= step:
+            records.pop()  # superseded by a resume from an earlier checkpoint
+    records.append(record)
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """RUN/config.json as a dict; {} when it is missing or unreadable."""
+    try:
+        data = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / "config.json").is_file()
+
+
+_EPOCH_PNG = re.compile(r"^epoch_(\d+)\.png$")
+
+
+def epoch_grids(run_dir: Path) -> list[tuple[int, Path]]:
+    """[(epoch, samples/epoch_NNNN.png)] sorted by epoch."""
+    samples = Path(run_dir) / "samples"
+    if not samples.is_dir():
+        return []
+    found = []
+    for p in samples.iterdir():
+        m = _EPOCH_PNG.match(p.name)
+        if m and p.is_file():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def image_size_of(run_dir: Path) -> int | None:
+    size = read_config(run_dir).get("config", {})
+    size = size.get("image_size") if isinstance(size, dict) else None
+    return int(size) if isinstance(size, int | float) and size > 0 else None
+
+
+def as_number(value: Any) -> float:
+    """A record's value as a float; NaN for anything but an int or float (bools included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
