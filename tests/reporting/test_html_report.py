@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from cxrgan import files
 from cxrgan.errors import CxrganError
 from cxrgan.reporting import html_report
 from cxrgan.reporting.diagnose import diagnose_run
@@ -200,7 +201,7 @@ def test_atomic_replace_keeps_old_page_on_failure(
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(html_report.os, "replace", broken)
+    monkeypatch.setattr(files.os, "replace", broken)
     with pytest.raises(OSError):
         write_report(run_dir)
     assert out.read_bytes() == before

@@ -11,11 +11,10 @@ The page is written to a temporary file and renamed, so a browser never reads a 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from cxrgan.errors import CxrganError
+from cxrgan.files import atomic_path
 from cxrgan.reporting import diagnose as dg
 from cxrgan.reporting.html_images import _CACHE as _CACHE  # re-exported: tests clear it
 from cxrgan.reporting.html_page import REPORT_NAME
@@ -42,12 +41,5 @@ def write_report(path: Path) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

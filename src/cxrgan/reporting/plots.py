@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from PIL import Image
+
+from cxrgan.files import atomic_path
 
 GRID_COLUMNS = 8
 GRID_PADDING = 2
@@ -49,11 +49,8 @@ def make_grid(
 
 
 def save_png_atomic(image: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    image.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, ".png") as tmp:
+        image.save(tmp)
 
 
 def save_grid(images: torch.Tensor | np.ndarray, path: Path, columns: int = GRID_COLUMNS) -> None:
@@ -117,12 +114,11 @@ def _mark_resumes(ax: Any, train: Sequence[dict[str, Any]]) -> None:
 
 
 def _save_figure(fig: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:

@@ -7,9 +7,7 @@ trains or changes a run.
 from __future__ import annotations
 
 import math
-import os
 import shlex
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 
+from cxrgan.files import atomic_path
 from cxrgan.reporting.plots import smooth
 
 GRID_COLUMNS = 4  # members per row in grids.png
@@ -88,15 +87,11 @@ def plot_losses(sweep: Path, members: Sequence[dict[str, Any]], path: Path) -> N
 
 def _save_figure(fig: Any, path: Path) -> None:
     """Write to a temporary file and rename: a viewer never sees half a PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
+        with atomic_path(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=100)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _finite(value: Any) -> float:

@@ -7,8 +7,6 @@ Files are written to a temporary name and renamed, so a crash never leaves a tor
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from cxrgan.errors import CxrganError
+from cxrgan.files import atomic_path
 
 
 @dataclass
@@ -58,17 +57,10 @@ def model_tensors(prefix: str, model: nn.Module) -> dict[str, Tensor]:
 
 def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
     """Atomically write `tensors` and JSON-able `meta` to `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     # safetensors needs contiguous, non-shared CPU tensors (channels_last params are neither).
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(plain, tmp, metadata={k: json.dumps(v) for k, v in meta.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(plain, str(tmp), metadata={k: json.dumps(v) for k, v in meta.items()})
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
