@@ -27,6 +27,7 @@ from torch import nn
 
 from cxrgan.metrics import QualityEvaluator
 from cxrgan.models import build_models
+from cxrgan.training.generate import sample_images
 from cxrgan.training.sampler import BatchSampler
 from cxrgan.training.step import GanStep
 
@@ -58,15 +59,9 @@ def train_images_per_second(
     return batch * steps / (time.perf_counter() - start)
 
 
-@torch.no_grad()
-def generate(g: nn.Module, n: int, batch: int = 64) -> np.ndarray:
-    """n images from G as uint8, in batches (as the trainer does), train-mode BatchNorm."""
-    out = []
-    for start in range(0, n, batch):
-        b = min(batch, n - start)
-        x = g(torch.randn(max(b, 2), NZ, 1, 1))[:b, 0]
-        out.append(((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy())
-    return np.concatenate(out)
+def generate(g: nn.Module, n: int) -> np.ndarray:
+    """n images from G as the in-training evaluation draws them."""
+    return sample_images(g, n, NZ, seed=0, device="cpu")
 
 
 def load_real(path: Path, n: int) -> tuple[np.ndarray, str]:

@@ -39,13 +39,11 @@ def load_generator(
 
 
 @torch.no_grad()
-def generate_images(
-    run_dir: Path, n: int, checkpoint: str = "last", seed: int = 0, device: str = "cpu"
+def sample_images(
+    g: nn.Module, n: int, nz: int, seed: int, device: str | torch.device
 ) -> np.ndarray:
-    """`n` generated images as (n, S, S) uint8; the same seed gives the same images."""
-    if n < 1:
-        raise CxrganError(f"--n must be at least 1, got {n}")
-    g, nz = load_generator(run_dir, checkpoint, device)
+    """`n` images from `g` as (n, S, S) uint8, in train-mode batches; same seed, same images."""
+    was_training = g.training
     g.train()
     gen = torch.Generator(device).manual_seed(seed)
     out = []
@@ -53,4 +51,15 @@ def generate_images(
         b = min(GENERATE_BATCH, n - start)
         z = torch.randn(max(b, 2), nz, 1, 1, device=device, generator=gen)  # BN needs > 1
         out.append(to_uint8(g(z)[:b]))
+    g.train(was_training)
     return np.concatenate(out)
+
+
+def generate_images(
+    run_dir: Path, n: int, checkpoint: str = "last", seed: int = 0, device: str = "cpu"
+) -> np.ndarray:
+    """`n` generated images from a run's checkpoint as (n, S, S) uint8."""
+    if n < 1:
+        raise CxrganError(f"--n must be at least 1, got {n}")
+    g, nz = load_generator(run_dir, checkpoint, device)
+    return sample_images(g, n, nz, seed, device)

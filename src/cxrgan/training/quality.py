@@ -7,14 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from cxrgan.metrics.evaluate import QualityEvaluator
-from cxrgan.reporting.plots import to_uint8
+from cxrgan.training.generate import sample_images
 
-EVAL_BATCH = 64  # as in generate: BatchNorm statistics from batches like training's
+EVAL_NOISE_OFFSET = 7919  # the same noise at every evaluation, apart from training's
 
 
 @dataclass
@@ -31,26 +30,13 @@ class QualityTracker:
     bad_evals: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
 
-    @torch.no_grad()
-    def generated(self, g: nn.Module, device: torch.device) -> np.ndarray:
-        """The same noise at every evaluation, so changes come from G, not from sampling."""
-        gen = torch.Generator(device).manual_seed(self.seed + 7919)
-        out = []
-        for start in range(0, self.evaluator.n, EVAL_BATCH):
-            b = min(EVAL_BATCH, self.evaluator.n - start)
-            z = torch.randn(max(b, 2), self.nz, 1, 1, device=device, generator=gen)
-            out.append(to_uint8(g(z)[:b]))
-        return np.concatenate(out)
-
     def evaluate(
         self, g: nn.Module, device: torch.device, step: int, epoch: int
     ) -> tuple[dict, bool]:
         """Returns the metrics record and whether FWD improved on the best so far."""
         start = time.perf_counter()
-        was_training = g.training
-        g.train()
-        scores = self.evaluator.evaluate(self.generated(g, device))
-        g.train(was_training)
+        fakes = sample_images(g, self.evaluator.n, self.nz, self.seed + EVAL_NOISE_OFFSET, device)
+        scores = self.evaluator.evaluate(fakes)
         record = {
             "step": step,
             "epoch": epoch,
