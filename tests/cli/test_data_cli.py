@@ -13,17 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_factory import write_image
 from PIL import Image
 
 from cxrgan.cli.main import build_parser, main
 from cxrgan.data import download as dl
-
-
-def write_image(path: Path, width: int = 40, height: int = 30, seed: int = 0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
-    Image.fromarray(pixels, "L").save(path)
-    return path
 
 
 @pytest.fixture

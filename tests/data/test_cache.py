@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from image_factory import write_image
 
 from cxrgan.config import TrainConfig
 from cxrgan.data import cache as cache_mod
@@ -19,13 +19,6 @@ from cxrgan.data.cache import INDEX_FILE, default_cache_dir
 from cxrgan.data.folder import load_folder
 from cxrgan.data.source import load_training_data
 from cxrgan.errors import CxrganError
-
-
-def write_image(path: Path, width: int = 40, height: int = 30, seed: int = 0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
-    Image.fromarray(pixels, "L").save(path)
-    return path
 
 
 @pytest.fixture

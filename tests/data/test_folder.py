@@ -7,20 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from image_factory import write_image
 
 from cxrgan.data.decode import read_gray
 from cxrgan.data.folder import class_labels, load_folder, scan_files
 from cxrgan.data.preprocess import fit_square
 from cxrgan.errors import CxrganError
-
-
-def write_image(path: Path, width: int = 40, height: int = 30, seed: int = 0) -> Path:
-    """A small random gray image; the format follows the suffix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
-    Image.fromarray(pixels, "L").save(path)
-    return path
 
 
 def truncated_jpeg(path: Path) -> Path:

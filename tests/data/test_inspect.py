@@ -9,19 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dicom_factory import PATIENT_BIRTH_DATE, PATIENT_ID, write_dicom
+from image_factory import write_image
 from PIL import Image
 from pydicom.uid import MPEG2MPML
 
 from cxrgan.data.inspect import format_report, inspect_folder
 
 SECRET_NAME = "Zyxwvutsrq^Inspectpatient"
-
-
-def write_image(path: Path, width: int, height: int, seed: int = 0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width), dtype=np.uint8)
-    Image.fromarray(pixels, "L").save(path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +27,13 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_image(root / "PNEUMONIA" / "d.png", 40, 40, seed=4)  # 1.0
     shutil.copy(root / "NORMAL" / "a.png", root / "PNEUMONIA" / "dup.png")  # same bytes
     ramp = (np.arange(32 * 48, dtype=np.uint16).reshape(32, 48) * 2) % 4096
-    write_dicom(root / "PNEUMONIA" / "e.dcm", ramp, bits_stored=12, photometric="MONOCHROME1",
-                patient_name=SECRET_NAME)  # fmt: skip  (48 x 32: 1.5)
+    write_dicom(
+        root / "PNEUMONIA" / "e.dcm",
+        ramp,
+        bits_stored=12,
+        photometric="MONOCHROME1",
+        patient_name=SECRET_NAME,
+    )  # fmt: skip  (48 x 32: 1.5)
     write_dicom(root / "PNEUMONIA" / "f.dcm", ramp, bits_stored=12, transfer_syntax=MPEG2MPML,
                 fake_encapsulated=True, patient_name=SECRET_NAME)  # fmt: skip
     cut = write_image(root / "PNEUMONIA" / "cut.jpg", 64, 64, seed=5)
