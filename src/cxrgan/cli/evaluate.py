@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from cxrgan.errors import CxrganError
+from cxrgan.reporting.run_records import image_size_of, is_run_dir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,16 +68,9 @@ def _fake_images(args: argparse.Namespace, size: int):
     from cxrgan.data.folder import load_folder
     from cxrgan.training.generate import generate_images
 
-    if (args.fake / "config.json").is_file():
+    if is_run_dir(args.fake):
         return generate_images(args.fake, args.n, args.checkpoint, args.seed)
     return load_folder(args.fake, size, args.fit, progress=args.progress).images
-
-
-def _run_image_size(path: Path) -> int | None:
-    config = path / "config.json"
-    if config.is_file():
-        return int(json.loads(config.read_text())["config"]["image_size"])
-    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 2:
         raise CxrganError(f"--n must be at least 2, got {args.n}")
-    run_size = _run_image_size(args.fake)
+    run_size = image_size_of(args.fake) if is_run_dir(args.fake) else None
     size = args.image_size or run_size or 64
     if run_size and size != run_size:
         raise CxrganError(

@@ -202,11 +202,9 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from cxrgan.training.session import resume_run, start_run
 
-    cli = given_options(args)
+    settings = {**(load_toml(args.config) if args.config else {}), **given_options(args)}
     if args.resume is not None:
-        file_values = load_toml(args.config) if args.config else {}
-        resume_run(args.resume, {**file_values, **cli})
-        return 0
-    file_values = load_toml(args.config) if args.config else {}
-    start_run(TrainConfig.from_dict({**file_values, **cli}))
+        resume_run(args.resume, settings)
+    else:
+        start_run(TrainConfig.from_dict(settings))
     return 0
