@@ -62,8 +62,8 @@ class QualityTracker:
         best = self.best_fwd if math.isfinite(self.best_fwd) else None
         return {"best_fwd": best, "best_step": self.best_step, "bad_evals": self.bad_evals}
 
-    def load_state(self, state: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    def load_state(self, state: dict[str, Any], evals: list[dict[str, Any]]) -> None:
         self.best_fwd = math.inf if state.get("best_fwd") is None else state["best_fwd"]
         self.best_step = state.get("best_step", 0)
         self.bad_evals = state.get("bad_evals", 0)
-        self.records = [r for r in records if "fwd" in r]
+        self.records = list(evals)

@@ -77,18 +77,6 @@ class RunDir:
         with self.metrics.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
-    def read_metrics(self) -> list[dict[str, Any]]:
-        """All records; a torn last line (crash mid-write) is ignored."""
-        if not self.metrics.exists():
-            return []
-        records = []
-        for line in self.metrics.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return records
-
     def log(self, message: str, *, echo: bool = True) -> None:
         """Append a line to train.log and, unless told otherwise, print it."""
         with self.log_file.open("a") as f:

@@ -17,6 +17,7 @@ from cxrgan.data.folder import ImageSet
 from cxrgan.errors import CxrganError
 from cxrgan.models import build_models
 from cxrgan.reporting.plots import make_grid, plot_losses, plot_quality, save_grid, to_uint8
+from cxrgan.reporting.run_records import load_records
 from cxrgan.training.balance import BalanceController
 from cxrgan.training.checkpoint import Checkpoint, model_tensors, optimizer_tensors, save_checkpoint
 from cxrgan.training.quality import QualityTracker
@@ -153,10 +154,10 @@ def _restore(t: Trainer, ckpt: Checkpoint) -> None:
     t.fixed_noise = ckpt.tensors["fixed_noise"].to(t.device)
     c = state["counters"]
     t.counters = Counters(c["epoch"], c["step"], c["step_in_epoch"], c["elapsed_s"])
-    records = t.run.read_metrics()
-    t.records = [r for r in records if "loss_d" in r]  # hints and plots see the whole run
+    # Hints and plots see the whole run, not just this session.
+    t.records, evals = load_records(t.run.root)
     if t.quality is not None:
-        t.quality.load_state(state.get("quality") or {}, records)
+        t.quality.load_state(state.get("quality") or {}, evals)
 
 
 def save_state(t: Trainer, name: str) -> None:
