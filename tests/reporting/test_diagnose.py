@@ -23,11 +23,9 @@ from cxrgan.reporting.diagnose import (
     TOO_EARLY,
     Thresholds,
     diagnose,
-    grid_diversity,
-    grid_tiles,
-    load_records,
-    sample_diversity,
 )
+from cxrgan.reporting.diversity import grid_diversity, grid_tiles, sample_diversity
+from cxrgan.reporting.run_records import load_records
 
 SEEDS = range(6)
 

@@ -16,9 +16,10 @@ from PIL import Image
 
 from cxrgan import files
 from cxrgan.errors import CxrganError
-from cxrgan.reporting import html_report
+from cxrgan.reporting import html_images
 from cxrgan.reporting.diagnose import diagnose_run
-from cxrgan.reporting.html_report import MAX_FRAMES, write_report
+from cxrgan.reporting.html_report import write_report
+from cxrgan.reporting.run_page import MAX_FRAMES
 
 DATA_PNG = "data:image/png;base64,"
 
@@ -175,7 +176,7 @@ def test_many_epochs_are_subsampled(make_run: Callable[..., Path]) -> None:
 
 def test_fast_enough_for_every_epoch(make_run: Callable[..., Path]) -> None:
     """30 epochs of 64 images at 64×64 (the trainer's grids): well under a second per call."""
-    html_report._CACHE.clear()
+    html_images._CACHE.clear()
     run = make_run(
         "speed", epochs=30, per_epoch=8, image_size=64, evals=[100.0 - i for i in range(30)]
     )

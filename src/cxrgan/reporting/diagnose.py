@@ -28,22 +28,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cxrgan.errors import CxrganError
-
-# Re-exported for callers (html_report, sweep, tests) that import them from here.
-from cxrgan.reporting.diversity import (  # noqa: F401
-    grid_diversity,
-    grid_tiles,
-    run_diversity,
-    sample_diversity,
-)
-from cxrgan.reporting.run_records import (  # noqa: F401
-    as_number,
-    epoch_grids,
-    image_size_of,
-    is_run_dir,
-    load_records,
-    read_config,
-)
+from cxrgan.reporting.diversity import run_diversity
+from cxrgan.reporting.run_records import as_number, is_run_dir, load_records
 
 TOO_EARLY = "too_early"
 DIVERGED = "diverged"

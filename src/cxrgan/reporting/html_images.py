@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cxrgan.reporting import diagnose as dg
+from cxrgan.reporting.diversity import grid_diversity
 
 THUMB_WIDTH = 132
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -126,5 +126,5 @@ def thumbnail(path: Path, tile: int | None) -> Img | None:
 
 def cached_grid_diversity(path: Path, tile: int | None) -> float | None:
     """Diversity of a saved sample grid, computed once per file version."""
-    value = _cached("div", path, tile, lambda: dg.grid_diversity(path, image_size=tile))
+    value = _cached("div", path, tile, lambda: grid_diversity(path, image_size=tile))
     return value if isinstance(value, float) and math.isfinite(value) else None

@@ -15,19 +15,16 @@ from pathlib import Path
 
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
-from cxrgan.reporting import diagnose as dg
-from cxrgan.reporting.html_images import _CACHE as _CACHE  # re-exported: tests clear it
 from cxrgan.reporting.html_page import REPORT_NAME
-from cxrgan.reporting.run_page import MAX_FRAMES, build_run_page
+from cxrgan.reporting.run_page import build_run_page
+from cxrgan.reporting.run_records import is_run_dir
 from cxrgan.reporting.sweep_page import build_sweep_page
-
-__all__ = ["MAX_FRAMES", "REPORT_NAME", "write_report"]
 
 
 def write_report(path: Path) -> Path:
     """Write RUN/report.html (a run has config.json) or SWEEP/report.html (has sweep.json)."""
     path = Path(path)
-    if dg.is_run_dir(path):
+    if is_run_dir(path):
         page = build_run_page(path)
     elif (path / "sweep.json").is_file():
         page = build_sweep_page(path)

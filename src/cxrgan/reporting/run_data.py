@@ -9,6 +9,7 @@ from typing import Any
 
 from cxrgan.reporting import diagnose as dg
 from cxrgan.reporting.html_images import cached_grid_diversity
+from cxrgan.reporting.run_records import epoch_grids, image_size_of, load_records, read_config
 
 
 @dataclass
@@ -34,11 +35,11 @@ class RunData:
 
 def load_run(path: Path, name: str | None = None) -> RunData:
     """Read PATH; `name` defaults to the directory's name."""
-    info = dg.read_config(path)
+    info = read_config(path)
     cfg = info.get("config") if isinstance(info.get("config"), dict) else {}
-    train, evals = dg.load_records(path)
-    grids = dg.epoch_grids(path)
-    tile = dg.image_size_of(path)
+    train, evals = load_records(path)
+    grids = epoch_grids(path)
+    tile = image_size_of(path)
     diversity = [(e, d) for e, p in grids if (d := cached_grid_diversity(p, tile)) is not None]
     real = path / "samples" / "real.png"
     real_div = cached_grid_diversity(real, tile) if real.is_file() else None

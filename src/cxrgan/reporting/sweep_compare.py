@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 
 from cxrgan.files import atomic_path
 from cxrgan.reporting.plots import smooth
+from cxrgan.reporting.run_records import load_records
 
 GRID_COLUMNS = 4  # members per row in grids.png
 
@@ -57,8 +58,6 @@ def plot_grids(sweep: Path, members: Sequence[dict[str, Any]], path: Path) -> No
 
 def plot_losses(sweep: Path, members: Sequence[dict[str, Any]], path: Path) -> None:
     """Loss_G (top) and Loss_D (bottom) of every member against step, one colour each."""
-    from cxrgan.reporting.diagnose import load_records
-
     fig, (ax_g, ax_d) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
     colours = plt.get_cmap("tab10" if len(members) <= 10 else "tab20")
     for i, member in enumerate(sorted(members, key=lambda m: m.get("index", 0))):

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from cxrgan.errors import CxrganError
-from cxrgan.reporting import diagnose as dg
 from cxrgan.reporting.html_assets import FILMSTRIP_JS
 from cxrgan.reporting.html_images import load_image
 from cxrgan.reporting.html_page import (
@@ -30,6 +29,7 @@ from cxrgan.reporting.html_page import (
     section,
 )
 from cxrgan.reporting.run_data import RunData, load_run
+from cxrgan.reporting.run_records import is_run_dir
 from cxrgan.reporting.svg_charts import Series, column, line_chart, smooth, smooth_window
 
 SWEEP_IMAGE_WIDTH = 540
@@ -66,7 +66,7 @@ def _load_sweep(root: Path) -> tuple[dict[str, Any], list[_Member]]:
         rel = m.get("run_dir")
         run_path = root / str(rel) if isinstance(rel, str) and rel else None
         run = None
-        if run_path is not None and dg.is_run_dir(run_path):
+        if run_path is not None and is_run_dir(run_path):
             run = load_run(run_path, str(m.get("name", run_path.name)))
         link = None
         if run_path is not None and (run_path / REPORT_NAME).is_file():
