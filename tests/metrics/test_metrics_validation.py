@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from metrics_helpers import add_noise, blur, phantoms, shift
 
+from cxrgan.data.pixels import from_uint8
 from cxrgan.metrics import QualityEvaluator, evaluate_sets, format_metrics, fwd
 from cxrgan.metrics.evaluate import METRICS
 
@@ -92,5 +93,5 @@ def test_quality_evaluator_matches_the_one_shot_functions(
     assert first["fwd"] == pytest.approx(once["fwd"], rel=1e-9)
     assert first["kid_mean"] == pytest.approx(once["kid_mean"], rel=1e-9)
     # Float generator output (N, 1, H, W) in [-1, 1] gives the same numbers as uint8.
-    as_tanh = (b[:, None].astype(np.float32) / 127.5 - 1).clip(-1, 1)
+    as_tanh = from_uint8(b[:, None])
     assert ev.evaluate(as_tanh)["fwd"] == pytest.approx(first["fwd"], rel=1e-6)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from cxrgan.data.pixels import from_uint8
 from cxrgan.metrics.images import to_unit
 from cxrgan.metrics.wavelets import (
     default_level,
@@ -67,7 +68,7 @@ def test_other_wavelets_go_through_pywavelets() -> None:
 
 def test_to_unit_reads_uint8_and_tanh_range_alike() -> None:
     u8 = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
-    as_float = torch.from_numpy(u8.astype(np.float32) / 127.5 - 1).unsqueeze(1)  # (N, 1, H, W)
+    as_float = torch.from_numpy(from_uint8(u8)).unsqueeze(1)  # (N, 1, H, W)
     np.testing.assert_allclose(to_unit(u8).numpy(), to_unit(as_float).numpy(), rtol=0, atol=1e-6)
     assert to_unit(u8).dtype == torch.float64
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):

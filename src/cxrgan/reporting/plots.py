@@ -6,31 +6,23 @@ import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from PIL import Image
 
+from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
+
+if TYPE_CHECKING:  # annotations only: drawing needs no torch
+    import torch
 
 GRID_COLUMNS = 8
 GRID_PADDING = 2
-
-
-def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(N, 1, H, W) or (N, H, W) in [-1, 1] (float) or uint8 → (N, H, W) uint8."""
-    if isinstance(images, torch.Tensor):
-        images = images.detach().float().cpu().numpy()
-    if images.ndim == 4:
-        images = images[:, 0]
-    if images.dtype == np.uint8:
-        return images
-    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def make_grid(
