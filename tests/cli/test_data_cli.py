@@ -18,6 +18,7 @@ from PIL import Image
 
 from cxrgan.cli.main import build_parser, main
 from cxrgan.data import download as dl
+from cxrgan.data.source import load_images
 
 
 @pytest.fixture
@@ -79,13 +80,9 @@ def test_prepare_builds_then_training_reuses(tree, tmp_path, capsys) -> None:
     assert "skipped 1 file(s):\n  PNEUMONIA/empty.png: empty file (0 bytes)" in out
     assert main(args) == 0
     assert "cache: reusing " in capsys.readouterr().out
-    # `cxrgan train` with the same size, fit and --cache-dir finds the same entry.
-    from cxrgan.config import TrainConfig
-    from cxrgan.data.source import load_training_data
-
+    # Training's loader with the same size, fit and --cache-dir finds the same entry.
     log: list[str] = []
-    cfg = TrainConfig(data=str(tree), image_size=32, cache_dir=str(cache), progress=False)
-    load_training_data(cfg, log=log.append)
+    load_images(tree, 32, demo_images=1, seed=0, progress=False, cache_dir=cache, log=log.append)
     assert log[0].startswith("cache: reusing ")
 
 

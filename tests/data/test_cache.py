@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 from image_factory import write_image
 
-from cxrgan.config import TrainConfig
 from cxrgan.data import cache as cache_mod
 from cxrgan.data import folder as folder_mod
-from cxrgan.data.cache import INDEX_FILE, default_cache_dir
+from cxrgan.data.cache import INDEX_FILE, default_cache_dir, resolve_cache_dir
 from cxrgan.data.folder import load_folder
-from cxrgan.data.source import load_training_data
+from cxrgan.data.source import load_images
 from cxrgan.errors import CxrganError
 
 
@@ -222,17 +221,26 @@ def test_all_unreadable_is_an_error_and_caches_nothing(tmp_path, cache_dir) -> N
     assert entries(cache_dir) == []
 
 
-def test_training_config_selects_the_cache(tree, tmp_path, monkeypatch) -> None:
+def test_load_images_uses_the_cache_it_is_given(tree, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "cxrgan"
-    cfg = TrainConfig(data=str(tree), image_size=32, workers=1, progress=False)
     log = Log()
-    data = load_training_data(cfg, log=log)
+
+    def load_with(cache_dir: Path | None):
+        return load_images(tree, 32, demo_images=1, seed=0, workers=1, progress=False,
+                           cache_dir=cache_dir, log=log)  # fmt: skip
+
+    data = load_with(resolve_cache_dir(None))  # what --cache-dir's default means
     assert log.has("cache: building ") and str(tmp_path / "xdg" / "cxrgan") in log[0]
     assert data.cache_entry is not None
     explicit = tmp_path / "explicit"
-    load_training_data(cfg.replace(cache_dir=str(explicit)), log=log)
+    load_with(resolve_cache_dir(str(explicit)))
     assert explicit.is_dir()
     log.clear()
-    data = load_training_data(cfg.replace(cache=False, cache_dir=str(tmp_path / "off")), log=log)
-    assert log == [] and data.cache_entry is None and not (tmp_path / "off").exists()
+    data = load_with(None)  # --no-cache
+    assert log == [] and data.cache_entry is None and len(data) == 8
+
+
+def test_load_images_without_a_folder_makes_phantoms() -> None:
+    data = load_images(None, 32, demo_images=3, seed=0, cache_dir=Path("/nonexistent"))
+    assert data.synthetic and len(data) == 3 and data.images.shape == (3, 32, 32)

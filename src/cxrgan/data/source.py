@@ -5,33 +5,66 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from cxrgan.config import TrainConfig
+from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.folder import ImageSet, load_folder
+from cxrgan.data.phantoms import make_phantoms
 
 PHANTOM_NOTE = "built-in synthetic phantoms (procedural demo data, NOT real radiographs)"
 
+Log = Callable[[str], None]
 
-def load_training_data(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> ImageSet:
-    """The run's images; folders go through the decode-once cache unless cfg.cache is off.
 
+def load_images(
+    folder: str | Path | None,
+    image_size: int,
+    *,
+    demo_images: int,
+    seed: int,
+    fit: str = "crop",
+    workers: int = 0,
+    progress: bool = True,
+    cache_dir: Path | None = None,
+    log: Log | None = None,
+) -> ImageSet:
+    """A run's images: every image under `folder`, or `demo_images` phantoms when it is None.
+
+    demo_images, seed: how many phantoms, drawn from which seed (unused for a folder).
+    fit, workers, progress: as for load_folder.
+    cache_dir: the decode-once cache's folder (see data.cache.resolve_cache_dir); None decodes
+    every file and writes nothing.
     log: where the cache's one-line messages go (default: stdout, before the run's own log
     exists).
     """
-    if cfg.data is None:
-        return load_phantoms(cfg.demo_images, cfg.image_size, cfg.seed)
-    from cxrgan.data.cache import resolve_cache_dir
-
+    if folder is None:
+        return load_phantoms(demo_images, image_size, seed)
     return load_folder(
-        Path(cfg.data),
-        cfg.image_size,
-        cfg.fit,
-        cfg.workers,
-        cfg.progress,
-        cache_dir=resolve_cache_dir(cfg.cache_dir) if cfg.cache else None,
+        Path(folder),
+        image_size,
+        fit,
+        workers,
+        progress,
+        cache_dir=cache_dir,
         log=log if log is not None else _print,
+    )
+
+
+# TODO(core): remove once training calls load_images
+def load_training_data(cfg: Any, log: Log | None = None) -> ImageSet:
+    """load_images from a TrainConfig. Typed Any: data/ must not import cxrgan.config."""
+    return load_images(
+        cfg.data,
+        cfg.image_size,
+        demo_images=cfg.demo_images,
+        seed=cfg.seed,
+        fit=cfg.fit,
+        workers=cfg.workers,
+        progress=cfg.progress,
+        cache_dir=resolve_cache_dir(cfg.cache_dir) if cfg.cache else None,
+        log=log,
     )
 
 
@@ -40,8 +73,6 @@ def _print(message: str) -> None:
 
 
 def load_phantoms(n: int, size: int, seed: int) -> ImageSet:
-    from cxrgan.data.phantoms import make_phantoms
-
     return ImageSet(
         images=make_phantoms(n, size, seed),
         labels=np.zeros(n, dtype=np.int64),
