@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from cxrgan.config import IMAGE_SIZES
+from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.preprocess import FIT_POLICIES
 from cxrgan.errors import CxrganError
 
@@ -203,8 +204,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from cxrgan.data.cache import resolve_cache_dir
-    from cxrgan.data.folder import load_folder
+    from cxrgan.data.folder import load_folder  # deferred: keeps `cxrgan --help` from pydicom
 
     data = load_folder(
         args.folder,
@@ -228,6 +228,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    # deferred: keeps `cxrgan --help` from importing pydicom
     from cxrgan.data.inspect import format_report, inspect_folder
 
     summary = inspect_folder(
@@ -250,6 +251,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
+    # deferred: the network stack (urllib, http, ssl) is for `data download` only, not --help
     from cxrgan.data.download import download_pneumoniamnist
 
     download_pneumoniamnist(

@@ -65,6 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _fake_images(args: argparse.Namespace, size: int):
+    # deferred: keeps `cxrgan --help` from importing pydicom and torch
     from cxrgan.data.folder import load_folder
     from cxrgan.training.generate import generate_images
 
@@ -74,6 +75,7 @@ def _fake_images(args: argparse.Namespace, size: int):
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: keeps `cxrgan --help` from importing pydicom and torch
     from cxrgan.data.folder import load_folder
     from cxrgan.metrics import (
         METRICS,

@@ -8,8 +8,6 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from cxrgan.reporting.plots import save_grid
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -36,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: keeps `cxrgan --help` from importing torch and matplotlib
+    from cxrgan.reporting.plots import save_grid
     from cxrgan.training.generate import generate_images
     from cxrgan.training.trainer import resolve_device
 

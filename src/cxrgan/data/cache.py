@@ -45,6 +45,11 @@ import numpy as np
 
 from cxrgan import __version__
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the atomic rename still protects entries
+    fcntl = None  # type: ignore[assignment]
+
 CACHE_VERSION = 1
 IMAGES_FILE = "images.npy"
 INDEX_FILE = "index.json"
@@ -71,6 +76,7 @@ def resolve_cache_dir(value: str | Path | None) -> Path:
 
 def _pixel_code_digest() -> str:
     """What decides the pixels besides the files: the decoding code and library versions."""
+    # deferred: cli/data imports this module for `cxrgan --help`; decode would import pydicom
     import PIL
     import pydicom
 
@@ -281,9 +287,7 @@ def _publish(tmp: Path, final: Path) -> None:
 
 
 def _lock(fh: Any, log: Log | None, entry: Path) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; the atomic rename still protects entries
+    if fcntl is None:
         return
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -300,9 +304,9 @@ def _lock(fh: Any, log: Log | None, entry: Path) -> None:
 
 
 def _unlock(fh: Any) -> None:
-    with contextlib.suppress(ImportError, OSError):
-        import fcntl
-
+    if fcntl is None:
+        return
+    with contextlib.suppress(OSError):
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from cxrgan.errors import CxrganError
 from cxrgan.reporting.run_records import epoch_grids, image_size_of
@@ -49,8 +50,6 @@ def grid_tiles(
     otherwise inferred from the grid's width and height. Empty cells of the last row (all pad
     value) are dropped unless `n_images_hint` says how many images there are.
     """
-    from PIL import Image
-
     with Image.open(png_path) as im:
         gray = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     height, width = gray.shape

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from cxrgan.reporting.diversity import grid_diversity
 
 THUMB_WIDTH = 132
@@ -54,7 +56,7 @@ def _png_header(data: bytes) -> tuple[int, int, int] | None:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), data[25]
 
 
-def _encode(im: Any) -> Img:
+def _encode(im: Image.Image) -> Img:
     if im.mode not in ("L", "RGB", "RGBA"):
         im = im.convert("RGB")
     buf = io.BytesIO()
@@ -77,8 +79,6 @@ def load_image(path: Path, max_width: int | None = None) -> Img | None:
         if head and head[2] in (0, 3, 4) and (max_width is None or head[0] <= max_width):
             _verify_png(data)
             return Img(_uri(data), head[0], head[1], len(data))
-        from PIL import Image
-
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             if im.mode in ("RGB", "RGBA") and _is_gray(im):
@@ -93,8 +93,6 @@ def load_image(path: Path, max_width: int | None = None) -> Img | None:
 
 def _verify_png(data: bytes) -> None:
     """Raise ValueError for a PNG that would not display (truncated, corrupt)."""
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.verify()  # checks chunks and CRCs without decoding the pixels
@@ -102,7 +100,7 @@ def _verify_png(data: bytes) -> None:
         raise ValueError(f"broken PNG: {exc}") from exc
 
 
-def _is_gray(im: Any) -> bool:
+def _is_gray(im: Image.Image) -> bool:
     r, g, b = im.split()[:3]
     return r.tobytes() == g.tobytes() == b.tobytes()
 
@@ -111,8 +109,6 @@ def thumbnail(path: Path, tile: int | None) -> Img | None:
     """The top-left 4×2 tiles of a sample grid (legible when small), THUMB_WIDTH wide."""
 
     def compute() -> Img:
-        from PIL import Image
-
         with Image.open(path) as im:
             im.load()
             if tile:
