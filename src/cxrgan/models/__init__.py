@@ -1,20 +1,25 @@
-"""Model registry: `--model NAME` picks a builder returning (generator, discriminator)."""
+"""Model registry: a ModelSpec's `name` picks an Architecture that builds (generator, D).
+
+To add an architecture, write one module that defines an `Architecture` and add one line to
+MODELS (see docs/extending.md).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from cxrgan.errors import CxrganError
+from cxrgan.models import dcgan
+from cxrgan.models.base import Architecture, Discriminator, Generator
+from cxrgan.models.spec import ModelSpec
 
-from torch import nn
-
-from cxrgan.models.dcgan import build_dcgan
-
-Builder = Callable[[int, int, int, int], tuple[nn.Module, nn.Module]]
-
-# name → builder(image_size, nz, ngf, ndf). Add architectures here.
-MODELS: dict[str, Builder] = {"dcgan": build_dcgan}
+MODELS: dict[str, Architecture] = {
+    "dcgan": dcgan.ARCHITECTURE,
+}
 
 
-def build_models(
-    name: str, image_size: int, nz: int, ngf: int, ndf: int
-) -> tuple[nn.Module, nn.Module]:
-    return MODELS[name](image_size, nz, ngf, ndf)
+def build_models(spec: ModelSpec) -> tuple[Generator, Discriminator]:
+    if spec.name not in MODELS:
+        raise CxrganError(f"unknown model {spec.name!r}; known: {', '.join(MODELS)}")
+    return MODELS[spec.name].build(spec)
+
+
+__all__ = ["MODELS", "Architecture", "Discriminator", "Generator", "ModelSpec", "build_models"]

@@ -1,8 +1,10 @@
 """The PyTorch DCGAN tutorial's networks, for 1 channel and image sizes 32–256.
 
-At 64 px these are layer for layer the tutorial's Generator and Discriminator (with nc=1).
-Other sizes add or remove one stride-2 block per factor of two; channel multipliers are
-capped at 8 (the tutorial's widest layer) so 128 and 256 px stay affordable.
+At 64 px these are layer for layer the tutorial's Generator and Discriminator (with nc=1),
+except that D returns the logit: the tutorial's final Sigmoid moved into the loss
+(BCE-with-logits, the same maths). Other sizes add or remove one stride-2 block per factor of
+two; channel multipliers are capped at 8 (the tutorial's widest layer) so 128 and 256 px stay
+affordable.
 """
 
 from __future__ import annotations
@@ -12,21 +14,23 @@ import math
 
 from torch import Tensor, nn
 
+from cxrgan.models.base import Architecture, Discriminator, Generator
+
 MAX_MULT = 8
 
 
-def _mults(image_size: int) -> list[int]:
+def _mults(resolution: int) -> list[int]:
     """Channel multipliers from the 4×4 layer outward, e.g. 64 px → [8, 4, 2, 1]."""
-    n_blocks = int(math.log2(image_size)) - 2
+    n_blocks = int(math.log2(resolution)) - 2
     return [min(2 ** (n_blocks - 1 - i), MAX_MULT) for i in range(n_blocks)]
 
 
-class Generator(nn.Module):
-    def __init__(self, image_size: int = 64, nz: int = 100, ngf: int = 64, channels: int = 1):
-        super().__init__()
-        mults = _mults(image_size)
+class DCGANGenerator(Generator):
+    def __init__(self, z_dim: int = 100, resolution: int = 64, channels: int = 1, ngf: int = 64):
+        super().__init__(z_dim, 0, resolution, channels)
+        mults = _mults(resolution)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(nz, ngf * mults[0], 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(z_dim, ngf * mults[0], 4, 1, 0, bias=False),
             nn.BatchNorm2d(ngf * mults[0]),
             nn.ReLU(True),
         ]
@@ -39,14 +43,14 @@ class Generator(nn.Module):
         layers += [nn.ConvTranspose2d(ngf * mults[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.main(z)
+    def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.main(z.view(len(z), self.z_dim, 1, 1))
 
 
-class Discriminator(nn.Module):
-    def __init__(self, image_size: int = 64, ndf: int = 64, channels: int = 1):
-        super().__init__()
-        mults = _mults(image_size)[::-1]  # e.g. 64 px → [1, 2, 4, 8]
+class DCGANDiscriminator(Discriminator):
+    def __init__(self, resolution: int = 64, channels: int = 1, ndf: int = 64):
+        super().__init__(0, resolution, channels)
+        mults = _mults(resolution)[::-1]  # e.g. 64 px → [1, 2, 4, 8]
         layers: list[nn.Module] = [
             nn.Conv2d(channels, ndf * mults[0], 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, inplace=True),
@@ -57,11 +61,11 @@ class Discriminator(nn.Module):
                 nn.BatchNorm2d(ndf * m_out),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
-        layers += [nn.Conv2d(ndf * mults[-1], 1, 4, 1, 0, bias=False), nn.Sigmoid()]
+        layers += [nn.Conv2d(ndf * mults[-1], 1, 4, 1, 0, bias=False)]
         self.main = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.main(x)
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        return self.main(x).view(-1)
 
 
 def weights_init(module: nn.Module) -> None:
@@ -74,8 +78,18 @@ def weights_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build_dcgan(image_size: int, nz: int, ngf: int, ndf: int) -> tuple[nn.Module, nn.Module]:
-    g, d = Generator(image_size, nz, ngf), Discriminator(image_size, ndf)
+def build_dcgan(
+    z_dim: int, c_dim: int, resolution: int, channels: int, ngf: int = 64, ndf: int = 64
+) -> tuple[DCGANGenerator, DCGANDiscriminator]:
+    g = DCGANGenerator(z_dim, resolution, channels, ngf)
+    d = DCGANDiscriminator(resolution, channels, ndf)
     g.apply(weights_init)
     d.apply(weights_init)
     return g, d
+
+
+ARCHITECTURE = Architecture(
+    build_dcgan,
+    resolutions=(32, 64, 128, 256),
+    summary="the PyTorch DCGAN tutorial's networks (BatchNorm, transposed convolutions)",
+)

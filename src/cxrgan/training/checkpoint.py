@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
+from cxrgan.models import ModelSpec
 
 
 @dataclass
@@ -29,8 +30,26 @@ class Checkpoint:
         n = len(prefix) + 1
         return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
+    def has(self, prefix: str) -> bool:
+        return any(k.startswith(prefix + ".") for k in self.tensors)
+
+    def model_spec(self) -> ModelSpec:
+        """The architecture that wrote this checkpoint: what loaders rebuild, never loose fields."""
+        if "model_spec" not in self.meta:
+            raise CxrganError(
+                "this checkpoint was written by cxrgan 0.1, before checkpoints named their "
+                "architecture; retrain with this version, or load it with cxrgan 0.1"
+            )
+        return ModelSpec.from_dict(self.meta["model_spec"])
+
     def load_model(self, prefix: str, model: nn.Module) -> None:
-        model.load_state_dict(self.prefixed(prefix))
+        saved = self.prefixed(prefix)
+        problem = _mismatch(saved, model.state_dict())
+        if problem:  # another architecture or size: one line instead of a traceback
+            raise CxrganError(
+                f"checkpoint's {prefix} does not fit {type(model).__name__}: {problem}"
+            )
+        model.load_state_dict(saved)
 
     def load_optimizer(self, prefix: str, opt: torch.optim.Optimizer) -> None:
         """Restore Adam state; param_groups come from the metadata (lr may be changed after)."""
@@ -39,6 +58,21 @@ class Checkpoint:
             idx, name = key.split(".", 1)
             state.setdefault(int(idx), {})[name] = value
         opt.load_state_dict({"state": state, "param_groups": self.meta[f"{prefix}_param_groups"]})
+
+
+def _mismatch(saved: dict[str, Tensor], wanted: dict[str, Tensor]) -> str | None:
+    for key, value in wanted.items():
+        if key in saved and saved[key].shape != value.shape:
+            return (
+                f"{key} is {tuple(saved[key].shape)} in the checkpoint, "
+                f"{tuple(value.shape)} in the model"
+            )
+    missing, unexpected = wanted.keys() - saved.keys(), saved.keys() - wanted.keys()
+    if missing or unexpected:
+        return f"{len(missing)} tensor(s) missing, {len(unexpected)} unexpected (e.g. " + (
+            f"{min(missing)} missing)" if missing else f"{min(unexpected)} unexpected)"
+        )
+    return None
 
 
 def optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], list]:
@@ -55,12 +89,12 @@ def model_tensors(prefix: str, model: nn.Module) -> dict[str, Tensor]:
     return {f"{prefix}.{k}": v for k, v in model.state_dict().items()}
 
 
-def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
-    """Atomically write `tensors` and JSON-able `meta` to `path`."""
+def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
+    """Atomically write the checkpoint's tensors and JSON-able meta to `path`."""
     # safetensors needs contiguous, non-shared CPU tensors (channels_last params are neither).
-    plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in ckpt.tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(plain, str(tmp), metadata={k: json.dumps(v) for k, v in meta.items()})
+        save_file(plain, str(tmp), metadata={k: json.dumps(v) for k, v in ckpt.meta.items()})
 
 
 def load_checkpoint(path: Path) -> Checkpoint:

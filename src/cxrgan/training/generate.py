@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
+from cxrgan.data.pixels import to_uint8
 from cxrgan.errors import CxrganError
-from cxrgan.models import build_models
-from cxrgan.reporting.plots import to_uint8
+from cxrgan.models import Generator, build_models
 from cxrgan.training.checkpoint import load_checkpoint
 from cxrgan.training.rundir import RunDir
 
@@ -20,9 +19,12 @@ GENERATE_BATCH = 64
 
 
 def load_generator(
-    run_dir: Path, checkpoint: str = "last", device: str = "cpu"
-) -> tuple[nn.Module, int]:
-    """The generator of `run_dir`'s checkpoint `checkpoint`, and its latent size."""
+    run_dir: Path, checkpoint: str = "last", device: str | torch.device = "cpu", raw: bool = False
+) -> Generator:
+    """The generator of `run_dir`'s checkpoint, rebuilt from the model spec stored in it.
+
+    G_ema when the run kept one, unless `raw` asks for the trained G itself.
+    """
     run = RunDir.open(run_dir)
     path = run.checkpoint(checkpoint)
     if not path.is_file():
@@ -32,25 +34,35 @@ def load_generator(
             f"(have: {', '.join(names) or 'none'})"
         )
     ckpt = load_checkpoint(path)
-    m = ckpt.meta["state"]["model"]
-    g, _ = build_models(m["name"], m["image_size"], m["nz"], m["ngf"], m["ndf"])
-    ckpt.load_model("G", g)
-    return g.to(device), int(m["nz"])
+    g, _ = build_models(ckpt.model_spec())
+    ckpt.load_model("G" if raw or not ckpt.has("G_ema") else "G_ema", g)
+    return g.to(device)
 
 
 @torch.no_grad()
 def sample_images(
-    g: nn.Module, n: int, nz: int, seed: int, device: str | torch.device
+    g: Generator,
+    n: int,
+    seed: int,
+    device: str | torch.device,
+    labels: torch.Tensor | None = None,
 ) -> np.ndarray:
-    """`n` images from `g` as (n, S, S) uint8, in train-mode batches; same seed, same images."""
+    """`n` images from `g` as (n, S, S) uint8, in train-mode batches; same seed, same images.
+
+    labels: (n,) class indices for a conditional generator.
+    """
     was_training = g.training
     g.train()
     gen = torch.Generator(device).manual_seed(seed)
     out = []
     for start in range(0, n, GENERATE_BATCH):
         b = min(GENERATE_BATCH, n - start)
-        z = torch.randn(max(b, 2), nz, 1, 1, device=device, generator=gen)  # BN needs > 1
-        out.append(to_uint8(g(z)[:b]))
+        z = g.sample_latents(max(b, 2), generator=gen, device=device)  # BatchNorm needs > 1
+        c = None
+        if labels is not None:
+            c = labels[start : start + b].to(device)
+            c = torch.cat([c, c[:1]]) if b == 1 else c
+        out.append(to_uint8(g(z, c)[:b]))
     g.train(was_training)
     return np.concatenate(out)
 
@@ -61,5 +73,5 @@ def generate_images(
     """`n` generated images from a run's checkpoint as (n, S, S) uint8."""
     if n < 1:
         raise CxrganError(f"--n must be at least 1, got {n}")
-    g, nz = load_generator(run_dir, checkpoint, device)
-    return sample_images(g, n, nz, seed, device)
+    g = load_generator(run_dir, checkpoint, device)
+    return sample_images(g, n, seed, device)

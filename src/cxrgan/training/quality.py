@@ -21,7 +21,6 @@ class QualityTracker:
     """Holds the real-side statistics (computed once) and the early-stopping state."""
 
     evaluator: QualityEvaluator
-    nz: int
     seed: int
     patience: int = 0
     min_delta: float = 0.0
@@ -35,7 +34,7 @@ class QualityTracker:
     ) -> tuple[dict, bool]:
         """Returns the metrics record and whether FWD improved on the best so far."""
         start = time.perf_counter()
-        fakes = sample_images(g, self.evaluator.n, self.nz, self.seed + EVAL_NOISE_OFFSET, device)
+        fakes = sample_images(g, self.evaluator.n, self.seed + EVAL_NOISE_OFFSET, device)
         scores = self.evaluator.evaluate(fakes)
         record = {
             "step": step,

@@ -1,4 +1,8 @@
-"""Batches from an in-memory uint8 image tensor: shuffled without replacement, resumable."""
+"""Batches from an in-memory uint8 image tensor: shuffled without replacement, resumable.
+
+Every rank holds the same permutation (same seed) and takes its own slice of each global
+batch, so ranks see disjoint images and the sampler's state is the same on all of them.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,46 @@ from torch import Tensor
 class BatchSampler:
     """Draws full batches from a fresh permutation each pass; its state fits in a checkpoint."""
 
-    def __init__(self, images: Tensor, batch_size: int, seed: int, hflip: bool = False):
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        batch_size: int,
+        seed: int,
+        hflip: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         self.images = images  # (N, H, W) uint8, already on the training device
-        self.batch_size = min(batch_size, len(images))
+        self.labels = labels.to(images.device)  # (N,) int64 class indices
+        self.batch_size = min(batch_size, len(images))  # global: all ranks together
         self.hflip = hflip
+        self.rank, self.world_size = rank, world_size
         self.gen = torch.Generator().manual_seed(seed)
         self.perm = torch.randperm(len(images), generator=self.gen)
         self.pos = 0
 
-    def next(self) -> Tensor:
-        """The next (B, 1, H, W) float batch in [-1, 1], channels_last."""
+    @property
+    def local_batch_size(self) -> int:
+        return self.batch_size // self.world_size
+
+    def next(self) -> tuple[Tensor, Tensor]:
+        """This rank's share of the next batch: (B, 1, H, W) float in [-1, 1], channels_last,
+        and its (B,) labels."""
         if self.pos + self.batch_size > len(self.perm):
             self.perm = torch.randperm(len(self.images), generator=self.gen)
             self.pos = 0
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
-        batch = self.images[idx.to(self.images.device)].unsqueeze(1).float().div_(127.5).sub_(1.0)
-        if self.hflip:
-            flip = (torch.rand(len(idx), generator=self.gen) < 0.5).to(batch.device)
+        # Flips are drawn for the whole batch on every rank, so the RNG stays in step.
+        flip = torch.rand(len(idx), generator=self.gen) < 0.5 if self.hflip else None
+        share = slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
+        idx = idx[share].to(self.images.device)
+        batch = self.images[idx].unsqueeze(1).float().div_(127.5).sub_(1.0)
+        if flip is not None:
+            flip = flip[share].to(batch.device)
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
-        return batch.contiguous(memory_format=torch.channels_last)
+        return batch.contiguous(memory_format=torch.channels_last), self.labels[idx]
 
     def state(self) -> tuple[dict[str, Tensor], dict[str, int]]:
         return {"rng.data": self.gen.get_state(), "sampler.perm": self.perm}, {"pos": self.pos}

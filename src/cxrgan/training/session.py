@@ -96,7 +96,7 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
 def _train(cfg: TrainConfig, run: RunDir, data: ImageSet, info: dict, ckpt: Any) -> RunDir:
     trainer = build_trainer(cfg, run, data, ckpt)
     reason = train(trainer)
-    c = trainer.counters
+    c = trainer.state.counters
     info["stopped"] = {"reason": reason, "epoch": c.epoch, "step": c.step, "time": now_iso()}
     run.write_config(info)
     write_report(run.root)  # the last per-epoch refresh still said "in progress"

@@ -1,4 +1,9 @@
-"""The training loop: everything it needs is passed in; it writes only to the run directory."""
+"""The training loop: everything it needs is passed in; side effects live in callbacks.
+
+One loop for one process or many: `rank` and `world_size` are part of the design (today a run
+is one process, rank 0 of 1). Only the main process (rank 0) runs the callbacks that write the
+run directory.
+"""
 
 from __future__ import annotations
 
@@ -12,53 +17,66 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from cxrgan.augment import build_augment
 from cxrgan.config import TrainConfig
 from cxrgan.data.folder import ImageSet
 from cxrgan.errors import CxrganError
-from cxrgan.models import build_models
-from cxrgan.reporting.plots import make_grid, plot_losses, plot_quality, save_grid, to_uint8
-from cxrgan.reporting.run_records import load_records
-from cxrgan.training.balance import BalanceController
-from cxrgan.training.checkpoint import Checkpoint, model_tensors, optimizer_tensors, save_checkpoint
+from cxrgan.losses import LOSSES, GanLoss, StepBatch
+from cxrgan.models import ModelSpec, build_models
+from cxrgan.training import callbacks as cb
+from cxrgan.training.checkpoint import Checkpoint, save_checkpoint
 from cxrgan.training.quality import QualityTracker
 from cxrgan.training.rundir import RunDir
 from cxrgan.training.sampler import BatchSampler
-from cxrgan.training.step import STAT_KEYS, GanStep, StepStats
+from cxrgan.training.state import TrainState
+from cxrgan.training.step import BoundPhase, StepStats, bind_phases, train_step
 
 FIXED_NOISE = 64  # images in each sample grid, as in the tutorial
-
-
-@dataclass
-class Counters:
-    epoch: int = 0  # completed epochs
-    step: int = 0  # completed optimiser steps, across resumes
-    step_in_epoch: int = 0
-    elapsed_s: float = 0.0  # training time (evaluation excluded), across resumes
+# Logged statistics that must stay finite; anything else means the run diverged.
+GUARDED = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
 
 
 @dataclass
 class Trainer:
     cfg: TrainConfig
-    run: RunDir
-    data: ImageSet
     device: torch.device
-    g: torch.nn.Module
-    d: torch.nn.Module
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    sampler: BatchSampler
-    noise_gen: torch.Generator
-    fixed_noise: torch.Tensor
-    quality: QualityTracker | None = None
-    balance: BalanceController | None = None
+    state: TrainState
+    loss: GanLoss
+    phases: list[BoundPhase]
+    steps_per_epoch: int
+    run: RunDir | None  # None on processes other than the main one
+    callbacks: list[cb.Callback] = field(default_factory=list)
+    rank: int = 0
+    world_size: int = 1
     tb: Any = None  # torch.utils.tensorboard.SummaryWriter with --tensorboard
-    counters: Counters = field(default_factory=Counters)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # the run's log records
+    eval_records: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
 
     @property
-    def steps_per_epoch(self) -> int:
-        return self.cfg.steps_per_epoch or max(1, len(self.data) // self.sampler.batch_size)
+    def master_process(self) -> bool:
+        return self.rank == 0
+
+    def emit(self, event: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            if self.master_process or not callback.main_only:
+                getattr(callback, event)(self, *args)
+
+    def request_stop(self, reason: str) -> None:
+        self.stop_reason = reason
+
+    def save(self, name: str) -> None:
+        """Write checkpoints/<name> with the state of every part, callbacks included."""
+        if not self.master_process:
+            return
+        for callback in self.callbacks:
+            if callback.name is not None:
+                self.state.extras[callback.name] = callback.state()
+        save_checkpoint(self.run.checkpoint(name), self.state.state_dict())
+
+
+# ------------------------------------------------------------------------------------------------
+# Building
 
 
 def resolve_device(name: str) -> torch.device:
@@ -75,34 +93,78 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_trainer(
-    cfg: TrainConfig, run: RunDir, data: ImageSet, checkpoint: Checkpoint | None = None
-) -> Trainer:
-    """Models, optimisers and RNGs from the config; state from `checkpoint` when resuming."""
-    device = resolve_device(cfg.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
+def model_spec(cfg: TrainConfig) -> ModelSpec:
+    return ModelSpec(
+        cfg.model, z_dim=cfg.nz, resolution=cfg.image_size, kwargs={"ngf": cfg.ngf, "ndf": cfg.ndf}
+    )
+
+
+def build_state(
+    cfg: TrainConfig, spec: ModelSpec, data: ImageSet, device: torch.device, rank: int = 0,
+    world_size: int = 1,
+) -> TrainState:  # fmt: skip
+    """Fresh networks, optimisers, sampler and RNGs, all seeded from the config."""
     torch.manual_seed(cfg.seed)
-    g, d = build_models(cfg.model, cfg.image_size, cfg.nz, cfg.ngf, cfg.ndf)
+    g, d = build_models(spec)
     g = g.to(device, memory_format=torch.channels_last)
     d = d.to(device, memory_format=torch.channels_last)
     betas = (cfg.beta1, cfg.beta2)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.g_lr, betas=betas)
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.d_lr, betas=betas)
     images = torch.from_numpy(data.images).to(device)
-    sampler = BatchSampler(images, cfg.batch_size, cfg.seed, cfg.hflip)
-    noise_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
-    fixed_noise = torch.randn(FIXED_NOISE, cfg.nz, 1, 1, device=device, generator=noise_gen)
-    t = Trainer(cfg, run, data, device, g, d, opt_g, opt_d, sampler, noise_gen, fixed_noise)
-    t.quality = _quality_tracker(cfg, run, data) if cfg.eval_every else None
-    t.balance = BalanceController(cfg.g_lr) if cfg.balance == "auto" else None
-    t.tb = _tensorboard(run) if cfg.tensorboard else None
+    labels = torch.from_numpy(data.labels).long()
+    sampler = BatchSampler(images, labels, cfg.batch_size, cfg.seed, cfg.hflip, rank, world_size)
+    # Per-rank latents; rank 0 draws what a single process draws.
+    noise_gen = torch.Generator(device).manual_seed(cfg.seed + 1 + rank * 1_000_003)
+    fixed_z = g.sample_latents(FIXED_NOISE, generator=noise_gen, device=device)
+    augment = build_augment("none")
+    return TrainState(spec, g, d, opt_g, opt_d, sampler, noise_gen, fixed_z, augment=augment)
+
+
+def build_trainer(
+    cfg: TrainConfig,
+    run: RunDir | None,
+    data: ImageSet,
+    checkpoint: Checkpoint | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Trainer:
+    """The whole training setup from the config; state from `checkpoint` when resuming."""
+    device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
+    spec = checkpoint.model_spec() if checkpoint is not None else model_spec(cfg)
+    state = build_state(cfg, spec, data, device, rank, world_size)
+    loss = LOSSES["bce"](state.g, state.d, augment=state.augment)
+    nets = {"G": (state.g, state.opt_g), "D": (state.d, state.opt_d)}
+    per_epoch = cfg.steps_per_epoch or max(1, len(data) // state.sampler.batch_size)
+    t = Trainer(cfg, device, state, loss, bind_phases(loss, nets), per_epoch, run,
+                rank=rank, world_size=world_size)  # fmt: skip
+    if t.master_process:
+        t.tb = _tensorboard(run) if cfg.tensorboard else None
+        t.callbacks = _callbacks(cfg, run, data)
+    elif cfg.balance == "auto":
+        t.callbacks = [cb.Balance(cfg.g_lr)]
     if checkpoint is not None:
         _restore(t, checkpoint)
     return t
 
 
+def _callbacks(cfg: TrainConfig, run: RunDir, data: ImageSet) -> list[cb.Callback]:
+    """In the order they run at each event (e.g. `best` is saved before `last`)."""
+    callbacks: list[cb.Callback] = [cb.MetricsLog()]
+    if cfg.balance == "auto":
+        callbacks.append(cb.Balance(cfg.g_lr))
+    callbacks += [cb.SampleGrids(), cb.LossPlot()]
+    if cfg.eval_every:
+        callbacks.append(cb.Quality(_quality_tracker(cfg, run, data), cfg.eval_every,
+                                    cfg.eval_unit))  # fmt: skip
+    return [*callbacks, cb.Checkpoints(cfg.checkpoint_every), cb.EpochSummary(),
+            cb.HintAndReport()]  # fmt: skip
+
+
 def _quality_tracker(cfg: TrainConfig, run: RunDir, data: ImageSet) -> QualityTracker:
+    # deferred: the metrics stack is only needed with --eval-every
     from cxrgan.data.folder import load_folder
     from cxrgan.metrics.evaluate import QualityEvaluator
 
@@ -118,9 +180,7 @@ def _quality_tracker(cfg: TrainConfig, run: RunDir, data: ImageSet) -> QualityTr
         f"quality: FWD/KID on {n} images every {cfg.eval_every} {cfg.eval_unit}(s); "
         f"real-side statistics computed once in {time.perf_counter() - start:.1f}s"
     )
-    return QualityTracker(
-        evaluator, cfg.nz, cfg.seed, cfg.early_stop_patience, cfg.early_stop_min_delta
-    )
+    return QualityTracker(evaluator, cfg.seed, cfg.early_stop_patience, cfg.early_stop_min_delta)
 
 
 def _tensorboard(run: RunDir) -> Any:
@@ -134,66 +194,26 @@ def _tensorboard(run: RunDir) -> Any:
 
 
 def _restore(t: Trainer, ckpt: Checkpoint) -> None:
-    ckpt.load_model("G", t.g)
-    ckpt.load_model("D", t.d)
-    ckpt.load_optimizer("optG", t.opt_g)
-    ckpt.load_optimizer("optD", t.opt_d)
-    state = ckpt.meta["state"]
+    t.state.load_state_dict(ckpt)
+    if t.run is not None:  # hints and plots see the whole run, not just this session
+        from cxrgan.reporting.run_records import load_records
+
+        t.records, t.eval_records = load_records(t.run.root)
+    balanced = False
+    for callback in t.callbacks:
+        if callback.name is not None:
+            callback.load_state(t, t.state.extras.get(callback.name) or {})
+            balanced |= isinstance(callback, cb.Balance) and callback.resumed
     # A resume may change the rates; --balance continues from the rate it had reached.
-    balance = state.get("balance")
-    lr_g = t.cfg.g_lr
-    if t.balance is not None and balance and balance["base_lr_g"] == t.cfg.g_lr:
-        t.balance = BalanceController(**balance)
-        lr_g = t.opt_g.param_groups[0]["lr"]
-    for group in t.opt_g.param_groups:
-        group["lr"] = lr_g
-    for group in t.opt_d.param_groups:
+    if not balanced:
+        for group in t.state.opt_g.param_groups:
+            group["lr"] = t.cfg.g_lr
+    for group in t.state.opt_d.param_groups:
         group["lr"] = t.cfg.d_lr
-    t.sampler.load_state(ckpt.tensors, state["sampler"])
-    t.noise_gen.set_state(ckpt.tensors["rng.noise"])
-    t.fixed_noise = ckpt.tensors["fixed_noise"].to(t.device)
-    c = state["counters"]
-    t.counters = Counters(c["epoch"], c["step"], c["step_in_epoch"], c["elapsed_s"])
-    # Hints and plots see the whole run, not just this session.
-    t.records, evals = load_records(t.run.root)
-    if t.quality is not None:
-        t.quality.load_state(state.get("quality") or {}, evals)
 
 
-def save_state(t: Trainer, name: str) -> None:
-    sampler_tensors, sampler_meta = t.sampler.state()
-    g_opt, g_groups = optimizer_tensors("optG", t.opt_g)
-    d_opt, d_groups = optimizer_tensors("optD", t.opt_d)
-    tensors = {
-        **model_tensors("G", t.g),
-        **model_tensors("D", t.d),
-        **g_opt,
-        **d_opt,
-        **sampler_tensors,
-        "rng.noise": t.noise_gen.get_state(),
-        "fixed_noise": t.fixed_noise,
-    }
-    c, cfg = t.counters, t.cfg
-    state = {
-        "counters": {
-            "epoch": c.epoch,
-            "step": c.step,
-            "step_in_epoch": c.step_in_epoch,
-            "elapsed_s": c.elapsed_s,
-        },
-        "sampler": sampler_meta,
-        "model": {
-            "name": cfg.model,
-            "image_size": cfg.image_size,
-            "nz": cfg.nz,
-            "ngf": cfg.ngf,
-            "ndf": cfg.ndf,
-        },
-        "quality": t.quality.state() if t.quality else None,
-        "balance": t.balance.state() if t.balance else None,
-    }
-    meta = {"state": state, "optG_param_groups": g_groups, "optD_param_groups": d_groups}
-    save_checkpoint(t.run.checkpoint(name), tensors, meta)
+# ------------------------------------------------------------------------------------------------
+# Training
 
 
 class StopFlag:
@@ -220,139 +240,101 @@ def train(t: Trainer) -> str:
     """Train until `cfg.epochs`, an early stop, divergence or Ctrl-C; returns why it stopped."""
     try:
         with StopFlag() as stop:
-            while t.counters.epoch < t.cfg.epochs and t.stop_reason is None:
+            while t.state.counters.epoch < t.cfg.epochs and t.stop_reason is None:
                 means = _run_epoch(t, stop)
                 if means is not None:
-                    end_of_epoch(t, means)
-                elif stop.requested:
-                    save_state(t, "last")
-                    t.run.log(f"interrupted at step {t.counters.step}; saved checkpoints/last")
-                    return "interrupted"
-                elif t.stop_reason.startswith("diverged"):
-                    _hint_and_report(t)  # keep `last` as the last finite state to resume from
-                else:
-                    save_state(t, "last")  # early stop part-way through an epoch
+                    _end_epoch(t, means)
+                    continue
+                if stop.requested:
+                    t.stop_reason = "interrupted"
+                t.emit("on_stop", t.stop_reason)
     finally:
-        if t.tb is not None:
-            t.tb.close()
+        t.emit("on_close")
     return t.stop_reason or "completed"
+
+
+def _end_epoch(t: Trainer, means: dict[str, float]) -> None:
+    c = t.state.counters
+    c.epoch += 1
+    c.step_in_epoch = 0
+    t.emit("on_epoch_end", means)
 
 
 def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
     """Train the rest of the current epoch; its mean statistics, or None when stopped part-way."""
-    c, cfg = t.counters, t.cfg
-    step_fn = GanStep(t.g, t.d, t.opt_g, t.opt_d, cfg.nz)
-    window, epoch_stats = StepStats(t.device), StepStats(t.device)
-    total = t.steps_per_epoch
+    s, cfg = t.state, t.cfg
+    c = s.counters
+    window, epoch_stats = StepStats(), StepStats()
     bar = tqdm(
-        total=total,
+        total=t.steps_per_epoch,
         initial=c.step_in_epoch,
         desc=f"epoch {c.epoch + 1}/{cfg.epochs}",
         unit="step",
-        disable=not cfg.progress,
+        disable=not (cfg.progress and t.master_process),
         leave=False,
         dynamic_ncols=True,
     )
-    t.g.train()
-    t.d.train()
-    last_time, images = time.perf_counter(), 0
+    s.g.train()
+    s.d.train()
+    last_time, images, side_s = time.perf_counter(), 0, 0.0
     with bar:
-        while c.step_in_epoch < total:
-            stats = step_fn(t.sampler.next(), t.noise_gen)
+        while c.step_in_epoch < t.steps_per_epoch:
+            stats = train_step(t.loss, t.phases, _next_batch(s, t.device), c.step)
             window.add(stats)
             epoch_stats.add(stats)
             c.step += 1
             c.step_in_epoch += 1
-            images += t.sampler.batch_size
+            images += s.sampler.batch_size
             bar.update(1)
-            if c.step % cfg.log_every == 0 or c.step_in_epoch == total or stop.requested:
+            due = c.step % cfg.log_every == 0 or c.step_in_epoch == t.steps_per_epoch
+            if due or stop.requested:
                 now = time.perf_counter()
-                c.elapsed_s += now - last_time
+                c.elapsed_s += now - last_time - side_s  # evaluation time is not training time
                 record = _log_record(t, window.pop_means(), images / max(now - last_time, 1e-9))
+                t.emit("on_log", record)
                 bar.set_postfix_str(_postfix(record), refresh=False)
-                last_time, images = time.perf_counter(), 0
-                if not all(math.isfinite(record[k]) for k in STAT_KEYS):
-                    t.stop_reason = f"diverged: non-finite loss at step {c.step}"
-                    t.run.log(
-                        f"warning: {t.stop_reason}; stopping. checkpoints/last keeps epoch "
-                        f"{c.epoch}: resume from it with lower learning rates"
-                    )
+                last_time, images, side_s = time.perf_counter(), 0, 0.0
+                if not all(math.isfinite(record[k]) for k in GUARDED if k in record):
+                    _diverged(t)
                     return None
             if stop.requested:
                 return None
-            if cfg.eval_unit == "step" and _due(cfg.eval_every, c.step):
-                _evaluate(t)
-                last_time = time.perf_counter()  # evaluation time is not training time
-                if t.stop_reason:
-                    return None
+            started = time.perf_counter()
+            t.emit("on_step_end")
+            side_s += time.perf_counter() - started
+            if t.stop_reason:
+                return None
     return epoch_stats.pop_means()
 
 
-def _due(every: int, count: int) -> bool:
-    return every > 0 and count % every == 0
+def _next_batch(s: TrainState, device: torch.device) -> StepBatch:
+    real, real_c = s.sampler.next()
+    z = s.g.sample_latents(len(real), generator=s.noise_gen, device=device)
+    c = real_c if s.spec.c_dim else None  # conditional training will draw fake labels here
+    return StepBatch(real, real_c if s.spec.c_dim else None, z, c)
+
+
+def _diverged(t: Trainer) -> None:
+    c = t.state.counters
+    t.stop_reason = f"diverged: non-finite loss at step {c.step}"
+    if t.run is not None:
+        t.run.log(
+            f"warning: {t.stop_reason}; stopping. checkpoints/last keeps epoch "
+            f"{c.epoch}: resume from it with lower learning rates"
+        )
 
 
 def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, Any]:
-    c = t.counters
-    record = {
+    c, s = t.state.counters, t.state
+    return {
         "step": c.step,
         "epoch": c.epoch + 1,
         **means,
-        "lr_g": t.opt_g.param_groups[0]["lr"],
-        "lr_d": t.opt_d.param_groups[0]["lr"],
+        "lr_g": s.opt_g.param_groups[0]["lr"],
+        "lr_d": s.opt_d.param_groups[0]["lr"],
         "images_per_s": round(rate, 2),
         "elapsed_s": round(c.elapsed_s, 3),
     }
-    t.run.append_metrics(record)
-    t.records.append(record)
-    if t.tb is not None:
-        for key in ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2", "lr_g", "lr_d", "images_per_s"):
-            t.tb.add_scalar(f"train/{key}", record[key], c.step)
-    if t.balance is not None:
-        _rebalance(t, record)
-    return record
-
-
-def _rebalance(t: Trainer, record: dict[str, Any]) -> None:
-    change = t.balance.update(record, t.opt_g.param_groups[0]["lr"])
-    if change is None:
-        return
-    lr_g, reason = change
-    for group in t.opt_g.param_groups:
-        group["lr"] = lr_g
-    c = t.counters
-    t.run.append_metrics(
-        {
-            "step": c.step,
-            "epoch": c.epoch + 1,
-            "event": "balance",
-            "lr_g": lr_g,
-            "lr_d": t.opt_d.param_groups[0]["lr"],
-            "reason": reason,
-        }
-    )
-    t.run.log(f"balance: lr_G → {lr_g:.3g} at step {c.step}: {reason}", echo=False)
-
-
-def _evaluate(t: Trainer) -> None:
-    """FWD/KID now; keep `best`; decide on early stopping."""
-    c = t.counters
-    record, is_best = t.quality.evaluate(t.g, t.device, c.step, c.epoch + (c.step_in_epoch > 0))
-    t.run.append_metrics(record)
-    plot_quality(t.quality.records, t.run.plots / "quality.png")
-    if is_best:
-        save_state(t, "best")
-    if t.tb is not None:
-        for key in ("fwd", "kid_mean"):
-            t.tb.add_scalar(f"quality/{key}", record[key], c.step)
-    t.run.log(
-        f"quality at step {c.step}: FWD {record['fwd']:.4g}  KID {record['kid_mean']:.4g} "
-        f"± {record['kid_std']:.2g}{'  (best so far)' if is_best else ''}  "
-        f"[{record['eval_s']:.1f}s]"
-    )
-    t.stop_reason = t.quality.stop_reason()
-    if t.stop_reason:
-        t.run.log(t.stop_reason.replace("early_stop: ", "early stop: "))
 
 
 def _postfix(r: dict[str, Any]) -> str:
@@ -360,35 +342,3 @@ def _postfix(r: dict[str, Any]) -> str:
         f"Loss_D={r['loss_d']:.3f} Loss_G={r['loss_g']:.3f} D(x)={r['d_x']:.3f} "
         f"D(G(z))={r['d_g_z1']:.3f}/{r['d_g_z2']:.3f} {r['images_per_s']:.0f} img/s"
     )
-
-
-def end_of_epoch(t: Trainer, m: dict[str, float]) -> None:
-    """Sample grid, plots, checkpoints, quality, a summary line and a diagnosis hint."""
-    c = t.counters
-    c.epoch += 1
-    c.step_in_epoch = 0
-    with torch.no_grad():
-        samples = to_uint8(t.g(t.fixed_noise))
-    save_grid(samples, t.run.sample_grid(c.epoch))
-    if t.tb is not None:
-        t.tb.add_image("samples", make_grid(samples)[None], c.step)
-    plot_losses(t.records, t.run.plots / "losses.png")
-    if t.cfg.eval_unit == "epoch" and _due(t.cfg.eval_every, c.epoch):
-        _evaluate(t)
-    save_state(t, "last")
-    if t.cfg.checkpoint_every and c.epoch % t.cfg.checkpoint_every == 0:
-        save_state(t, f"epoch_{c.epoch:04d}")
-    t.run.log(
-        f"[epoch {c.epoch}/{t.cfg.epochs}] step {c.step}  Loss_D {m['loss_d']:.4f}  "
-        f"Loss_G {m['loss_g']:.4f}  D(x) {m['d_x']:.4f}  D(G(z)) {m['d_g_z1']:.4f} / "
-        f"{m['d_g_z2']:.4f}  elapsed {c.elapsed_s:.1f}s"
-    )
-    _hint_and_report(t)
-
-
-def _hint_and_report(t: Trainer) -> None:
-    from cxrgan.reporting.diagnose import diagnose_run
-    from cxrgan.reporting.html_report import write_report
-
-    t.run.log(diagnose_run(t.run.root).hint())
-    write_report(t.run.root)

@@ -1,0 +1,131 @@
+"""The loss as an object with phases, in the manner of stylegan2-ada-pytorch's training/loss.py.
+
+One training step runs the phases the loss asks for, in order; each phase accumulates
+gradients into one network and the trainer then steps that network's optimiser:
+- Dmain: D learns to tell real from generated images;
+- Dreg:  a regulariser on D (R1), run lazily every `r1_interval` steps with its gain scaled;
+- Gmain: G learns to fool D;
+- Greg:  a regulariser on G (none of ours uses it yet; the slot is part of the contract).
+
+`run_D` is the single place where D sees images, real or generated, so an augmentation module
+given to the loss is applied to every image D sees and to nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+PHASES = ("Dmain", "Dreg", "Gmain", "Greg")
+
+
+@dataclass
+class StepBatch:
+    """What one step trains on; `fake` is G(z, c), made once and shared by the phases."""
+
+    real: Tensor
+    real_c: Tensor | None
+    z: Tensor
+    c: Tensor | None
+    fake: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # one of PHASES
+    net: str  # "G" or "D": whose gradients it accumulates, whose optimiser steps after it
+    interval: int = 1  # run every this many steps
+
+
+class GanLoss:
+    """Subclasses give the three per-logit losses; the phases are written once, here."""
+
+    def __init__(
+        self,
+        G: nn.Module,
+        D: nn.Module,
+        augment: nn.Module | None = None,
+        r1_gamma: float = 0.0,
+        r1_interval: int = 16,
+    ):
+        self.G, self.D, self.augment = G, D, augment
+        self.r1_gamma, self.r1_interval = r1_gamma, r1_interval
+
+    # --- what a loss defines -------------------------------------------------------------------
+    def d_real_loss(self, logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def d_fake_loss(self, logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    # --- the machinery -------------------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        phases = [Phase("Dmain", "D")]
+        if self.r1_gamma > 0:
+            phases.append(Phase("Dreg", "D", self.r1_interval))
+        return [*phases, Phase("Gmain", "G")]
+
+    def run_G(self, z: Tensor, c: Tensor | None) -> Tensor:
+        return self.G(z, c)
+
+    def run_D(self, img: Tensor, c: Tensor | None) -> Tensor:
+        if self.augment is not None:
+            img = self.augment(img)
+        return self.D(img, c)
+
+    def generated(self, batch: StepBatch) -> Tensor:
+        # One G forward per step, kept with its graph for Gmain (the tutorial's design).
+        if batch.fake is None:
+            batch.fake = self.run_G(batch.z, batch.c)
+        return batch.fake
+
+    def accumulate_gradients(self, phase: str, batch: StepBatch, gain: float = 1.0) -> dict:
+        """Backpropagate `phase`'s loss × gain; returns its named statistics (detached)."""
+        if phase == "Dmain":
+            return self._d_main(batch, gain)
+        if phase == "Dreg":
+            return self._d_reg(batch, gain)
+        if phase == "Gmain":
+            return self._g_main(batch, gain)
+        if phase == "Greg":
+            return {}
+        raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
+
+    def _d_main(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:
+        # Real and fake go through D separately, as in the tutorial: D's BatchNorm sees
+        # batches of one kind, and the real graph is freed before the fake one is built.
+        real_logits = self.run_D(batch.real, batch.real_c)
+        loss_real = self.d_real_loss(real_logits)
+        _backward(loss_real, gain)
+        fake_logits = self.run_D(self.generated(batch).detach(), batch.c)
+        loss_fake = self.d_fake_loss(fake_logits)
+        _backward(loss_fake, gain)
+        return {
+            "loss_d": (loss_real + loss_fake).detach(),
+            "d_x": torch.sigmoid(real_logits.detach()).mean(),
+            "d_g_z1": torch.sigmoid(fake_logits.detach()).mean(),
+        }
+
+    def _d_reg(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:
+        """R1 (Mescheder et al. 2018): γ/2 · E‖∇ₓD(x)‖² on real images."""
+        real = batch.real.detach().requires_grad_(True)
+        logits = self.run_D(real, batch.real_c)
+        (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+        penalty = grad.square().sum(dim=[1, 2, 3])
+        _backward(penalty.mean() * (self.r1_gamma / 2), gain)
+        return {"r1_penalty": penalty.detach().mean()}
+
+    def _g_main(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:
+        logits = self.run_D(self.generated(batch), batch.c)
+        loss = self.g_loss(logits)
+        _backward(loss, gain)
+        return {"loss_g": loss.detach(), "d_g_z2": torch.sigmoid(logits.detach()).mean()}
+
+
+def _backward(loss: Tensor, gain: float) -> None:
+    (loss if gain == 1 else loss * gain).backward()

@@ -1,0 +1,78 @@
+"""The contract every architecture keeps, so that losses, training and loaders need no names.
+
+- A generator maps latents `z` of shape (N, z_dim) (and class indices `c` of shape (N,) when
+  c_dim > 0) to images (N, channels, resolution, resolution) in [-1, 1], and draws its own
+  latents with `sample_latents`.
+- A discriminator maps images (and `c`) to one raw logit per image, shape (N,): losses decide
+  how logits become a loss (BCE-with-logits, hinge, ...), so no sigmoid lives in D.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from cxrgan.errors import CxrganError
+from cxrgan.models.spec import ModelSpec
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim: int, c_dim: int, resolution: int, channels: int):
+        super().__init__()
+        self.z_dim, self.c_dim = z_dim, c_dim
+        self.resolution, self.channels = resolution, channels
+
+    def sample_latents(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        """Standard normal latents; an architecture with another prior overrides this."""
+        return torch.randn(n, self.z_dim, device=device, generator=generator)
+
+    def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+
+class Discriminator(nn.Module):
+    def __init__(self, c_dim: int, resolution: int, channels: int):
+        super().__init__()
+        self.c_dim, self.resolution, self.channels = c_dim, resolution, channels
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+
+Builder = Callable[..., tuple[Generator, Discriminator]]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A registry entry: the builder, and what it supports (checked before building)."""
+
+    builder: Builder  # (z_dim, c_dim, resolution, channels, **kwargs) -> (G, D)
+    resolutions: tuple[int, ...]
+    conditional: bool = False
+    summary: str = ""
+
+    def build(self, spec: ModelSpec) -> tuple[Generator, Discriminator]:
+        if spec.resolution not in self.resolutions:
+            raise CxrganError(
+                f"model {spec.name} supports {', '.join(map(str, self.resolutions))} px, "
+                f"not {spec.resolution}"
+            )
+        if spec.c_dim and not self.conditional:
+            raise CxrganError(f"model {spec.name} is unconditional (c_dim must be 0)")
+        try:  # bind first, so an unknown kwarg is the user's error, not a crash inside
+            inspect.signature(self.builder).bind(
+                spec.z_dim, spec.c_dim, spec.resolution, spec.channels, **spec.kwargs
+            )
+        except TypeError as exc:
+            raise CxrganError(f"model {spec.describe()}: {exc}") from None
+        return self.builder(spec.z_dim, spec.c_dim, spec.resolution, spec.channels, **spec.kwargs)

@@ -1,0 +1,39 @@
+"""What a pair of networks is: the one description every checkpoint stores and loaders rebuild."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cxrgan.errors import CxrganError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """`name` picks a builder from the registry; the rest are its arguments.
+
+    Every builder takes the four shared arguments (latent size, number of classes with 0 for
+    unconditional, square resolution, image channels) and its own `kwargs` (widths, ...).
+    """
+
+    name: str
+    z_dim: int
+    resolution: int
+    c_dim: int = 0
+    channels: int = 1
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        try:
+            return cls(**{**data, "kwargs": dict(data.get("kwargs") or {})})
+        except TypeError as exc:
+            raise CxrganError(f"not a valid model spec {data!r}: {exc}") from None
+
+    def describe(self) -> str:
+        extra = " ".join(f"{k}={v}" for k, v in self.kwargs.items())
+        classes = f" {self.c_dim} classes" if self.c_dim else ""
+        return f"{self.name} {self.resolution}px z={self.z_dim}{classes} {extra}".rstrip()

@@ -1,0 +1,213 @@
+"""What happens around the step: logs, grids, plots, checkpoints, quality, hints and report.
+
+Each is a Callback with hooks the loop calls. Callbacks write the run directory, so only the
+main process runs them (`main_only`); a callback that changes training itself (the balance
+controller) runs on every rank so that all ranks stay identical. A callback with `name` keeps
+JSON state in every checkpoint under that name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from cxrgan.data.pixels import to_uint8
+from cxrgan.reporting.plots import make_grid, plot_losses, plot_quality, save_grid
+from cxrgan.training.balance import BalanceController
+from cxrgan.training.quality import QualityTracker
+
+if TYPE_CHECKING:
+    from cxrgan.training.trainer import Trainer
+
+LOSS_SCALARS = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2", "lr_g", "lr_d", "images_per_s")
+
+
+class Callback:
+    main_only = True
+    name: str | None = None  # key of its state in checkpoints
+
+    def on_log(self, t: Trainer, record: dict[str, Any]) -> None: ...
+
+    def on_step_end(self, t: Trainer) -> None: ...
+
+    def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None: ...
+
+    def on_stop(self, t: Trainer, reason: str) -> None:
+        """Training stopped part-way through an epoch: interrupted, diverged or early stop."""
+
+    def on_close(self, t: Trainer) -> None: ...
+
+    def state(self) -> dict[str, Any] | None:
+        return None
+
+    def load_state(self, t: Trainer, state: dict[str, Any]) -> None: ...
+
+
+class MetricsLog(Callback):
+    """Every log record into metrics.jsonl (and TensorBoard's scalars)."""
+
+    def on_log(self, t: Trainer, record: dict[str, Any]) -> None:
+        t.run.append_metrics(record)
+        t.records.append(record)
+        if t.tb is not None:
+            for key in LOSS_SCALARS:
+                if key in record:
+                    t.tb.add_scalar(f"train/{key}", record[key], record["step"])
+
+    def on_close(self, t: Trainer) -> None:
+        if t.tb is not None:
+            t.tb.close()
+
+
+class Balance(Callback):
+    """`--balance auto`: adapt G's learning rate from the logged D outputs (every rank)."""
+
+    main_only = False
+    name = "balance"
+
+    def __init__(self, base_lr_g: float):
+        self.controller = BalanceController(base_lr_g)
+        self.resumed = False
+
+    def on_log(self, t: Trainer, record: dict[str, Any]) -> None:
+        opt_g, opt_d = t.state.opt_g, t.state.opt_d
+        change = self.controller.update(record, opt_g.param_groups[0]["lr"])
+        if change is None:
+            return
+        lr_g, reason = change
+        for group in opt_g.param_groups:
+            group["lr"] = lr_g
+        if t.run is None:
+            return
+        c = t.state.counters
+        t.run.append_metrics(
+            {
+                "step": c.step,
+                "epoch": c.epoch + 1,
+                "event": "balance",
+                "lr_g": lr_g,
+                "lr_d": opt_d.param_groups[0]["lr"],
+                "reason": reason,
+            }
+        )
+        t.run.log(f"balance: lr_G → {lr_g:.3g} at step {c.step}: {reason}", echo=False)
+
+    def state(self) -> dict[str, Any]:
+        return self.controller.state()
+
+    def load_state(self, t: Trainer, state: dict[str, Any]) -> None:
+        # A resume that changes --g-lr starts balancing afresh from the new rate.
+        if state and state["base_lr_g"] == self.controller.base_lr_g:
+            self.controller = BalanceController(**state)
+            self.resumed = True
+
+
+class SampleGrids(Callback):
+    """The fixed latents through the sampling generator after every epoch."""
+
+    def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None:
+        s = t.state
+        with torch.no_grad():
+            samples = to_uint8(s.sampling_g(s.fixed_z, s.fixed_c))
+        save_grid(samples, t.run.sample_grid(s.counters.epoch))
+        if t.tb is not None:
+            t.tb.add_image("samples", make_grid(samples)[None], s.counters.step)
+
+
+class LossPlot(Callback):
+    def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None:
+        plot_losses(t.records, t.run.plots / "losses.png")
+
+
+class Quality(Callback):
+    """FWD/KID every `--eval-every` epochs or steps; keeps `best`; decides on early stopping."""
+
+    name = "quality"
+
+    def __init__(self, tracker: QualityTracker, every: int, unit: str):
+        self.tracker, self.every, self.unit = tracker, every, unit
+
+    def on_step_end(self, t: Trainer) -> None:
+        if self.unit == "step" and t.state.counters.step % self.every == 0:
+            self._evaluate(t)
+
+    def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None:
+        if self.unit == "epoch" and t.state.counters.epoch % self.every == 0:
+            self._evaluate(t)
+
+    def _evaluate(self, t: Trainer) -> None:
+        s, c = t.state, t.state.counters
+        epoch = c.epoch + (c.step_in_epoch > 0)
+        record, is_best = self.tracker.evaluate(s.sampling_g, t.device, c.step, epoch)
+        t.run.append_metrics(record)
+        plot_quality(self.tracker.records, t.run.plots / "quality.png")
+        if is_best:
+            t.save("best")
+        if t.tb is not None:
+            for key in ("fwd", "kid_mean"):
+                t.tb.add_scalar(f"quality/{key}", record[key], c.step)
+        t.run.log(
+            f"quality at step {c.step}: FWD {record['fwd']:.4g}  KID {record['kid_mean']:.4g} "
+            f"± {record['kid_std']:.2g}{'  (best so far)' if is_best else ''}  "
+            f"[{record['eval_s']:.1f}s]"
+        )
+        reason = self.tracker.stop_reason()
+        if reason:
+            t.request_stop(reason)
+            t.run.log(reason.replace("early_stop: ", "early stop: "))
+
+    def state(self) -> dict[str, Any]:
+        return self.tracker.state()
+
+    def load_state(self, t: Trainer, state: dict[str, Any]) -> None:
+        self.tracker.load_state(state or {}, t.eval_records)
+
+
+class Checkpoints(Callback):
+    """`last` after every epoch and at any stop but divergence; `epoch_NNNN` every K epochs."""
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None:
+        t.save("last")
+        epoch = t.state.counters.epoch
+        if self.every and epoch % self.every == 0:
+            t.save(f"epoch_{epoch:04d}")
+
+    def on_stop(self, t: Trainer, reason: str) -> None:
+        # After divergence, `last` stays the last finite state to resume from.
+        if not reason.startswith("diverged"):
+            t.save("last")
+        if reason == "interrupted":
+            t.run.log(f"interrupted at step {t.state.counters.step}; saved checkpoints/last")
+
+
+class EpochSummary(Callback):
+    def on_epoch_end(self, t: Trainer, m: dict[str, float]) -> None:
+        c = t.state.counters
+        t.run.log(
+            f"[epoch {c.epoch}/{t.cfg.epochs}] step {c.step}  Loss_D {m['loss_d']:.4f}  "
+            f"Loss_G {m['loss_g']:.4f}  D(x) {m['d_x']:.4f}  D(G(z)) {m['d_g_z1']:.4f} / "
+            f"{m['d_g_z2']:.4f}  elapsed {c.elapsed_s:.1f}s"
+        )
+
+
+class HintAndReport(Callback):
+    """A one-line diagnosis after each epoch (and on divergence), and the HTML report."""
+
+    def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None:
+        self._write(t)
+
+    def on_stop(self, t: Trainer, reason: str) -> None:
+        if reason.startswith("diverged"):
+            self._write(t)
+
+    def _write(self, t: Trainer) -> None:
+        # deferred: diagnosis and the report pull in the whole reporting stack
+        from cxrgan.reporting.diagnose import diagnose_run
+        from cxrgan.reporting.html_report import write_report
+
+        t.run.log(diagnose_run(t.run.root).hint())
+        write_report(t.run.root)
