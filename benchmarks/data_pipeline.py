@@ -9,7 +9,7 @@ One run, one machine, for each data set:
       batches from the trainer's BatchSampler (median of 3).
 Then a steady-state training comparison on the originals: a fixed number of DCGAN steps
 (same model, same torch threads) fed by the tutorial's DataLoader, whose decoding competes
-with training for the same cores, against cxrgan's GanStep fed from the cache.
+with training for the same cores, against cxrgan's training step fed from the cache.
 
     .venv/bin/python benchmarks/data_pipeline.py [--quick] [--json FILE]
 
@@ -34,14 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tutorial_reference beside us
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # our helpers beside us
 
+from cxrgan_step import cxrgan_stepper, make_nets
 from tutorial_reference import tutorial_loader, tutorial_step
 
 from cxrgan.data.folder import load_folder
-from cxrgan.models import build_models
 from cxrgan.training.sampler import BatchSampler
-from cxrgan.training.step import GanStep
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ORIGINALS = SHARED / "cxr-kermany" / "originals"
@@ -101,10 +100,10 @@ def tutorial_epoch(files: list[Path], size: int, batch: int) -> int:
 
 
 def cxrgan_epoch(images: np.ndarray, batch: int) -> int:
-    sampler = BatchSampler(torch.from_numpy(images), batch, seed=0)
+    sampler = BatchSampler(torch.from_numpy(images), None, batch, seed=0)
     n = 0
     for _ in range(len(images) // sampler.batch_size):
-        n += len(sampler.next())
+        n += len(sampler.next()[0])
     return n
 
 
@@ -145,19 +144,10 @@ def data_rates(files: list[Path], root: Path, work: Path, size: int, batch: int)
     }
 
 
-def fresh_models(size: int) -> tuple[torch.nn.Module, torch.nn.Module, Any, Any]:
-    torch.manual_seed(0)
-    g, d = build_models("dcgan", size, 100, 64, 64)
-    g = g.to(memory_format=torch.channels_last)
-    d = d.to(memory_format=torch.channels_last)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    return g, d, opt_g, opt_d
-
-
 def tutorial_training(files: list[Path], size: int, batch: int, steps: int) -> float:
     """Seconds for `steps` steps after one warm-up step, DataLoader already running."""
-    g, d, opt_g, opt_d = fresh_models(size)
+    g, d, opt_g, opt_d = make_nets(size, channels_last=False)
+    d = torch.nn.Sequential(d, torch.nn.Sigmoid())  # the tutorial's D ends in a Sigmoid
     criterion = torch.nn.BCELoss()
     it = iter(tutorial_loader(files, size, batch, workers=2))
     x, _ = next(it)
@@ -171,15 +161,12 @@ def tutorial_training(files: list[Path], size: int, batch: int, steps: int) -> f
 
 def cxrgan_training(folder: Path, cache: Path, size: int, batch: int, steps: int) -> float:
     data = load_folder(folder, size, progress=False, cache_dir=cache)
-    g, d, opt_g, opt_d = fresh_models(size)
-    sampler = BatchSampler(torch.from_numpy(data.images), batch, seed=0)
-    step = GanStep(g, d, opt_g, opt_d, 100)
-    noise = torch.Generator().manual_seed(1)
-    step(sampler.next(), noise)
+    _, step = cxrgan_stepper(torch.from_numpy(data.images), size, batch)
+    step()
     start = time.perf_counter()
     for _ in range(steps):
-        stats = step(sampler.next(), noise)
-    stats.tolist()  # what the trainer's logging would read
+        stats = step()
+    torch.stack(list(stats.values())).tolist()  # what the trainer's logging would read
     return time.perf_counter() - start
 
 
@@ -250,7 +237,7 @@ def main() -> int:
             f"({steps * batch / t_tut:6.1f} img/s)"
         )
         print(
-            f"      cxrgan GanStep + cache                {t_cx:6.2f} s "
+            f"      cxrgan step + cache                   {t_cx:6.2f} s "
             f"({steps * batch / t_cx:6.1f} img/s)  {speedup:.2f}x faster  "
             f"{verdict(speedup, TARGETS['training'])}"
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,43 +26,29 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).parent))
+from cxrgan_step import cxrgan_stepper
+
 from cxrgan.metrics import QualityEvaluator
-from cxrgan.models import build_models
 from cxrgan.training.generate import sample_images
-from cxrgan.training.sampler import BatchSampler
-from cxrgan.training.step import GanStep
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "cxr-kermany" / "png128"
-NZ, NGF, NDF, SIZE = 100, 64, 64, 64
+SIZE = 64
 
 
-def make_models() -> tuple[nn.Module, nn.Module]:
-    """The trainer's DCGAN at 64 px (the tutorial's networks, 1 channel), channels_last."""
-    torch.manual_seed(0)
-    g, d = build_models("dcgan", SIZE, NZ, NGF, NDF)
-    return g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
-
-
-def train_images_per_second(
-    real: np.ndarray, g: nn.Module, d: nn.Module, batch: int, steps: int
-) -> float:
+def train_images_per_second(step: Callable[[], object], batch: int, steps: int) -> float:
     """cxrgan's own training step (what --eval-every interrupts), timed after a warm-up step."""
-    opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
-    step = GanStep(g, d, opt_g, opt_d, NZ)
-    sampler = BatchSampler(torch.from_numpy(real), batch, seed=0)
-    noise = torch.Generator().manual_seed(0)
-    step(sampler.next(), noise)  # warm-up: allocator and kernels
+    step()  # warm-up: allocator and kernels
     start = time.perf_counter()
     for _ in range(steps):
-        step(sampler.next(), noise)
+        step()
     return batch * steps / (time.perf_counter() - start)
 
 
 def generate(g: nn.Module, n: int) -> np.ndarray:
     """n images from G as the in-training evaluation draws them."""
-    return sample_images(g, n, NZ, seed=0, device="cpu")
+    return sample_images(g, n, seed=0, device="cpu")
 
 
 def load_real(path: Path, n: int) -> tuple[np.ndarray, str]:
@@ -105,7 +92,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     real, source = load_real(args.data, args.n)
-    g, d = make_models()
+    state, step = cxrgan_stepper(torch.from_numpy(real), SIZE, args.batch_size)
+    g = state.g
 
     start = time.perf_counter()
     evaluator = QualityEvaluator(real, n=args.n, seed=0)
@@ -115,7 +103,7 @@ def main() -> None:
     eval_s = timed(lambda: evaluator.evaluate(fakes), args.repeats)
     scores = evaluator.evaluate(fakes)
 
-    ips = train_images_per_second(real, g, d, args.batch_size, args.train_steps)
+    ips = train_images_per_second(step, args.batch_size, args.train_steps)
     train_s = args.epoch_images / ips
     rows = [
         ("data", source),

@@ -18,25 +18,15 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cxrgan_step import cxrgan_stepper, make_nets
 from tutorial_reference import tutorial_step
 
-from cxrgan.models import build_models
-from cxrgan.training.sampler import BatchSampler
-from cxrgan.training.step import GanStep, StepStats
-
-
-def make_nets(size: int, channels_last: bool):
-    torch.manual_seed(0)
-    g, d = build_models("dcgan", size, 100, 64, 64)
-    if channels_last:
-        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
-    opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
-    return g, d, opt_g, opt_d
+from cxrgan.training.step import StepStats
 
 
 def tutorial_runner(images: torch.Tensor, size: int, batch: int):
     g, d, opt_g, opt_d = make_nets(size, channels_last=False)
+    d = torch.nn.Sequential(d, torch.nn.Sigmoid())  # the tutorial's D ends in a Sigmoid
     crit = torch.nn.BCELoss()
     perm = torch.randperm(len(images))
 
@@ -50,15 +40,12 @@ def tutorial_runner(images: torch.Tensor, size: int, batch: int):
 
 
 def cxrgan_runner(images: torch.Tensor, size: int, batch: int, log_every: int = 10):
-    g, d, opt_g, opt_d = make_nets(size, channels_last=True)
-    step = GanStep(g, d, opt_g, opt_d, 100)
-    sampler = BatchSampler(images, batch, seed=0)
-    noise = torch.Generator().manual_seed(1)
-    stats = StepStats(torch.device("cpu"))
+    _, step = cxrgan_stepper(images, size, batch)
+    stats = StepStats()
 
     def run(steps: int) -> None:
         for i in range(steps):
-            stats.add(step(sampler.next(), noise))
+            stats.add(step())
             if (i + 1) % log_every == 0:
                 stats.pop_means()  # the trainer syncs once per log interval
         stats.pop_means()

@@ -16,7 +16,7 @@ class BatchSampler:
     def __init__(
         self,
         images: Tensor,
-        labels: Tensor,
+        labels: Tensor | None,
         batch_size: int,
         seed: int,
         hflip: bool = False,
@@ -24,6 +24,8 @@ class BatchSampler:
         world_size: int = 1,
     ):
         self.images = images  # (N, H, W) uint8, already on the training device
+        if labels is None:  # unlabelled images: all class 0
+            labels = torch.zeros(len(images), dtype=torch.long)
         self.labels = labels.to(images.device)  # (N,) int64 class indices
         self.batch_size = min(batch_size, len(images))  # global: all ranks together
         self.hflip = hflip

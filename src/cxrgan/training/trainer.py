@@ -279,7 +279,7 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
     last_time, images, side_s = time.perf_counter(), 0, 0.0
     with bar:
         while c.step_in_epoch < t.steps_per_epoch:
-            stats = train_step(t.loss, t.phases, _next_batch(s, t.device), c.step)
+            stats = train_step(t.loss, t.phases, next_batch(s, t.device), c.step)
             window.add(stats)
             epoch_stats.add(stats)
             c.step += 1
@@ -307,7 +307,8 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
     return epoch_stats.pop_means()
 
 
-def _next_batch(s: TrainState, device: torch.device) -> StepBatch:
+def next_batch(s: TrainState, device: torch.device) -> StepBatch:
+    """This rank's real images of the next step, with the latents (and labels) of its fakes."""
     real, real_c = s.sampler.next()
     z = s.g.sample_latents(len(real), generator=s.noise_gen, device=device)
     c = real_c if s.spec.c_dim else None  # conditional training will draw fake labels here
