@@ -5,11 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.folder import ImageSet, load_folder
 from cxrgan.data.phantoms import make_phantoms
 
@@ -49,22 +47,6 @@ def load_images(
         progress,
         cache_dir=cache_dir,
         log=log if log is not None else _print,
-    )
-
-
-# TODO(core): remove once training calls load_images
-def load_training_data(cfg: Any, log: Log | None = None) -> ImageSet:
-    """load_images from a TrainConfig. Typed Any: data/ must not import cxrgan.config."""
-    return load_images(
-        cfg.data,
-        cfg.image_size,
-        demo_images=cfg.demo_images,
-        seed=cfg.seed,
-        fit=cfg.fit,
-        workers=cfg.workers,
-        progress=cfg.progress,
-        cache_dir=resolve_cache_dir(cfg.cache_dir) if cfg.cache else None,
-        log=log,
     )
 
 

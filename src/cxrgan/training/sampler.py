@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from cxrgan.data.pixels import from_uint8
+
 
 class BatchSampler:
     """Draws full batches from a fresh permutation each pass; its state fits in a checkpoint."""
@@ -50,7 +52,7 @@ class BatchSampler:
         flip = torch.rand(len(idx), generator=self.gen) < 0.5 if self.hflip else None
         share = slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
         idx = idx[share].to(self.images.device)
-        batch = self.images[idx].unsqueeze(1).float().div_(127.5).sub_(1.0)
+        batch = from_uint8(self.images[idx].unsqueeze(1))
         if flip is not None:
             flip = flip[share].to(batch.device)
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
