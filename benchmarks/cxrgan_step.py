@@ -44,7 +44,7 @@ def cxrgan_stepper(
     state = TrainState(
         dcgan_spec(size), g, d, opt_g, opt_d, sampler, noise, g.sample_latents(64, generator=noise)
     )
-    gan_loss = LOSSES[loss](g, d)
+    gan_loss = LOSSES.load(loss)(g, d)
     phases = bind_phases(gan_loss, {"G": (g, opt_g), "D": (d, opt_d)})
 
     def step() -> dict[str, torch.Tensor]:

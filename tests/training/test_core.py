@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from cxrgan.losses import LOSSES, GanLoss, Phase, StepBatch
+from cxrgan.losses import LOSSES
+from cxrgan.losses.base import GanLoss, Phase, StepBatch
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.training.sampler import BatchSampler
 from cxrgan.training.state import Counters, TrainState
@@ -30,7 +31,7 @@ class ShiftAugment(nn.Module):
 
 
 def test_bce_loss_matches_hand_computed_values():
-    loss = LOSSES["bce"](nn.Identity(), nn.Identity())
+    loss = LOSSES.load("bce")(nn.Identity(), nn.Identity())
     logits = torch.tensor([-2.0, 0.0, 3.0])
     sig = [1 / (1 + math.exp(-v)) for v in logits.tolist()]
     assert loss.d_real_loss(logits).item() == pytest.approx(-sum(map(math.log, sig)) / 3)
@@ -41,7 +42,7 @@ def test_bce_loss_matches_hand_computed_values():
 def test_r1_equals_its_analytic_value_on_a_linear_d():
     torch.manual_seed(0)
     d = LinearD()
-    loss = LOSSES["bce"](nn.Identity(), d, r1_gamma=0.5, r1_interval=16)
+    loss = LOSSES.load("bce")(nn.Identity(), d, r1_gamma=0.5, r1_interval=16)
     real = torch.randn(6, 1, 4, 4)
     stats = loss.accumulate_gradients("Dreg", StepBatch(real, None, None, None), gain=16)
     w = d.lin.weight.detach()
@@ -53,7 +54,7 @@ def test_r1_equals_its_analytic_value_on_a_linear_d():
 
 def test_phases_run_at_their_intervals_with_lazy_r1():
     g, d = build_models(ModelSpec("dcgan", 8, 32, kwargs={"ngf": 4, "ndf": 4}))
-    loss = LOSSES["bce"](g, d, r1_gamma=1.0, r1_interval=4)
+    loss = LOSSES.load("bce")(g, d, r1_gamma=1.0, r1_interval=4)
     assert loss.phases() == [Phase("Dmain", "D"), Phase("Dreg", "D", 4), Phase("Gmain", "G")]
     opts = {n: (m, torch.optim.SGD(m.parameters(), 0.0)) for n, m in (("G", g), ("D", d))}
     phases = bind_phases(loss, opts)
@@ -80,7 +81,7 @@ def test_run_d_is_where_augmentation_reaches_d_for_real_and_fake():
         def forward(self, z, c=None):
             return torch.zeros(len(z), 1, 2, 2) + 0 * z.sum()
 
-    loss = LOSSES["bce"](ZeroG(), Spy(), augment=ShiftAugment())
+    loss = LOSSES.load("bce")(ZeroG(), Spy(), augment=ShiftAugment())
     batch = StepBatch(torch.full((2, 1, 2, 2), -1.0), None, torch.zeros(2, 3), None)
     loss.accumulate_gradients("Dmain", batch)
     loss.accumulate_gradients("Gmain", batch)
@@ -149,7 +150,7 @@ def _state(seed: int) -> TrainState:
 
 def test_train_state_round_trips_everything():
     a = _state(1)
-    loss = LOSSES["bce"](a.g, a.d, augment=None)
+    loss = LOSSES.load("bce")(a.g, a.d, augment=None)
     phases = bind_phases(loss, {"G": (a.g, a.opt_g), "D": (a.d, a.opt_d)})
     real, _ = a.sampler.next()
     train_step(loss, phases, StepBatch(real, None, a.g.sample_latents(4), None), 0)

@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from cxrgan.errors import CxrganError
-from cxrgan.losses import LOSSES, StepBatch
-from cxrgan.models import MODELS, ModelSpec, build_models
+from cxrgan.losses import LOSSES
+from cxrgan.losses.base import StepBatch
+from cxrgan.models import MODELS, ModelSpec, architecture, build_models
 from cxrgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from cxrgan.training.checkpoint import Checkpoint, load_checkpoint, model_tensors, save_checkpoint
 from cxrgan.training.step import bind_phases, train_step
@@ -15,7 +16,7 @@ def _spec(name="dcgan", size=32, **kwargs):
 
 
 # Every registered architecture, at every size it says it supports.
-REGISTRY = [(name, size) for name, arch in MODELS.items() for size in arch.resolutions]
+REGISTRY = [(name, size) for name in MODELS for size in architecture(name).resolutions]
 
 
 @pytest.mark.parametrize(("name", "size"), REGISTRY)
@@ -104,7 +105,7 @@ def _step_fixture(size=32):
     g, d = build_models(_spec(size=size, ngf=8, ndf=8))
     og = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
     od = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
-    loss = LOSSES["bce"](g, d)
+    loss = LOSSES.load("bce")(g, d)
     return g, d, loss, bind_phases(loss, {"G": (g, og), "D": (d, od)})
 
 

@@ -3,29 +3,30 @@ every image D sees (real and generated) and nowhere else.
 
 An augmentation is an nn.Module whose forward maps a batch in [-1, 1] to a batch of the same
 shape and range, differentiably (G learns through it). Its buffers are saved in checkpoints.
-To add one, write one module and add one line here (see docs/extending.md).
+To add one, write one module and add one line to AUGMENTS (see docs/extending.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from cxrgan.registry import Registry
 
-NONE = "none"
+if TYPE_CHECKING:
+    from torch import nn
 
-AUGMENTS: dict[str, Callable[..., nn.Module]] = {}
+NONE = "none"  # D sees images as they are
+
+AUGMENTS = Registry(
+    "augmentation",
+    {},
+)
 
 
 def augment_names() -> tuple[str, ...]:
     return (NONE, *AUGMENTS)
 
 
-def build_augment(name: str, **kwargs: object) -> nn.Module | None:
-    """The module for `name`, or None for "none" (D sees images as they are)."""
-    if name == NONE:
-        return None
-    return AUGMENTS[name](**kwargs)
-
-
-__all__ = ["AUGMENTS", "NONE", "augment_names", "build_augment"]
+def build_augment(name: str, **kwargs: Any) -> nn.Module | None:
+    """The module for `name` (its class called with `kwargs`), or None for "none"."""
+    return None if name == NONE else AUGMENTS.load(name)(**kwargs)

@@ -9,7 +9,8 @@ import torch
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.errors import CxrganError
-from cxrgan.models import Generator, build_models
+from cxrgan.models import build_models
+from cxrgan.models.base import Generator
 from cxrgan.training.checkpoint import load_checkpoint
 from cxrgan.training.rundir import RunDir
 

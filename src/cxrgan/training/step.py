@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from cxrgan.losses import GanLoss, Phase, StepBatch
+from cxrgan.losses.base import GanLoss, Phase, StepBatch
 
 
 @dataclass

@@ -21,7 +21,8 @@ from cxrgan.augment import build_augment
 from cxrgan.config import TrainConfig
 from cxrgan.data.folder import ImageSet
 from cxrgan.errors import CxrganError
-from cxrgan.losses import LOSSES, GanLoss, StepBatch
+from cxrgan.losses import LOSSES
+from cxrgan.losses.base import GanLoss, StepBatch
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.training import callbacks as cb
 from cxrgan.training.checkpoint import Checkpoint, save_checkpoint
@@ -135,7 +136,7 @@ def build_trainer(
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
     spec = checkpoint.model_spec() if checkpoint is not None else model_spec(cfg)
     state = build_state(cfg, spec, data, device, rank, world_size)
-    loss = LOSSES["bce"](state.g, state.d, augment=state.augment)
+    loss = LOSSES.load("bce")(state.g, state.d, augment=state.augment)
     nets = {"G": (state.g, state.opt_g), "D": (state.d, state.opt_d)}
     per_epoch = cfg.steps_per_epoch or max(1, len(data) // state.sampler.batch_size)
     t = Trainer(cfg, device, state, loss, bind_phases(loss, nets), per_epoch, run,
