@@ -36,7 +36,7 @@ LAYERS: dict[str, int] = {
 # Layer 1's packages are independent building blocks: none imports another.
 INDEPENDENT_LAYERS = {1}
 # The public surface may import anything (cxrgan/__init__.py only lazily, see below).
-SURFACE = {"cxrgan", "cxrgan.__main__"}
+SURFACE = {"cxrgan", "cxrgan.__main__", "cxrgan.api"}
 # What any module may take from cxrgan/__init__.py: metadata, not the public surface.
 ROOT_METADATA = {"__version__"}
 NAMES = {
