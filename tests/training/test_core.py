@@ -9,16 +9,17 @@ from torch import nn
 from cxrgan.losses import LOSSES
 from cxrgan.losses.base import GanLoss, Phase, StepBatch
 from cxrgan.models import ModelSpec, build_models
+from cxrgan.models.base import Discriminator
 from cxrgan.training.sampler import BatchSampler
 from cxrgan.training.state import Counters, TrainState
 from cxrgan.training.step import StepStats, bind_phases, train_step
 
 
-class LinearD(nn.Module):
+class LinearD(Discriminator):
     """D(x) = w·x + b: its input gradient is w for every image, so R1 = ‖w‖²."""
 
     def __init__(self, size: int = 4):
-        super().__init__()
+        super().__init__(0, size, 1)
         self.lin = nn.Linear(size * size, 1)
 
     def forward(self, x, c=None):
@@ -68,9 +69,9 @@ def test_phases_run_at_their_intervals_with_lazy_r1():
 def test_run_d_is_where_augmentation_reaches_d_for_real_and_fake():
     seen = []
 
-    class Spy(nn.Module):
+    class Spy(Discriminator):
         def __init__(self):
-            super().__init__()
+            super().__init__(0, 2, 1)
             self.w = nn.Parameter(torch.ones(()))
 
         def forward(self, x, c=None):
@@ -86,6 +87,26 @@ def test_run_d_is_where_augmentation_reaches_d_for_real_and_fake():
     loss.accumulate_gradients("Dmain", batch)
     loss.accumulate_gradients("Gmain", batch)
     assert [x.mean().item() for x in seen] == [0.0, 1.0, 1.0]  # real, fake, fake: all shifted
+
+
+def test_d_aux_loss_joins_d_real_loss_and_adaptive_augment_sees_real_logits():
+    observed = []
+
+    class Observer(ShiftAugment):
+        def observe(self, logits):
+            observed.append(logits)
+
+    class AuxD(LinearD):
+        def forward_with_aux(self, x, c=None):
+            return self(x, c), self.lin.weight.square().sum()
+
+    d = AuxD(2)
+    loss = LOSSES.load("bce")(lambda z, c: torch.zeros(len(z), 1, 2, 2), d, augment=Observer())
+    batch = StepBatch(torch.zeros(3, 1, 2, 2), None, torch.zeros(3, 1), None)
+    stats = loss.accumulate_gradients("Dmain", batch)
+    w = d.lin.weight.detach()
+    assert stats["loss_d_aux"].item() == pytest.approx(w.square().sum().item())
+    assert len(observed) == 1 and observed[0].shape == (3,)  # real logits only, not fakes
 
 
 def test_a_loss_needs_only_its_three_logit_losses():

@@ -74,9 +74,19 @@ class GanLoss:
         return self.G(z, c)
 
     def run_D(self, img: Tensor, c: Tensor | None) -> Tensor:
-        if self.augment is not None:
-            img = self.augment(img)
-        return self.D(img, c)
+        return self.D(self._augmented(img), c)
+
+    def run_D_real(self, img: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """D on real images: logits, plus D's own auxiliary loss when its architecture has one
+        (FastGAN's reconstruction of the real image). An adaptive augmentation is told the
+        logits, the signal it adapts on."""
+        logits, aux = self.D.forward_with_aux(self._augmented(img), c)
+        if self.augment is not None and hasattr(self.augment, "observe"):
+            self.augment.observe(logits.detach())
+        return logits, aux
+
+    def _augmented(self, img: Tensor) -> Tensor:
+        return img if self.augment is None else self.augment(img)
 
     def generated(self, batch: StepBatch) -> Tensor:
         # One G forward per step, kept with its graph for Gmain (the tutorial's design).
@@ -99,17 +109,20 @@ class GanLoss:
     def _d_main(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:
         # Real and fake go through D separately, as in the tutorial: D's BatchNorm sees
         # batches of one kind, and the real graph is freed before the fake one is built.
-        real_logits = self.run_D(batch.real, batch.real_c)
+        real_logits, aux = self.run_D_real(batch.real, batch.real_c)
         loss_real = self.d_real_loss(real_logits)
-        _backward(loss_real, gain)
+        _backward(loss_real if aux is None else loss_real + aux, gain)
         fake_logits = self.run_D(self.generated(batch).detach(), batch.c)
         loss_fake = self.d_fake_loss(fake_logits)
         _backward(loss_fake, gain)
-        return {
+        stats = {
             "loss_d": (loss_real + loss_fake).detach(),
             "d_x": torch.sigmoid(real_logits.detach()).mean(),
             "d_g_z1": torch.sigmoid(fake_logits.detach()).mean(),
         }
+        if aux is not None:
+            stats["loss_d_aux"] = aux.detach()
+        return stats
 
     def _d_reg(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:
         """R1 (Mescheder et al. 2018): γ/2 · E‖∇ₓD(x)‖² on real images."""

@@ -4,7 +4,8 @@
   c_dim > 0) to images (N, channels, resolution, resolution) in [-1, 1], and draws its own
   latents with `sample_latents`.
 - A discriminator maps images (and `c`) to one raw logit per image, shape (N,): losses decide
-  how logits become a loss (BCE-with-logits, hinge, ...), so no sigmoid lives in D.
+  how logits become a loss (BCE-with-logits, hinge, ...), so no sigmoid lives in D. On real
+  images it may add an auxiliary loss of its own (`forward_with_aux`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class Discriminator(nn.Module):
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         raise NotImplementedError
+
+    def forward_with_aux(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """Logits for real images, and an auxiliary loss D minimises on them (None: no such
+        loss). A self-supervised D (FastGAN's decoders) overrides this; it runs once per step."""
+        return self(x, c), None
 
 
 Builder = Callable[..., tuple[Generator, Discriminator]]
