@@ -1,133 +1,217 @@
-"""The one typed configuration that flows from CLI/TOML to the trainer."""
+"""The one typed configuration that flows from CLI/TOML to the trainer, declared once.
+
+Every field is a `setting()` (see cxrgan.settings): its annotation is its type, and the call
+gives its default, help, group, whether `--resume` may change it and whether a sweep may vary
+it. `cxrgan train`'s options, TOML loading, validation, RESUMABLE and the sweep's axes are all
+read from these declarations. To add a setting, add a field here, e.g.
+
+    loss: str = setting("bce", "what G and D optimise", group="loss", choices=lambda: LOSSES)
+
+(`choices` is called when the names are needed, so a registry filled later is read as it is
+then); nothing else needs to change.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cxrgan.data.preprocess import FIT_POLICIES
 from cxrgan.errors import CxrganError
+from cxrgan.models import MODELS
+from cxrgan.settings import Setting, setting, settings_of
 
 IMAGE_SIZES = (32, 64, 128, 256)
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-# Settings a resumed run may change; everything else is fixed by the checkpoint.
-RESUMABLE = frozenset(
-    {
-        "epochs",
-        "steps_per_epoch",
-        "g_lr",
-        "d_lr",
-        "log_every",
-        "checkpoint_every",
-        "device",
-        "workers",
-        "progress",
-        "cache",
-        "cache_dir",
-        "eval_every",
-        "eval_unit",
-        "eval_n",
-        "eval_data",
-        "early_stop_patience",
-        "early_stop_min_delta",
-        "balance",
-        "tensorboard",
-    }
-)
 
 
 @dataclass
 class TrainConfig:
     """Every setting of a training run. Defaults follow the PyTorch DCGAN tutorial."""
 
-    data: str | None = None  # folder of images; None = built-in synthetic phantoms
-    out: str | None = None  # run directory; None = runs/<date-time>
-    image_size: int = 64
-    fit: str = "crop"
-    hflip: bool = False
-    model: str = "dcgan"
-    nz: int = 100
-    ngf: int = 64
-    ndf: int = 64
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    batch_size: int = 128
-    epochs: int = 5
-    steps_per_epoch: int | None = None  # None = one pass over the data
-    seed: int = 0
-    device: str = "auto"
-    workers: int = 0  # decoding processes; 0 = choose from the CPU count
-    cache: bool = True  # decode-once cache of preprocessed images
-    cache_dir: str | None = None  # None = $XDG_CACHE_HOME/cxrgan or ~/.cache/cxrgan
-    demo_images: int = 2048  # how many phantoms make up the built-in dataset
-    log_every: int = 10
-    checkpoint_every: int = 0  # 0 = keep only `last`
-    progress: bool = True
-    eval_every: int = 0  # evaluate FWD/KID every this many units; 0 = off
-    eval_unit: str = "epoch"  # "epoch" or "step"
-    eval_n: int = 2000  # generated (and real) images per evaluation
-    eval_data: str | None = None  # real images to compare with; None = the training set
-    early_stop_patience: int = 0  # stop after this many evaluations without improvement; 0 = off
-    early_stop_min_delta: float = 0.0  # an FWD drop must exceed this to count as improvement
-    balance: str = "off"  # "auto" = adapt G's learning rate to keep the game balanced
-    tensorboard: bool = False
+    data: str | None = setting(
+        None,
+        "folder of chest X-rays, searched recursively; its immediate subfolders are class "
+        "labels (e.g. chest_xray/train with NORMAL/ and PNEUMONIA/; a single wrapper folder and "
+        "train/val/test split folders are looked through, so the whole Kaggle tree is labelled "
+        "NORMAL/PNEUMONIA too). Omit to train on the built-in synthetic phantoms (demo data, "
+        "no download)",
+        group="data",
+    )
+    out: str | None = setting(
+        None,
+        "run directory to create (default: runs/<date-time>)",
+        group="run",
+        sweepable=False,  # the sweep puts every member in its own folder
+    )
+    image_size: int = setting(
+        64, "training resolution in pixels", group="data", choices=lambda: IMAGE_SIZES
+    )
+    fit: str = setting(
+        "crop",
+        "how non-square images become square (crop: the tutorial's Resize + CenterCrop; pad "
+        "keeps the whole chest; squash matches public 224×224 copies)",
+        group="data",
+        choices=lambda: FIT_POLICIES,
+    )
+    hflip: bool = setting(
+        False,
+        "random horizontal flips; a flipped chest X-ray puts the heart on the wrong side",
+        group="augment",
+    )
+    model: str = setting("dcgan", "architecture", group="model", choices=lambda: MODELS)
+    nz: int = setting(100, "latent vector size", group="model", min=1)
+    ngf: int = setting(64, "generator width", group="model", min=1)
+    ndf: int = setting(64, "discriminator width", group="model", min=1)
+    g_lr: float = setting(
+        2e-4,
+        "generator learning rate; if D overpowers G, raise it (the tutorial's 2e-4 often needs "
+        "×5–×10 on chest X-rays)",
+        group="optim",
+        resumable=True,
+        above=0,
+    )
+    d_lr: float = setting(
+        2e-4, "discriminator learning rate", group="optim", resumable=True, above=0
+    )
+    beta1: float = setting(0.5, "Adam β1 for both networks", group="optim", min=0, below=1)
+    beta2: float = setting(0.999, "Adam β2 for both networks", group="optim", min=0, below=1)
+    batch_size: int = setting(128, "images per step", group="optim", min=1)
+    epochs: int = setting(
+        5,
+        "total epochs to train; on --resume, the new total",
+        group="optim",
+        resumable=True,
+        min=1,
+    )
+    steps_per_epoch: int | None = setting(
+        None,
+        "optimiser steps per epoch (default: one pass over the data); more or fewer than a "
+        "pass is fine",
+        group="optim",
+        resumable=True,
+        min=1,
+    )
+    seed: int = setting(0, "seed for weights, noise and shuffling", group="run", min=0)
+    device: str = setting(
+        "auto",
+        "where to train (auto: CUDA, then MPS, then CPU)",
+        group="run",
+        resumable=True,
+        choices=lambda: DEVICES,
+    )
+    workers: int = setting(
+        0,
+        "processes decoding images (0: as many as CPU cores)",
+        group="data",
+        resumable=True,
+        min=0,
+    )
+    cache: bool = setting(
+        True,
+        "the decode-once cache of preprocessed images (--no-cache: decode every image from "
+        "its file on each start)",
+        group="data",
+        resumable=True,
+    )
+    cache_dir: str | None = setting(
+        None,
+        "where the decode-once cache lives (default: $XDG_CACHE_HOME/cxrgan, else ~/.cache/cxrgan)",
+        group="data",
+        resumable=True,
+    )
+    demo_images: int = setting(
+        2048, "number of phantoms when --data is omitted", group="data", min=1
+    )
+    log_every: int = setting(
+        10, "steps between lines of metrics.jsonl", group="run", resumable=True, min=1
+    )
+    checkpoint_every: int = setting(
+        0,
+        "also keep checkpoints/epoch_NNNN every this many epochs (0: keep only checkpoints/last)",
+        group="run",
+        resumable=True,
+        min=0,
+    )
+    progress: bool = setting(
+        True,
+        "progress bars (--no-progress for logs and CI)",
+        group="run",
+        resumable=True,
+        sweepable=False,  # sweep members write to log files: never any bars
+    )
+    eval_every: int = setting(
+        0,
+        "compute FWD and KID every this many epochs (or steps, see --eval-unit), log them to "
+        "metrics.jsonl, draw plots/quality.png and keep checkpoints/best (0: off)",
+        group="eval",
+        resumable=True,
+        min=0,
+    )
+    eval_unit: str = setting(
+        "epoch",
+        "unit of --eval-every",
+        group="eval",
+        resumable=True,
+        choices=lambda: ("epoch", "step"),
+    )
+    eval_n: int = setting(
+        2000,
+        "generated and real images per evaluation; FWD depends on n, so compare runs at the same n",
+        group="eval",
+        resumable=True,
+        min=2,
+    )
+    eval_data: str | None = setting(
+        None,
+        "folder of real images to evaluate against (default: the training set)",
+        group="eval",
+        resumable=True,
+    )
+    early_stop_patience: int = setting(
+        0,
+        "stop when FWD has not improved for this many evaluations (needs --eval-every; 0: never)",
+        group="eval",
+        resumable=True,
+        min=0,
+    )
+    early_stop_min_delta: float = setting(
+        0.0,
+        "an FWD drop smaller than this does not count as an improvement",
+        group="eval",
+        resumable=True,
+        min=0,
+    )
+    balance: str = setting(
+        "off",
+        "auto: adapt G's learning rate while training when D overpowers G or is too weak "
+        "(bounded ×/÷10, every change logged in metrics.jsonl)",
+        group="optim",
+        resumable=True,
+        choices=lambda: ("off", "auto"),
+    )
+    tensorboard: bool = setting(
+        False,
+        "also write scalars and sample grids to RUN/tb/ for TensorBoard (needs: pip install "
+        "'cxrgan[tensorboard]')",
+        group="run",
+        resumable=True,
+    )
 
     def validate(self) -> TrainConfig:
-        _check(
-            self.image_size in IMAGE_SIZES,
-            f"--image-size must be one of {IMAGE_SIZES}, got {self.image_size}",
-        )
-        _check(self.g_lr > 0, f"--g-lr must be positive, got {self.g_lr}")
-        _check(self.d_lr > 0, f"--d-lr must be positive, got {self.d_lr}")
-        _check(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam betas must be in [0, 1)")
-        _check(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
-        _check(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
-        _check(
-            self.steps_per_epoch is None or self.steps_per_epoch >= 1,
-            f"--steps-per-epoch must be at least 1, got {self.steps_per_epoch}",
-        )
-        _check(
-            self.device in DEVICES,
-            f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}",
-        )
-        _check(
-            self.nz >= 1 and self.ngf >= 1 and self.ndf >= 1,
-            "--nz, --ngf and --ndf must be positive",
-        )
-        _check(self.log_every >= 1, f"--log-every must be at least 1, got {self.log_every}")
-        _check(self.checkpoint_every >= 0, "--checkpoint-every must be 0 (off) or positive")
-        _check(self.workers >= 0, "--workers must be 0 (auto) or positive")
-        _check(self.demo_images >= 1, "--demo-images must be positive")
-        _check(self.eval_every >= 0, "--eval-every must be 0 (off) or positive")
-        _check(
-            self.eval_unit in ("epoch", "step"),
-            f"--eval-unit must be epoch or step, got {self.eval_unit!r}",
-        )
-        _check(self.eval_n >= 2, f"--eval-n must be at least 2, got {self.eval_n}")
-        _check(self.early_stop_patience >= 0, "--early-stop-patience must be 0 (off) or positive")
-        _check(
-            self.early_stop_patience == 0 or self.eval_every > 0,
-            "--early-stop-patience needs --eval-every (early stopping watches FWD)",
-        )
-        _check(self.early_stop_min_delta >= 0, "--early-stop-min-delta must not be negative")
-        _check(
-            self.balance in ("off", "auto"), f"--balance must be off or auto, got {self.balance!r}"
-        )
-        from cxrgan.data.preprocess import FIT_POLICIES
-        from cxrgan.models import MODELS
-
-        _check(
-            self.fit in FIT_POLICIES,
-            f"--fit must be one of {', '.join(FIT_POLICIES)}, got {self.fit!r}",
-        )
-        _check(
-            self.model in MODELS, f"--model must be one of {', '.join(MODELS)}, got {self.model!r}"
-        )
+        """Types, choices and bounds of every setting (from the declarations), then the checks
+        that involve two settings."""
+        for s in SETTINGS:
+            problem = s.problem(getattr(self, s.name))
+            if problem:
+                raise CxrganError(f"{s.flag} {problem}")
+        if self.early_stop_patience and not self.eval_every:
+            raise CxrganError(
+                "--early-stop-patience needs --eval-every (early stopping watches FWD)"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,19 +219,39 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise CxrganError(f"unknown setting(s): {', '.join(unknown)}")
-        return cls(**values)
+        """From typed values (config.json, merged TOML and CLI); wrong types are errors."""
+        return cls(**typed_settings(values))
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise CxrganError(message)
+SETTINGS: tuple[Setting, ...] = settings_of(TrainConfig)
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+# Settings a resumed run may change; everything else is fixed by the checkpoint.
+RESUMABLE = frozenset(s.name for s in SETTINGS if s.resumable)
+
+
+def typed_settings(values: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """Check names and types of `values` (keys may use dashes, as on the command line).
+
+    where: how error messages start ("c.toml: " names the file). An int is accepted for a float
+    setting and becomes a float; any other mismatch is a one-line CxrganError.
+    """
+    out: dict[str, Any] = {}
+    unknown = []
+    for key, value in values.items():
+        s = BY_NAME.get(key.replace("-", "_"))
+        if s is None:
+            unknown.append(key)
+            continue
+        try:
+            out[s.name] = s.coerce(value)
+        except ValueError as exc:
+            raise CxrganError(f"{where}{key} {exc}") from None
+    if unknown:
+        raise CxrganError(f"{where}unknown setting(s): {', '.join(sorted(unknown))}")
+    return out
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -158,6 +262,33 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise CxrganError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise CxrganError(f"{path} is not valid TOML: {exc}") from None
-    values = {key.replace("-", "_"): value for key, value in raw.items()}
-    TrainConfig.from_dict(values)  # reject unknown keys early, with the file named
-    return values
+    return typed_settings(raw, f"{path}: ")
+
+
+def dump_toml(values: dict[str, Any], header: str = "") -> str:
+    """Scalar settings as TOML that load_toml reads back to the same values; None is left out
+    (TOML has no null: an absent key means the default)."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    for key, value in values.items():
+        if value is not None:
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # repr round-trips floats exactly; inf and nan are TOML too
+    if isinstance(value, str):
+        escaped = "".join(_toml_char(c) for c in value)
+        return f'"{escaped}"'
+    raise TypeError(f"cannot write {type(value).__name__} as a TOML setting")
+
+
+def _toml_char(c: str) -> str:
+    if c in '"\\':
+        return "\\" + c
+    if ord(c) < 0x20 or c == "\x7f":  # control characters must be escaped in TOML strings
+        return f"\\u{ord(c):04x}"
+    return c

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from cxrgan.cli.main import build_parser, main
-from cxrgan.cli.train import OPTIONS
+from cxrgan.cli.sweep import spec_from_args
+from cxrgan.config import SETTINGS
 from cxrgan.reporting.plots import save_grid
-from cxrgan.training import sweep as sw
+from cxrgan.sweep.folder import write_sweep
+from cxrgan.sweep.spec import build_spec
 
 
 def _sweep_parser() -> argparse.ArgumentParser:
@@ -25,12 +27,33 @@ def test_every_option_has_help_and_every_train_option_passes_through():
     flags = {s for a in parser._actions for s in a.option_strings}
     for action in parser._actions:
         assert action.help and len(action.help) > 20, action.option_strings or action.dest
-    for option, _, _ in OPTIONS:  # train's table, reused: new train options appear here too
-        assert option in flags
-    assert {"--hflip", "--no-cache", "--no-progress", "--seeds", "--sweep-param", "--steps",
-            "--jobs", "--compare-only", "--config"} <= flags  # fmt: skip
+    for s in SETTINGS:  # declared once: new train settings appear here too
+        assert s.flag in flags or not s.sweepable, s.flag
+    assert {"--hflip", "--no-hflip", "--no-cache", "--no-progress", "--seeds", "--sweep-param",
+            "--steps", "--jobs", "--compare-only", "--config"} <= flags  # fmt: skip
     text = parser.format_help()
     assert "cxrgan sweep sweeps/g-lr --compare-only" in text  # examples in the epilog
+
+
+def _spec_of(*argv: str):
+    return spec_from_args(_sweep_parser().parse_args(["--out", "s", *argv]))
+
+
+def test_a_list_sweeps_an_option_and_one_value_goes_to_every_member(tmp_path):
+    spec = _spec_of("--batch-size", "16,32", "--image-size", "32", "--hflip", "--no-cache",
+                    "--g-lr", "1e-3", "--seeds", "1,2", "--beta1", "0.5,0.9")  # fmt: skip
+    assert spec.grid == {"g_lr": [1e-3], "beta1": [0.5, 0.9], "batch_size": [16, 32],
+                         "seed": [1, 2]}  # fmt: skip
+    assert spec.base == {"image_size": 32, "hflip": True}
+    assert spec.runtime == {"cache": False}
+    assert _spec_of("--hflip", "true,false", "--d-lr", "2e-4").grid == {
+        "hflip": [True, False], "d_lr": [2e-4]}  # fmt: skip
+    assert _spec_of("--sweep-param", "nz=16", "--g-lr", "1e-3").grid == {"g_lr": [1e-3],
+                                                                       "nz": [16]}  # fmt: skip
+    toml = tmp_path / "c.toml"
+    toml.write_text("epochs = 3\nbatch_size = 8\nout = 'x'\n")
+    spec = _spec_of("--config", str(toml), "--batch-size", "16,32", "--epochs", "2")
+    assert spec.base == {"epochs": 2} and spec.grid == {"batch_size": [16, 32]}
 
 
 def _fake_run(run: Path, g_lr: float, stopped: str = "completed") -> None:
@@ -47,11 +70,11 @@ def _fake_run(run: Path, g_lr: float, stopped: str = "completed") -> None:
 @pytest.fixture
 def finished_sweep(tmp_path) -> Path:
     """A sweep folder whose three members are finished (hand-made: nothing trains)."""
-    spec = sw.build_spec({"g_lr": [2e-4, 1e-3, 2e-3]}, {"epochs": 1, "image_size": 32})
+    spec = build_spec({"g_lr": [2e-4, 1e-3, 2e-3]}, {"epochs": 1, "image_size": 32})
     sweep = tmp_path / "sweep"
     for member in spec.members():
         _fake_run(member.run_dir(sweep), member.params["g_lr"])
-    sw.write_sweep(sweep, {"spec": spec.to_dict(), "members": []})
+    write_sweep(sweep, {"spec": spec.to_dict(), "members": []})
     return sweep
 
 
@@ -93,6 +116,11 @@ def test_compare_only_rebuilds_and_reports_unfinished_members(finished_sweep, ca
         (["--out", "{tmp}/s", "--g-lr", "1e-3", "--steps", "9", "--epochs", "2"], "drop --epochs"),
         (["--out", "{tmp}/s", "--sweep-param", "lr=1,2"], "unknown setting 'lr'"),
         (["--out", "{tmp}/s", "--sweep-param", "g_lr=1", "--g-lr", "2"], "swept twice"),
+        (["--out", "{tmp}/s", "--sweep-param", "nz=8", "--nz", "16"], "--nz is swept twice"),
+        (["--out", "{tmp}/s", "--seed", "1,2", "--seeds", "3"], "give --seed or --seeds"),
+        (["--out", "{tmp}/s", "--batch-size", "8,x"], "--batch-size: not a whole number: 'x'"),
+        (["--out", "{tmp}/s", "--hflip", "maybe"], "--hflip: not true/false: 'maybe'"),
+        (["--out", "{tmp}/s", "--fit", "crop,zoom"], "--fit must be one of crop, pad, squash"),
         (["--out", "{tmp}/s", "--g-lr", "1e-3", "--jobs", "0"], "--jobs must be at least 1"),
         (["--out", "{tmp}/s", "--epochs", "2"], "nothing to sweep"),
         (["{tmp}/s", "--compare-only"], "holds no sweep"),

@@ -22,11 +22,17 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from cxrgan.cli.main import build_parser, main
-from cxrgan.cli.train import given_options
+from cxrgan.cli.main import main
+from cxrgan.config import load_toml
 from cxrgan.errors import CxrganError
 from cxrgan.reporting.plots import save_grid
-from cxrgan.training import sweep as sw
+from cxrgan.sweep.folder import open_sweep, write_sweep
+from cxrgan.sweep.grid import format_value, member_name, parse_sweep_param, parse_values
+from cxrgan.sweep.rank import TIER_BROKEN, TIER_IMBALANCED, TIER_OK, summarise
+from cxrgan.sweep.resume import Plan, decide, remove_incomplete
+from cxrgan.sweep.runner import child_env, member_command, thread_budget, write_member_config
+from cxrgan.sweep.session import compare_only
+from cxrgan.sweep.spec import SweepSpec, build_spec, steps_budget
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--image-size", "32", "--ngf", "8", "--ndf", "8", "--nz", "16", "--batch-size", "16",
@@ -38,12 +44,12 @@ TINY = ["--image-size", "32", "--ngf", "8", "--ndf", "8", "--nz", "16", "--batch
 
 
 def test_values_are_parsed_with_train_option_types():
-    assert sw.parse_values("g_lr", "2e-4, 1e-3,2e-3") == [2e-4, 1e-3, 2e-3]
-    assert sw.parse_values("batch_size", "16,32") == [16, 32]
-    assert all(type(v) is int for v in sw.parse_values("batch_size", "16,32"))
-    assert sw.parse_values("model", "dcgan") == ["dcgan"]
-    assert sw.parse_sweep_param("batch-size=64,128") == ("batch_size", [64, 128])
-    assert sw.parse_sweep_param("hflip=true,false") == ("hflip", [True, False])
+    assert parse_values("g_lr", "2e-4, 1e-3,2e-3") == [2e-4, 1e-3, 2e-3]
+    assert parse_values("batch_size", "16,32") == [16, 32]
+    assert all(type(v) is int for v in parse_values("batch_size", "16,32"))
+    assert parse_values("model", "dcgan") == ["dcgan"]
+    assert parse_sweep_param("batch-size=64,128") == ("batch_size", [64, 128])
+    assert parse_sweep_param("hflip=true,false") == ("hflip", [True, False])
     for bad, message in [
         ("g_lr=abc", "not a number"),
         ("batch_size=1.5", "not a whole number"),
@@ -54,21 +60,21 @@ def test_values_are_parsed_with_train_option_types():
         ("g_lr", "name=v1,v2"),
     ]:
         with pytest.raises(CxrganError, match=message):
-            sw.parse_sweep_param(bad)
+            parse_sweep_param(bad)
 
 
 def test_member_names_are_short_exact_and_filesystem_safe():
-    assert sw.member_name({"g_lr": 1e-3, "d_lr": 2e-4, "seed": 1}) == "g_lr=1e-3,d_lr=2e-4,seed=1"
-    assert sw.member_name({"beta1": 0.5, "hflip": True}) == "beta1=0.5,hflip=true"
-    assert sw.member_name({"g_lr": 1.2345e-4}) == "g_lr=1.2345e-4"
-    assert sw.member_name({"data": "/x/y/chest xray/train"}) == "data=train"
-    assert sw.member_name({"model": "a/b c"}) == "model=a_b_c"
+    assert member_name({"g_lr": 1e-3, "d_lr": 2e-4, "seed": 1}) == "g_lr=1e-3,d_lr=2e-4,seed=1"
+    assert member_name({"beta1": 0.5, "hflip": True}) == "beta1=0.5,hflip=true"
+    assert member_name({"g_lr": 1.2345e-4}) == "g_lr=1.2345e-4"
+    assert member_name({"data": "/x/y/chest xray/train"}) == "data=train"
+    assert member_name({"model": "a/b c"}) == "model=a_b_c"
     for value in (2e-4, 1e-3, 3.3e-5, 0.5, 1234.5, 1e5):  # the name reads back as the value
-        assert float(sw.format_value(value)) == value
+        assert float(format_value(value)) == value
 
 
 def test_grid_is_the_cartesian_product_in_train_field_order():
-    spec = sw.build_spec(
+    spec = build_spec(
         {"seed": [1, 2], "g_lr": [2e-4, 1e-3, 2e-3], "d_lr": [2e-4]},
         {"epochs": 3, "image_size": 32, "progress": False, "device": "cpu"},
     )
@@ -86,12 +92,12 @@ def test_grid_is_the_cartesian_product_in_train_field_order():
 
 
 def test_steps_budget_is_split_into_evenly_spaced_epochs():
-    assert sw.steps_budget(4) == (4, 1)
-    assert sw.steps_budget(95) == (5, 19)  # exact beats more grids
-    assert sw.steps_budget(2000) == (10, 200)
-    assert sw.steps_budget(1009) == (10, 101)  # a prime: one step over, not 1 grid
-    assert sw.steps_budget(10, steps_per_epoch=3) == (4, 3)
-    spec = sw.build_spec({"g_lr": [1e-3]}, {"steps_per_epoch": 2}, steps=6)
+    assert steps_budget(4) == (4, 1)
+    assert steps_budget(95) == (5, 19)  # exact beats more grids
+    assert steps_budget(2000) == (10, 200)
+    assert steps_budget(1009) == (10, 101)  # a prime: one step over, not 1 grid
+    assert steps_budget(10, steps_per_epoch=3) == (4, 3)
+    spec = build_spec({"g_lr": [1e-3]}, {"steps_per_epoch": 2}, steps=6)
     assert (spec.base["epochs"], spec.base["steps_per_epoch"], spec.steps) == (3, 2, 6)
 
 
@@ -109,50 +115,55 @@ def test_steps_budget_is_split_into_evenly_spaced_epochs():
 )
 def test_bad_sweeps_are_refused_before_training(grid, base, steps, message):
     with pytest.raises(CxrganError, match=message):
-        sw.build_spec(grid, base, steps)
+        build_spec(grid, base, steps)
 
 
-def test_member_arguments_read_back_as_the_same_train_settings():
+def test_member_config_reads_back_as_the_same_train_settings(tmp_path):
     values = {"g_lr": 2e-4, "d_lr": 1.2345e-4, "batch_size": 16, "hflip": True, "cache": False,
-              "fit": "pad", "steps_per_epoch": None, "progress": True}  # fmt: skip
-    args = sw.train_args(values)
-    assert args[-1] == "--no-progress" and "--hflip" in args and "--no-cache" in args
-    parsed = given_options(build_parser().parse_args(["train", *args]))
+              "fit": "pad", "steps_per_epoch": None, "data": str(tmp_path)}  # fmt: skip
+    spec = build_spec({"g_lr": [2e-4]}, {k: v for k, v in values.items() if k != "g_lr"})
+    member = spec.members()[0]
+    path = write_member_config(member, tmp_path, {**spec.runtime, "device": "cpu"})
+    assert path == tmp_path / "runs" / "g_lr=2e-4.toml"
     expected = {k: v for k, v in values.items() if v is not None}
-    assert parsed == {**expected, "progress": False}
+    assert load_toml(path) == {**expected, "device": "cpu", "progress": False}
+    start = member_command(member, tmp_path, Plan("start", "new"))
+    assert start[-4:] == ["--config", str(path), "--out", str(member.run_dir(tmp_path))]
+    resume = member_command(member, tmp_path, Plan("resume", "from step 3"))
+    assert resume[-4:] == ["--config", str(path), "--resume", str(member.run_dir(tmp_path))]
 
 
 # ------------------------------------------------------------------------------------------------
 # The sweep folder: spec checks and resume decisions
 
 
-def _spec(**grid) -> sw.SweepSpec:
-    return sw.build_spec(grid or {"g_lr": [2e-4, 1e-3, 2e-3]}, {"epochs": 2, "image_size": 32})
+def _spec(**grid) -> SweepSpec:
+    return build_spec(grid or {"g_lr": [2e-4, 1e-3, 2e-3]}, {"epochs": 2, "image_size": 32})
 
 
 def test_a_different_grid_into_the_same_folder_is_refused(tmp_path):
     spec = _spec()
-    sw.write_sweep(tmp_path, sw.summarise(tmp_path, spec, {}, None))
+    write_sweep(tmp_path, summarise(tmp_path, spec, {}, None))
     same_reordered = _spec(g_lr=[2e-3, 2e-4, 1e-3])
-    assert sw.open_sweep(tmp_path, same_reordered).grid == spec.grid  # stored order kept
-    assert sw.open_sweep(tmp_path, None).identity() == spec.identity()  # `cxrgan sweep SWEEP`
+    assert open_sweep(tmp_path, same_reordered).grid == spec.grid  # stored order kept
+    assert open_sweep(tmp_path, None).identity() == spec.identity()  # `cxrgan sweep SWEEP`
     with pytest.raises(CxrganError, match=r"different sweep \(--g-lr swept over 2e-4,1e-3,2e-3, "
                        r"now 2e-4,1e-3\)"):  # fmt: skip
-        sw.open_sweep(tmp_path, _spec(g_lr=[2e-4, 1e-3]))
-    other_base = sw.build_spec({"g_lr": [2e-4, 1e-3, 2e-3]}, {"epochs": 3, "image_size": 32})
+        open_sweep(tmp_path, _spec(g_lr=[2e-4, 1e-3]))
+    other_base = build_spec({"g_lr": [2e-4, 1e-3, 2e-3]}, {"epochs": 3, "image_size": 32})
     with pytest.raises(CxrganError, match="--epochs was 2, now 3"):
-        sw.open_sweep(tmp_path, other_base)
-    runtime_only = sw.build_spec({"g_lr": [2e-4, 1e-3, 2e-3]},
+        open_sweep(tmp_path, other_base)
+    runtime_only = build_spec({"g_lr": [2e-4, 1e-3, 2e-3]},
                                  {"epochs": 2, "image_size": 32, "device": "cpu"})  # fmt: skip
-    assert sw.open_sweep(tmp_path, runtime_only).runtime == {"device": "cpu"}
+    assert open_sweep(tmp_path, runtime_only).runtime == {"device": "cpu"}
 
 
 def test_a_folder_that_is_not_a_sweep_is_not_used(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(CxrganError, match="not a sweep folder"):
-        sw.open_sweep(tmp_path, _spec())
+        open_sweep(tmp_path, _spec())
     with pytest.raises(CxrganError, match="holds no sweep"):
-        sw.open_sweep(tmp_path, None)
+        open_sweep(tmp_path, None)
 
 
 def _checkpoint(run: Path, epoch: int) -> None:
@@ -171,50 +182,50 @@ def _config(run: Path, stopped: str | None = None, epochs: int = 2) -> None:
 
 def test_resume_decisions(tmp_path):
     runs = tmp_path / "runs"
-    assert sw.decide(runs / "new").action == "start"
+    assert decide(runs / "new").action == "start"
     _config(runs / "done", "completed")
-    assert sw.decide(runs / "done") == sw.Plan("skip", "completed")
+    assert decide(runs / "done") == Plan("skip", "completed")
     _config(runs / "early", "early_stop: FWD plateaued")
-    assert sw.decide(runs / "early").action == "skip"
+    assert decide(runs / "early").action == "skip"
     _config(runs / "killed")
     _checkpoint(runs / "killed", epoch=1)
-    assert sw.decide(runs / "killed") == sw.Plan("resume", "from step 3, 1 epoch(s) done")
+    assert decide(runs / "killed") == Plan("resume", "from step 3, 1 epoch(s) done")
     _config(runs / "ctrl-c", "interrupted")
     _checkpoint(runs / "ctrl-c", epoch=1)
-    assert sw.decide(runs / "ctrl-c").action == "resume"
+    assert decide(runs / "ctrl-c").action == "resume"
     _config(runs / "all-epochs")  # killed after the last checkpoint, before `stopped`
     _checkpoint(runs / "all-epochs", epoch=2)
-    assert sw.decide(runs / "all-epochs").action == "skip"
+    assert decide(runs / "all-epochs").action == "skip"
     _config(runs / "early-death")
     (runs / "early-death" / "samples").mkdir()
-    assert sw.decide(runs / "early-death") == sw.Plan("restart", "no checkpoint yet")
+    assert decide(runs / "early-death") == Plan("restart", "no checkpoint yet")
 
 
 def test_only_checkpointless_member_folders_are_deleted(tmp_path):
     runs = tmp_path / "runs"
     _config(runs / "a")
     (runs / "a" / "train.log").write_text("x")
-    sw.remove_incomplete(runs / "a", runs)
+    remove_incomplete(runs / "a", runs)
     assert not (runs / "a").exists()
 
     _config(runs / "b")
     _checkpoint(runs / "b", epoch=1)
     with pytest.raises(CxrganError, match="it has checkpoints/last"):
-        sw.remove_incomplete(runs / "b", runs)
+        remove_incomplete(runs / "b", runs)
     _config(runs / "c")
     (runs / "c" / "my-notes.txt").write_text("keep")
     with pytest.raises(CxrganError, match=r"my-notes\.txt"):
-        sw.remove_incomplete(runs / "c", runs)
+        remove_incomplete(runs / "c", runs)
     _config(tmp_path / "elsewhere")
     with pytest.raises(CxrganError, match="not a member folder"):
-        sw.remove_incomplete(tmp_path / "elsewhere", runs)
+        remove_incomplete(tmp_path / "elsewhere", runs)
     assert (runs / "b").is_dir() and (runs / "c").is_dir() and (tmp_path / "elsewhere").is_dir()
 
 
 def test_threads_are_shared_between_jobs(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "8")
-    assert [sw.thread_budget(j) for j in (1, 2, 3, 16)] == [8, 4, 2, 1]
-    env = sw.child_env(3)
+    assert [thread_budget(j) for j in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    env = child_env(3)
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
 
 
@@ -243,8 +254,8 @@ def fake_run(run: Path, records: list[dict], evals: list[dict] = (), stopped="co
         save_grid(grid, run / "samples" / f"epoch_{epoch:04d}.png")
 
 
-def _fake_sweep(tmp_path: Path) -> tuple[Path, sw.SweepSpec]:
-    spec = sw.build_spec({"g_lr": [2e-4, 1e-3, 2e-3, 5e-3, 1e-2]}, {"epochs": 3, "image_size": 32})
+def _fake_sweep(tmp_path: Path) -> tuple[Path, SweepSpec]:
+    spec = build_spec({"g_lr": [2e-4, 1e-3, 2e-3, 5e-3, 1e-2]}, {"epochs": 3, "image_size": 32})
     sweep = tmp_path / "sweep"
     names = [m.name for m in spec.members()]
     runs = {name: sweep / "runs" / name for name in names}
@@ -259,7 +270,7 @@ def _fake_sweep(tmp_path: Path) -> tuple[Path, sw.SweepSpec]:
     nan[-1].update(loss_d=math.nan, loss_g=math.inf)
     fake_run(runs[names[3]], nan)
     # 1e-2: never started.
-    sw.write_sweep(sweep, {"spec": spec.to_dict(), "members": []})
+    write_sweep(sweep, {"spec": spec.to_dict(), "members": []})
     return sweep, spec
 
 
@@ -269,7 +280,7 @@ def _no_nan(token: str) -> None:
 
 def test_loss_heuristic_ranks_balanced_before_imbalanced_before_broken(tmp_path):
     sweep, _ = _fake_sweep(tmp_path)
-    result = sw.compare_only(sweep, echo=lambda _: None)
+    result = compare_only(sweep, echo=lambda _: None)
     summary = json.loads((sweep / "sweep.json").read_text(), parse_constant=_no_nan)
     assert summary["ranked_by"] == "loss_heuristic" and result.completed is False
     by_rank = [(m["rank"], m["params"]["g_lr"], m["status"]) for m in summary["members"]]
@@ -280,10 +291,10 @@ def test_loss_heuristic_ranks_balanced_before_imbalanced_before_broken(tmp_path)
     m = {x["params"]["g_lr"]: x for x in summary["members"]}
     assert m[1e-3]["score"] == pytest.approx(0.40)
     assert m[2e-4]["score"] == pytest.approx(0.98)
-    assert m[1e-3]["diagnosis"]["state"] == "healthy" and m[1e-3]["tier"] == sw.TIER_OK
+    assert m[1e-3]["diagnosis"]["state"] == "healthy" and m[1e-3]["tier"] == TIER_OK
     assert m[2e-4]["diagnosis"]["state"] == "d_overpowers_g"
-    assert m[2e-4]["tier"] == sw.TIER_IMBALANCED
-    assert m[5e-3]["score"] is None and m[5e-3]["tier"] == sw.TIER_BROKEN
+    assert m[2e-4]["tier"] == TIER_IMBALANCED
+    assert m[5e-3]["score"] is None and m[5e-3]["tier"] == TIER_BROKEN
     assert m[5e-3]["final"]["loss_d"] is None  # NaN written as null
     assert m[1e-3]["final"]["step"] == 300 and m[1e-3]["best_fwd"] is None
     assert m[1e-3]["run_dir"] == "runs/g_lr=1e-3" and m[1e-3]["grid"].endswith("epoch_0003.png")
@@ -301,7 +312,7 @@ def test_fwd_ranks_when_members_have_it(tmp_path):
     # The imbalanced member has the best images: FWD outranks the loss heuristic.
     fake_run(sweep / "runs" / names[0], _records(30, 0.99, 0.01, 0.02, 6.0), evals)
     lines: list[str] = []
-    summary = sw.compare_only(sweep, echo=lines.append).summary
+    summary = compare_only(sweep, echo=lines.append).summary
     assert summary["ranked_by"] == "best_fwd"
     first, second = summary["members"][:2]
     assert (first["name"], first["best_fwd"], first["best_fwd_step"]) == ("g_lr=2e-4", 12.5, 200)

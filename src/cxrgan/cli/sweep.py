@@ -1,4 +1,9 @@
-"""`cxrgan sweep`: train every combination of learning rates (or any options), then compare."""
+"""`cxrgan sweep`: train every combination of learning rates (or any options), then compare.
+
+Its train options are generated from the settings declared in cxrgan.config, like those of
+`cxrgan train`, but each takes a comma-separated list: one value is passed to every member,
+several values make an axis of the grid.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,23 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cxrgan.cli.train import OPTIONS
+from cxrgan.cli.train import help_text
 from cxrgan.config import load_toml
 from cxrgan.errors import CxrganError
-
-# Options of `cxrgan train` that the sweep declares itself (lists, or decided per member).
-OWN = ("--out", "--g-lr", "--d-lr")
-
-
-def train_flags() -> list[argparse.Action]:
-    """`cxrgan train`'s on/off flags (--hflip, --no-cache, ...: not in its OPTIONS table),
-    read from its own parser so that flags added there are passed through here too."""
-    from cxrgan.cli import train
-    from cxrgan.config import TrainConfig
-
-    sub = argparse.ArgumentParser(add_help=False).add_subparsers()
-    train.add_parser(sub)
-    fields = set(TrainConfig.__dataclass_fields__) - {"progress"}  # members never draw bars
-    return [a for a in sub.choices["train"]._actions
-            if a.nargs == 0 and isinstance(a.const, bool) and a.dest in fields]  # fmt: skip
-
+from cxrgan.settings import GROUPS
+from cxrgan.sweep.grid import ALWAYS_AXES, AXES, NOT_SWEEPABLE, parse_sweep_param, parse_values
+from cxrgan.sweep.spec import SweepSpec, build_spec
 
 DESCRIPTION = """\
 Train one DCGAN per combination of the listed values (the cartesian product), all with the
 same data, seed(s) and budget, then rank them. Each member is an ordinary run folder,
-SWEEP/runs/<member>/, trained by its own `python -m cxrgan train` process (so one crash does
-not end the sweep) with its output in SWEEP/runs/<member>.log.
+SWEEP/runs/<member>/, trained by its own `python -m cxrgan train --config
+SWEEP/runs/<member>.toml` process (so one crash does not end the sweep) with its output in
+SWEEP/runs/<member>.log.
+
+Every `cxrgan train` option is accepted here and takes one value, passed to every member, or
+comma-separated values, one member per value (--g-lr and --d-lr are swept even with one
+value, so that member names show both rates).
 
 Re-running the same command resumes the sweep: finished members are skipped, interrupted ones
 continue from checkpoints/last (`cxrgan train --resume`), and a member that died before its
@@ -50,14 +46,15 @@ examples:
   # two seeds each, 2,000 optimiser steps, two members at a time
   cxrgan sweep --data chest_xray/train --g-lr 2e-4,1e-3 --seeds 1,2 --steps 2000 --jobs 2 \\
       --out sweeps/seeds
-  # any train option: --sweep-param name=v1,v2 (repeatable)
-  cxrgan sweep --data chest_xray/train --g-lr 1e-3 --sweep-param batch_size=64,128 \\
-      --out sweeps/batch
+  # any train option: a list sweeps it (or --sweep-param name=v1,v2)
+  cxrgan sweep --data chest_xray/train --g-lr 1e-3 --batch-size 64,128 --out sweeps/batch
   # continue after Ctrl-C or a crash (the stored spec is reused), or just redo the comparison
   cxrgan sweep sweeps/g-lr
   cxrgan sweep sweeps/g-lr --compare-only
   # carry on with the best member, with new settings
   cxrgan train --resume sweeps/g-lr/runs/g_lr=1e-3,d_lr=2e-4 --epochs 30"""
+
+LIST = "V[,V...]"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -77,20 +74,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "runs/<member>/ (created; re-running with the same grid resumes "
                    "it)")  # fmt: skip
     grid = p.add_argument_group("the grid (every combination is trained)")
-    grid.add_argument("--g-lr", metavar="LIST",
-                      help="generator learning rates, comma-separated, e.g. 2e-4,1e-3,2e-3 "
-                      "(shorthand for --sweep-param g_lr=...)")  # fmt: skip
-    grid.add_argument("--d-lr", metavar="LIST",
-                      help="discriminator learning rates, comma-separated (shorthand for "
-                      "--sweep-param d_lr=...); one value keeps D fixed")  # fmt: skip
     grid.add_argument("--seeds", metavar="LIST",
                       help="seeds, comma-separated: each combination is trained once per "
                       "seed, to tell a better setting from a lucky seed (default: --seed, "
                       "else 0)")  # fmt: skip
     grid.add_argument("--sweep-param", action="append", default=[], metavar="NAME=V1,V2",
                       help="sweep any `cxrgan train` option (e.g. batch_size=64,128, "
-                      "model=dcgan, beta1=0.5,0.9, hflip=true,false); values are parsed as that "
-                      "option's; repeatable")  # fmt: skip
+                      "model=dcgan, beta1=0.5,0.9, hflip=true,false), even with one value; "
+                      "values are parsed as that option's; repeatable")  # fmt: skip
     running = p.add_argument_group("running")
     running.add_argument("--steps", type=int, metavar="N",
                      help="budget in optimiser steps per member, instead of --epochs: split into "
@@ -111,30 +102,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     running.add_argument("--no-progress", dest="progress", action="store_false",
                      help="members never draw progress bars (their output goes to their .log); "
                      "accepted for symmetry with train")  # fmt: skip
-    passed = p.add_argument_group(
-        "options passed to every member (see `cxrgan train --help`; any of them can be swept "
-        "with --sweep-param)"
-    )
-    for option, kind, text in OPTIONS:
-        if option not in OWN:
-            passed.add_argument(option, type=kind, default=None, help=text)
-    for a in train_flags():
-        action = "store_true" if a.const else "store_false"
-        passed.add_argument(*a.option_strings, dest=a.dest, action=action, default=None,
-                            help=f"{a.help} (in every member)")  # fmt: skip
+    add_axis_options(p)
     p.set_defaults(run=run)
 
 
+def add_axis_options(p: argparse.ArgumentParser) -> None:
+    """Every sweepable setting as `--<flag> V[,V...]`, grouped like `cxrgan train --help`."""
+    for group, title in GROUPS.items():
+        members = [s for s in AXES.values() if s.group == group]
+        if not members:
+            continue
+        g = p.add_argument_group(title)
+        for s in members:
+            text = help_text(s) + ("; swept even with one value" if s.name in ALWAYS_AXES else "")
+            if s.kind is bool:  # --hflip alone means true, as in train; or --hflip true,false
+                g.add_argument(s.flag, dest=s.name, nargs="?", const="true", metavar="true,false",
+                               help=text)  # fmt: skip
+                g.add_argument("--no-" + s.flag[2:], dest=s.name, action="store_const",
+                               const="false", help=f"the same as {s.flag} false")  # fmt: skip
+            else:
+                g.add_argument(s.flag, dest=s.name, metavar=LIST, help=text)
+
+
 def run(args: argparse.Namespace) -> int:
-    from cxrgan.training import sweep as sw
+    # deferred: the sweep session imports reporting and matplotlib, which no other command's
+    # parser needs
+    from cxrgan.sweep.session import compare_only, run_sweep
 
     sweep_dir = _sweep_dir(args)
     if args.jobs < 1:
         raise CxrganError(f"--jobs must be at least 1, got {args.jobs}")
     if args.compare_only:
-        result = sw.compare_only(sweep_dir)
+        result = compare_only(sweep_dir)
         return 0 if result.completed else 1
-    result = sw.run_sweep(sweep_dir, _spec(args), jobs=args.jobs)
+    result = run_sweep(sweep_dir, spec_from_args(args), jobs=args.jobs)
     if not result.completed:
         return 130
     return 0 if all(m["status"] == "done" for m in result.summary["members"]) else 1
@@ -149,39 +150,43 @@ def _sweep_dir(args: argparse.Namespace) -> Path:
     return where
 
 
-def _spec(args: argparse.Namespace) -> Any:
+def spec_from_args(args: argparse.Namespace) -> SweepSpec | None:
     """The sweep the command line describes, or None when it only names a sweep folder."""
-    from cxrgan.training import sweep as sw
-
-    grid = _grid(args)
-    base = _base(args, grid)
+    grid, given = _grid_and_given(args)
+    base = _base(args, grid, given)
     if not grid and not base and args.steps is None:
         return None  # `cxrgan sweep SWEEP`: continue what is stored there
-    return sw.build_spec(grid, base, args.steps)
+    return build_spec(grid, base, args.steps)
 
 
-def _grid(args: argparse.Namespace) -> dict[str, list[Any]]:
-    from cxrgan.training import sweep as sw
-
-    pairs = [sw.parse_sweep_param(text) for text in args.sweep_param]
-    for name, text in (("g_lr", args.g_lr), ("d_lr", args.d_lr), ("seed", args.seeds)):
-        if text is not None:
-            pairs.append((name, sw.parse_values(name, text)))
+def _grid_and_given(args: argparse.Namespace) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """(axes, settings given once) from the command line: a list of two or more values, the
+    learning rates, --seeds and --sweep-param make axes."""
+    pairs = [parse_sweep_param(text) for text in args.sweep_param]
+    given: dict[str, Any] = {}
+    for name in AXES:
+        text = getattr(args, name)
+        if text is None:
+            continue
+        values = parse_values(name, text)
+        if len(values) > 1 or name in ALWAYS_AXES:
+            pairs.append((name, values))
+        else:
+            given[name] = values[0]
+    if args.seeds is not None:
+        if "seed" in given or any(name == "seed" for name, _ in pairs):
+            raise CxrganError("give --seed or --seeds, not both")
+        pairs.append(("seed", parse_values("seed", args.seeds)))
     grid: dict[str, list[Any]] = {}
     for name, values in pairs:
-        if name in grid:
-            raise CxrganError(f"{sw.flag(name)} is swept twice; list its values once")
+        if name in grid or name in given:
+            raise CxrganError(f"{AXES[name].flag} is swept twice; list its values once")
         grid[name] = values
-    if "seed" in grid and args.seed is not None:
-        raise CxrganError("give --seed or --seeds, not both")
-    return grid
+    return grid, given
 
 
-def _base(args: argparse.Namespace, grid: dict[str, list[Any]]) -> dict[str, Any]:
-    """Options for every member: --config FILE.toml, then the command line (lists win)."""
-    names = [o[2:].replace("-", "_") for o, _, _ in OPTIONS if o not in OWN]
-    names += [a.dest for a in train_flags()]
-    given = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+def _base(args: argparse.Namespace, grid: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Settings for every member: --config FILE.toml, then the command line (lists win)."""
     from_file = load_toml(args.config) if args.config else {}
-    skip = {"out", "progress", *grid}
+    skip = {*NOT_SWEEPABLE, *grid}
     return {**{k: v for k, v in from_file.items() if k not in skip}, **given}

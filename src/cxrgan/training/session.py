@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from cxrgan import __version__
-from cxrgan.config import RESUMABLE, TrainConfig
+from cxrgan.config import RESUMABLE, SETTINGS, TrainConfig
 from cxrgan.data.folder import ImageSet
 from cxrgan.data.source import dataset_summary, load_training_data
 from cxrgan.errors import CxrganError
@@ -52,9 +52,14 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
     run = RunDir.open(path)
     info = run.read_config()
     old = TrainConfig.from_dict(info["config"])
-    fixed = sorted(k for k, v in overrides.items() if k not in RESUMABLE and v != getattr(old, k))
+    # Settings not declared resumable are fixed by the checkpoint; giving the same value is fine.
+    fixed = [
+        s.flag
+        for s in SETTINGS
+        if s.name in overrides and not s.resumable and overrides[s.name] != getattr(old, s.name)
+    ]
     if fixed:
-        names = ", ".join("--" + k.replace("_", "-") for k in fixed)
+        names = ", ".join(fixed)
         raise CxrganError(f"{names} cannot change on --resume (they are fixed by the checkpoint)")
     cfg = old.replace(**{k: v for k, v in overrides.items() if k in RESUMABLE}).validate()
     ckpt = load_checkpoint(run.checkpoint("last"))
@@ -68,10 +73,10 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
     _log_data(run, data)
     if data.fingerprint != info["dataset"]["fingerprint"]:
         run.log(f"warning: the data's file list changed since the run started ({cfg.data})")
-    changes = {
-        k: [getattr(old, k), getattr(cfg, k)]
-        for k in RESUMABLE
-        if getattr(old, k) != getattr(cfg, k)
+    changes = {  # in declaration order, so config.json's history reads the same every time
+        s.name: [getattr(old, s.name), getattr(cfg, s.name)]
+        for s in SETTINGS
+        if s.resumable and getattr(old, s.name) != getattr(cfg, s.name)
     }
     c = ckpt.meta["state"]["counters"]
     info["history"].append(

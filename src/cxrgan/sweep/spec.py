@@ -1,20 +1,18 @@
-"""The sweep's grid: option values parsed as `cxrgan train` parses them, member names, the
-`--steps` budget split, and the spec (grid × base settings × budget) stored in sweep.json."""
+"""The sweep's spec (grid × base settings × budget, stored in sweep.json), its members, and
+the `--steps` budget split."""
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from cxrgan.config import TrainConfig
 from cxrgan.errors import CxrganError
+from cxrgan.sweep.grid import NOT_SWEEPABLE, flag, format_value, member_name
 
 # Sweep folder layout: SWEEP_FILE, and one run folder per member under RUNS/.
 SWEEP_FILE = "sweep.json"
@@ -22,106 +20,10 @@ RUNS = "runs"
 SPEC_VERSION = 1
 # How a re-run may differ from the stored spec: where and how fast, not what is trained.
 RUNTIME = ("device", "workers", "cache", "cache_dir")
-# The sweep decides these for every member.
-NOT_SWEEPABLE = frozenset({"out", "progress"})
 FIELD_ORDER = [f.name for f in fields(TrainConfig)]
 # A `--steps` budget becomes between MAX_GRIDS/2 and MAX_GRIDS epochs: that many sample grids
 # and checkpoints, enough to watch a member develop without slowing short sweeps down.
 MAX_GRIDS = 10
-
-
-# ------------------------------------------------------------------------------------------------
-# Values: parsing with train's option types, and printing them back
-
-
-def option_types() -> dict[str, Callable[[str], Any]]:
-    """TrainConfig field → parser of one value, from `cxrgan train`'s option table."""
-    from cxrgan.cli.train import OPTIONS
-
-    types = {flag[2:].replace("-", "_"): kind for flag, kind, _ in OPTIONS}
-    for f in fields(TrainConfig):  # on/off flags in train (--hflip, --no-cache): true/false here
-        if isinstance(f.default, bool):
-            types.setdefault(f.name, parse_bool)
-    return types
-
-
-def parse_bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "yes", "on", "1"):
-        return True
-    if value in ("false", "no", "off", "0"):
-        return False
-    raise ValueError(f"not true/false: {text!r}")
-
-
-def option_name(text: str) -> str:
-    """`g-lr`, `--g-lr` or `g_lr` → `g_lr`, checked against TrainConfig and train's options."""
-    name = text.strip().lstrip("-").replace("-", "_")
-    if name not in FIELD_ORDER:
-        raise CxrganError(f"unknown setting {text!r}; `cxrgan train --help` lists them")
-    if name in NOT_SWEEPABLE or name not in option_types():
-        raise CxrganError(f"{text!r} cannot be swept (the sweep sets it for every member)")
-    return name
-
-
-def parse_values(name: str, text: str) -> list[Any]:
-    """'2e-4, 1e-3' → [0.0002, 0.001], each parsed as `cxrgan train --<name>` would."""
-    kind = option_types()[name]
-    items = [item.strip() for item in text.split(",")]
-    if not text.strip() or any(not item for item in items):
-        raise CxrganError(f"{flag(name)}: expected comma-separated values, got {text!r}")
-    values = []
-    for item in items:
-        try:
-            values.append(kind(item))
-        except (ValueError, TypeError, argparse.ArgumentTypeError) as exc:
-            raise CxrganError(f"{flag(name)}: {exc}") from None
-    if len({json.dumps(v) for v in values}) != len(values):
-        raise CxrganError(f"{flag(name)}: a value is listed twice in {text!r}")
-    return values
-
-
-def parse_sweep_param(text: str) -> tuple[str, list[Any]]:
-    """'name=v1,v2' → (field, [values])."""
-    name, sep, values = text.partition("=")
-    if not sep:
-        raise CxrganError(f"--sweep-param expects name=v1,v2,..., got {text!r}")
-    field_name = option_name(name)
-    return field_name, parse_values(field_name, values)
-
-
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def format_value(value: Any) -> str:
-    """Short and exact: 0.0002 → '2e-4', 0.5 → '0.5', True → 'true'."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if value != 0 and math.isfinite(value) and not 1e-2 <= abs(value) < 1e4:
-            mantissa, exponent = f"{value:.6e}".split("e")
-            text = f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-            if float(text) == value:
-                return text
-        return repr(value)
-    return str(value)
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+=,-]+")
-
-
-def member_name(params: dict[str, Any]) -> str:
-    """'g_lr=1e-3,d_lr=2e-4,seed=1': readable, and safe as a folder name on any OS."""
-    parts = []
-    for key, value in params.items():
-        text = Path(value).name if key in ("data", "cache_dir") else format_value(value)
-        parts.append(f"{key}={_UNSAFE.sub('_', text)}")
-    return ",".join(parts)[:200]  # file names stop at 255 bytes
-
-
-# ------------------------------------------------------------------------------------------------
-# The spec: what is trained (grid × base × budget), and how to run it (runtime)
 
 
 @dataclass
@@ -136,6 +38,10 @@ class Member:
 
     def log(self, sweep: Path) -> Path:
         return sweep / RUNS / f"{self.name}.log"
+
+    def config(self, sweep: Path) -> Path:
+        """The settings file its `cxrgan train --config` reads."""
+        return sweep / RUNS / f"{self.name}.toml"
 
 
 @dataclass

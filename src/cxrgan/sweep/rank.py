@@ -3,18 +3,17 @@ FWD) and the sweep.json contents that list them best first."""
 
 from __future__ import annotations
 
-import contextlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cxrgan.errors import CxrganError
+from cxrgan.reporting.diagnose import Diagnosis, diagnose
+from cxrgan.reporting.diversity import run_diversity
+from cxrgan.reporting.run_records import epoch_grids, load_records
+from cxrgan.sweep.resume import decide, is_finished, read_run_config
+from cxrgan.sweep.spec import RUNS, SPEC_VERSION, Member, SweepSpec
 from cxrgan.training.rundir import now_iso
-from cxrgan.training.sweep_grid import RUNS, SPEC_VERSION, Member, SweepSpec
-from cxrgan.training.sweep_resume import decide, is_finished, read_run_config
-
-if TYPE_CHECKING:  # only for annotations: sweep.py imports this module
-    from cxrgan.training.sweep import Outcome
 
 # The loss heuristic looks at the last third of the latest WINDOW training records (as
 # diagnose's "now"), so a short spike at the very end does not decide the ranking.
@@ -34,10 +33,17 @@ TIERS = {
 }
 
 
+@dataclass
+class Outcome:
+    """How a member's subprocess ended in this sweep (absent: not run this time)."""
+
+    returncode: int
+    elapsed_s: float
+    error: str | None = None
+
+
 def member_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(training, evaluation) records of a member; empty for a member not started yet."""
-    from cxrgan.reporting.diagnose import load_records
-
     if not run_dir.is_dir():
         return [], []
     return load_records(run_dir)
@@ -97,25 +103,16 @@ def loss_score(train: list[dict[str, Any]]) -> tuple[float | None, dict[str, Any
     return abs(means["d_x"] - means["d_g_z1"]), means
 
 
-def _diagnosis(run_dir: Path, train: list[dict[str, Any]], evals: list[dict[str, Any]]) -> Any:
-    from cxrgan.reporting import diagnose as dg
-
-    diversity = reference = None
-    grids = dg.epoch_grids(run_dir)
-    size = dg.image_size_of(run_dir)
-    with contextlib.suppress(CxrganError, OSError, ValueError):
-        if grids:
-            diversity = dg.grid_diversity(grids[-1][1], image_size=size)
-        if (run_dir / "samples" / "real.png").is_file():
-            reference = dg.grid_diversity(run_dir / "samples" / "real.png", image_size=size)
-    return dg.diagnose(train, quality=evals, diversity=diversity, reference_diversity=reference)
+def _diagnosis(
+    run_dir: Path, train: list[dict[str, Any]], evals: list[dict[str, Any]]
+) -> Diagnosis:
+    diversity, reference = run_diversity(run_dir)  # mode collapse counts in the ranking
+    return diagnose(train, quality=evals, diversity=diversity, reference_diversity=reference)
 
 
 def summarise_member(
     sweep: Path, member: Member, outcome: Outcome | None, previous: dict[str, Any] | None
 ) -> dict[str, Any]:
-    from cxrgan.reporting.diagnose import epoch_grids
-
     run_dir = member.run_dir(sweep)
     train, evals = member_records(run_dir)
     score, means = loss_score(train)

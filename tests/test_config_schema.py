@@ -1,0 +1,214 @@
+"""Every setting is declared once (cxrgan.config) and every surface is generated from it: the
+`cxrgan train` parser, TOML loading, the --resume rules and help, and the sweep's axes."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import re
+import tomllib
+
+import pytest
+
+from cxrgan.cli.main import build_parser, main
+from cxrgan.cli.train import given_options, resume_help
+from cxrgan.config import (
+    BY_NAME,
+    RESUMABLE,
+    SETTINGS,
+    TrainConfig,
+    dump_toml,
+    load_toml,
+    typed_settings,
+)
+from cxrgan.errors import CxrganError
+from cxrgan.settings import GROUPS, Setting, setting, settings_of
+from cxrgan.sweep.grid import AXES, parse_values
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices["train"]
+
+
+def _setting_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if a.dest in BY_NAME]
+
+
+def test_every_field_is_a_declared_setting():
+    assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(TrainConfig)]
+    for s in SETTINGS:
+        assert s.help and len(s.help) > 10, s.name
+        assert s.group in GROUPS, s.name
+        assert isinstance(s.resumable, bool) and isinstance(s.sweepable, bool), s.name
+        assert s.kind in (int, float, str, bool), s.name
+        assert s.flag.startswith("--"), s.name
+        assert s.optional == (s.default is None), s.name  # only None-default settings take None
+        assert s.problem(s.default) is None, f"{s.name}'s default is not allowed"
+    assert TrainConfig().validate() == TrainConfig()
+
+
+def test_registries_give_the_choices():
+    from cxrgan.data.preprocess import FIT_POLICIES
+    from cxrgan.models import MODELS
+
+    assert BY_NAME["model"].choices() == tuple(MODELS)
+    assert BY_NAME["fit"].choices() == tuple(FIT_POLICIES)
+
+
+def test_parser_has_one_option_per_setting_in_its_group():
+    parser = _train_parser()
+    actions = _setting_actions(parser)
+    assert sorted(a.dest for a in actions) == sorted(BY_NAME)  # exactly one each
+    for a in actions:
+        s = BY_NAME[a.dest]
+        assert s.flag in a.option_strings and a.default is None
+        assert s.help in a.help  # the declared help, with choices and default appended
+        if s.default is not None:
+            assert "default: " in a.help, s.name
+    titles = {g.title: {a.dest for a in g._group_actions} for g in parser._action_groups}
+    for group, title in GROUPS.items():
+        assert titles.get(title, set()) == {s.name for s in SETTINGS if s.group == group}
+    text = parser.format_help()
+    assert "--model {dcgan" in text and "architecture (one of dcgan" in text
+
+
+def test_flags_old_and_new_parse_as_settings():
+    parse = _train_parser().parse_args
+    argv = ["--hflip", "--no-cache", "--tensorboard", "--no-progress", "--g-lr", "1e-3",
+            "--batch-size", "8", "--fit", "pad"]  # fmt: skip
+    assert given_options(parse(argv)) == {"hflip": True, "cache": False, "tensorboard": True,
+                                          "progress": False, "g_lr": 1e-3, "batch_size": 8,
+                                          "fit": "pad"}  # fmt: skip
+    assert given_options(parse(["--no-hflip", "--cache", "--progress"])) == {
+        "hflip": False, "cache": True, "progress": True}  # fmt: skip
+    assert given_options(parse([])) == {}
+
+
+def test_resumable_is_what_the_declarations_say():
+    assert {s.name for s in SETTINGS if s.resumable} == RESUMABLE
+    # What a checkpoint fixes: the data, the images, the networks, Adam's betas, the batch.
+    fixed = {"data", "image_size", "fit", "hflip", "model", "nz", "ngf", "ndf", "beta1", "beta2",
+             "batch_size", "seed", "demo_images", "out"}  # fmt: skip
+    assert fixed.isdisjoint(RESUMABLE) and fixed | RESUMABLE == set(BY_NAME)
+
+
+def test_resume_help_lists_exactly_the_resumable_flags():
+    text = resume_help()
+    listed = text.split("may change: ")[1].split(" (")[0].split(", ")
+    assert sorted(listed) == sorted(BY_NAME[name].flag for name in RESUMABLE)
+    resume = next(a for a in _train_parser()._actions if a.dest == "resume")
+    assert resume.help == text
+
+
+def test_sweep_axes_are_the_sweepable_settings():
+    assert list(AXES) == [s.name for s in SETTINGS if s.sweepable]
+    assert {s.name for s in SETTINGS if not s.sweepable} == {"out", "progress"}
+    for s in AXES.values():  # every axis parses its values as train does
+        text = {int: "1,2", float: "0.5,1e-3", bool: "true,false", str: "a,b"}[s.kind]
+        values = parse_values(s.name, text)
+        assert len(values) == 2 and all(type(v) is s.kind for v in values), s.name
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "expected"),
+    [
+        ('hflip = "no"', "hflip", "must be true or false, got 'no'"),
+        ("epochs = 1.5", "epochs", "must be an integer, got 1.5"),
+        ('g_lr = "1e-3"', "g_lr", "must be a number, got '1e-3'"),
+        ("batch-size = 8.5", "batch-size", "must be an integer, got 8.5"),
+        ("cache = 1", "cache", "must be true or false, got 1"),
+        ("data = 3", "data", "must be a string, got 3"),
+        ("epochs = true", "epochs", "must be an integer, got True"),
+    ],
+)
+def test_toml_type_errors_name_the_file_and_key(tmp_path, line, key, expected):
+    path = tmp_path / "c.toml"
+    path.write_text(f"{line}\n")
+    with pytest.raises(CxrganError) as info:
+        load_toml(path)
+    message = str(info.value)
+    assert message == f"{path}: {key} {expected}"
+    assert "\n" not in message
+
+
+def test_toml_accepts_an_int_for_a_float_and_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("g_lr = 1\nearly-stop-min-delta = 0\nepochs = 3\n")
+    values = load_toml(path)
+    assert values == {"g_lr": 1.0, "early_stop_min_delta": 0.0, "epochs": 3}
+    assert type(values["g_lr"]) is float
+    path.write_text("g_lrr = 1e-3\nfoo = 1\n")
+    with pytest.raises(CxrganError, match=r"c\.toml: unknown setting\(s\): foo, g_lrr$"):
+        load_toml(path)
+
+
+def test_a_toml_type_error_is_one_line_on_the_command_line(tmp_path, capsys):
+    path = tmp_path / "c.toml"
+    path.write_text('hflip = "no"\n')
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"cxrgan train: error: {path}: hflip must be true or false, got 'no'\n"
+    assert not (tmp_path / "r").exists()
+
+
+def test_from_dict_and_validate_check_types_too():
+    with pytest.raises(CxrganError, match="epochs must be an integer, got '3'"):
+        TrainConfig.from_dict({"epochs": "3"})
+    with pytest.raises(CxrganError, match=r"--epochs must be an integer, got 2\.5"):
+        TrainConfig(epochs=2.5).validate()
+    assert typed_settings({"steps-per-epoch": None}) == {"steps_per_epoch": None}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"image_size": 100}, "--image-size must be one of 32, 64, 128, 256, got 100"),
+        ({"fit": "zoom"}, "--fit must be one of crop, pad, squash, got 'zoom'"),
+        ({"model": "nope"}, "--model must be one of dcgan, got 'nope'"),
+        ({"g_lr": 0.0}, "--g-lr must be positive, got 0"),
+        ({"beta1": 1.0}, "--beta1 must be below 1, got 1"),
+        ({"batch_size": 0}, "--batch-size must be at least 1, got 0"),
+        ({"steps_per_epoch": 0}, "--steps-per-epoch must be at least 1, got 0"),
+        ({"workers": -1}, "--workers must not be negative, got -1"),
+        ({"eval_n": 1}, "--eval-n must be at least 2, got 1"),
+        ({"early_stop_patience": 2}, "--early-stop-patience needs --eval-every"),
+    ],
+)
+def test_validation_comes_from_the_declarations(changes, message):
+    with pytest.raises(CxrganError, match="^" + re.escape(message)):
+        TrainConfig(**changes).validate()
+
+
+def test_toml_writer_round_trips_scalars(tmp_path):
+    values = {"g_lr": 1.2345e-4, "d_lr": 2e-4, "epochs": 3, "hflip": True, "cache": False,
+              "data": 'C:\\x-ray "set"\tä', "early_stop_min_delta": 0.0,
+              "cache_dir": None}  # fmt: skip
+    text = dump_toml(values, header="line one\nline two")
+    assert text.startswith("# line one\n# line two\n") and "cache_dir" not in text
+    parsed = tomllib.loads(text)
+    assert parsed == {k: v for k, v in values.items() if v is not None}
+    assert all(type(parsed[k]) is type(v) for k, v in values.items() if v is not None)
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    assert load_toml(path) == parsed
+    assert math.isinf(tomllib.loads(dump_toml({"x": math.inf}))["x"])
+
+
+def test_declaring_a_setting_is_one_field():
+    @dataclasses.dataclass
+    class Toy:
+        loss: str = setting("bce", "what G and D optimise", group="loss",
+                            choices=lambda: ("bce", "hinge"))  # fmt: skip
+        steps: int | None = setting(None, "how many steps", group="optim", min=1)
+
+    loss, steps = settings_of(Toy)
+    assert loss == Setting("loss", str, False, "bce", "what G and D optimise", "loss", False,
+                           True, "--loss", loss.choices_of, None, None, None)  # fmt: skip
+    assert loss.help_text() == "what G and D optimise (one of bce, hinge; default: bce)"
+    assert loss.problem("wgan") == "must be one of bce, hinge, got 'wgan'"
+    assert (steps.kind, steps.optional, steps.problem(None), steps.problem(0)) == (
+        int, True, None, "must be at least 1, got 0")  # fmt: skip
+    with pytest.raises(ValueError, match="unknown setting group"):
+        setting(1, "x", group="nope")
