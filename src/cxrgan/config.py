@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cxrgan.augment import augment_names
 from cxrgan.data.preprocess import FIT_POLICIES
 from cxrgan.errors import CxrganError
+from cxrgan.losses import LOSSES
 from cxrgan.models import MODELS
 from cxrgan.settings import Setting, setting, settings_of
 
@@ -66,6 +68,19 @@ class TrainConfig:
     nz: int = setting(100, "latent vector size", group="model", min=1)
     ngf: int = setting(64, "generator width", group="model", min=1)
     ndf: int = setting(64, "discriminator width", group="model", min=1)
+    loss: str = setting(
+        "bce",
+        "what G and D optimise (bce: the tutorial's binary cross-entropy, G non-saturating)",
+        group="loss",
+        choices=lambda: LOSSES,
+    )
+    augment: str = setting(
+        "none",
+        "differentiable augmentation of every image D sees, real and generated alike "
+        "(none: D sees the images as they are)",
+        group="augment",
+        choices=augment_names,
+    )
     g_lr: float = setting(
         2e-4,
         "generator learning rate; if D overpowers G, raise it (the tutorial's 2e-4 often needs "

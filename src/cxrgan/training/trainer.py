@@ -118,7 +118,9 @@ def build_state(
     # Per-rank latents; rank 0 draws what a single process draws.
     noise_gen = torch.Generator(device).manual_seed(cfg.seed + 1 + rank * 1_000_003)
     fixed_z = g.sample_latents(FIXED_NOISE, generator=noise_gen, device=device)
-    augment = build_augment("none")
+    augment = build_augment(cfg.augment)
+    if augment is not None:
+        augment = augment.to(device)
     return TrainState(spec, g, d, opt_g, opt_d, sampler, noise_gen, fixed_z, augment=augment)
 
 
@@ -136,7 +138,7 @@ def build_trainer(
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
     spec = checkpoint.model_spec() if checkpoint is not None else model_spec(cfg)
     state = build_state(cfg, spec, data, device, rank, world_size)
-    loss = LOSSES.load("bce")(state.g, state.d, augment=state.augment)
+    loss = LOSSES.load(cfg.loss)(state.g, state.d, augment=state.augment)
     nets = {"G": (state.g, state.opt_g), "D": (state.d, state.opt_d)}
     per_epoch = cfg.steps_per_epoch or max(1, len(data) // state.sampler.batch_size)
     t = Trainer(cfg, device, state, loss, bind_phases(loss, nets), per_epoch, run,
