@@ -88,6 +88,7 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: training imports torch, which `cxrgan --help` does not need
     from cxrgan.training.session import resume_run, start_run
 
     settings = {**(load_toml(args.config) if args.config else {}), **given_options(args)}

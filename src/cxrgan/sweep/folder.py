@@ -14,6 +14,11 @@ from cxrgan.errors import CxrganError
 from cxrgan.sweep.spec import RUNS, SWEEP_FILE, SweepSpec, spec_difference
 from cxrgan.training.rundir import write_json_atomic
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; run one sweep per folder by hand
+    fcntl = None  # type: ignore[assignment]
+
 # What a sweep folder holds besides sweep.json: a folder of only these may become a sweep.
 SWEEP_FILES = frozenset({RUNS, ".lock", "grids.png", "losses.png", "report.html"})
 
@@ -61,9 +66,7 @@ def write_sweep(sweep: Path, summary: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def sweep_lock(sweep: Path) -> Iterator[None]:
     """One `cxrgan sweep` per folder at a time; the OS drops the lock if the process dies."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; run one sweep per folder by hand
+    if fcntl is None:
         yield
         return
     sweep.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
+
 from cxrgan.errors import CxrganError
 
 # What `cxrgan train` (and `evaluate`) write into a run folder; anything else is the user's.
@@ -39,8 +41,6 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 def checkpoint_counters(path: Path) -> tuple[int, int] | None:
     """(completed epochs, steps) of a checkpoint, from its header only (no tensors loaded)."""
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             counters = json.loads((f.metadata() or {})["state"])["counters"]
