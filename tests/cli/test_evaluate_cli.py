@@ -4,8 +4,11 @@ import json
 
 import numpy as np
 from PIL import Image
+from tiny import TINY_CONFIG
 
 from cxrgan.cli.main import main
+from cxrgan.config import TrainConfig
+from cxrgan.training.session import start_run
 
 
 def _folder(path, images):
@@ -106,9 +109,14 @@ def test_evaluate_run_generates_and_writes_memorisation_png(tmp_path, capsys):
     assert (run / "memorisation.png").is_file()
 
 
-def test_evaluate_size_mismatch_is_an_error(tmp_path, capsys, png128):
+def test_evaluate_takes_the_size_from_the_checkpoint_spec(tmp_path, capsys, png128):
     run = tmp_path / "run"
-    run.mkdir()
-    (run / "config.json").write_text(json.dumps({"config": {"image_size": 32}}))
+    settings = {**TINY_CONFIG, "demo_images": 16, "epochs": 1, "steps_per_epoch": 1}
+    start_run(TrainConfig(out=str(run), **settings))
+    # config.json's loose fields are not what a loader reads: the checkpoint's model spec is.
+    info = json.loads((run / "config.json").read_text())
+    info["config"]["image_size"] = 128
+    (run / "config.json").write_text(json.dumps(info))
+    capsys.readouterr()
     assert main(["evaluate", "--real", str(png128), "--fake", str(run), "--image-size", "64"]) == 2
-    assert "generates 32 px images" in capsys.readouterr().err
+    assert "generates 32 px images; drop --image-size or pass 32" in capsys.readouterr().err

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cxrgan.errors import CxrganError
-from cxrgan.reporting.run_records import image_size_of, is_run_dir
+from cxrgan.reporting.run_records import is_run_dir
+
+if TYPE_CHECKING:  # annotations only
+    import numpy as np
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,14 +68,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _fake_images(args: argparse.Namespace, size: int):
+def _fake_images(args: argparse.Namespace) -> tuple[np.ndarray, int | None]:
+    """The generated side, and the size a run's generator draws at (None for a folder)."""
     # deferred: keeps `cxrgan --help` from importing pydicom and torch
     from cxrgan.data.folder import load_folder
     from cxrgan.training.generate import generate_images
 
-    if is_run_dir(args.fake):
-        return generate_images(args.fake, args.n, args.checkpoint, args.seed)
-    return load_folder(args.fake, size, args.fit, progress=args.progress).images
+    if not is_run_dir(args.fake):
+        size = args.image_size or 64
+        return load_folder(args.fake, size, args.fit, progress=args.progress).images, None
+    # The size is the generator's own, rebuilt from the model spec in its checkpoint.
+    images = generate_images(args.fake, args.n, args.checkpoint, args.seed)
+    run_size = images.shape[-1]
+    if args.image_size and args.image_size != run_size:
+        raise CxrganError(
+            f"{args.fake} generates {run_size} px images; drop --image-size or pass {run_size}"
+        )
+    return images, run_size
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,14 +100,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 2:
         raise CxrganError(f"--n must be at least 2, got {args.n}")
-    run_size = image_size_of(args.fake) if is_run_dir(args.fake) else None
-    size = args.image_size or run_size or 64
-    if run_size and size != run_size:
-        raise CxrganError(
-            f"{args.fake} generates {run_size} px images; drop --image-size or pass {run_size}"
-        )
+    fake, run_size = _fake_images(args)
+    size = fake.shape[-1]
     real = load_folder(args.real, size, args.fit, progress=args.progress).images
-    fake = _fake_images(args, size)
     results = evaluate_sets(real, fake, n=args.n, seed=args.seed)
     print(format_metrics(results, title=f"{args.fake} vs {args.real} at {size} px"))
     if min(len(real), len(fake)) < 500:
