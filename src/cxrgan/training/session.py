@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import torch
 
 from cxrgan import __version__
 from cxrgan.config import RESUMABLE, SETTINGS, TrainConfig
+from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.folder import ImageSet
-from cxrgan.data.source import dataset_summary, load_training_data
+from cxrgan.data.source import dataset_summary, load_images
 from cxrgan.errors import CxrganError
 from cxrgan.reporting.html_report import write_report
 from cxrgan.reporting.plots import save_grid
@@ -26,7 +28,7 @@ def start_run(cfg: TrainConfig) -> RunDir:
     device = resolve_device(cfg.device)
     notes: list[str] = []  # cache messages, printed now and logged once the run folder exists
     # Data before the folder: bad data leaves nothing behind.
-    data = load_training_data(cfg, log=lambda m: (print(m), notes.append(m)))
+    data = load_data(cfg, log=lambda m: (print(m), notes.append(m)))
     run = RunDir.create(Path(cfg.out) if cfg.out else default_run_path())
     for note in notes:
         run.log(note, echo=False)
@@ -69,7 +71,7 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
             f"{path} has already trained {done} epoch(s); "
             f"pass --epochs N with N > {done} to continue"
         )
-    data = load_training_data(cfg, log=run.log)
+    data = load_data(cfg, log=run.log)
     _log_data(run, data)
     if data.fingerprint != info["dataset"]["fingerprint"]:
         run.log(f"warning: the data's file list changed since the run started ({cfg.data})")
@@ -107,6 +109,22 @@ def _train(cfg: TrainConfig, run: RunDir, data: ImageSet, info: dict, ckpt: Any)
     write_report(run.root)  # the last per-epoch refresh still said "in progress"
     run.log(f"{reason}: {c.epoch} epoch(s), {c.step} steps; samples in {run.samples}")
     return run
+
+
+def load_data(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> ImageSet:
+    """The run's images as the config asks; folders go through the decode-once cache unless
+    cfg.cache is off."""
+    return load_images(
+        cfg.data,
+        cfg.image_size,
+        demo_images=cfg.demo_images,
+        seed=cfg.seed,
+        fit=cfg.fit,
+        workers=cfg.workers,
+        progress=cfg.progress,
+        cache_dir=resolve_cache_dir(cfg.cache_dir) if cfg.cache else None,
+        log=log,
+    )
 
 
 def _log_data(run: RunDir, data: ImageSet) -> None:
