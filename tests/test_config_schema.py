@@ -89,9 +89,9 @@ def test_flags_old_and_new_parse_as_settings():
 def test_resumable_is_what_the_declarations_say():
     assert {s.name for s in SETTINGS if s.resumable} == RESUMABLE
     # What a checkpoint fixes: the data, the images, the networks, Adam's betas, the batch.
-    fixed = {"data", "image_size", "fit", "hflip", "model", "nz", "ngf", "ndf", "beta1", "beta2",
-             "batch_size", "seed", "demo_images", "out"}  # fmt: skip
-    assert fixed.isdisjoint(RESUMABLE)
+    fixed = {"data", "image_size", "fit", "hflip", "model", "nz", "ngf", "ndf", "loss", "augment",
+             "beta1", "beta2", "batch_size", "seed", "demo_images", "out"}  # fmt: skip
+    assert fixed.isdisjoint(RESUMABLE) and fixed | RESUMABLE == set(BY_NAME)
 
 
 def test_resume_help_lists_exactly_the_resumable_flags():

@@ -1,4 +1,4 @@
-"""The pictures and the table that compare the members of a sweep (see cxrgan.training.sweep).
+"""The pictures and the table that compare the members of a sweep (see cxrgan.sweep.session).
 
 Everything here reads sweep.json's member summaries and the members' run folders; nothing
 trains or changes a run.
