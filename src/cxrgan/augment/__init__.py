@@ -19,7 +19,10 @@ NONE = "none"  # D sees images as they are
 
 AUGMENTS = Registry(
     "augmentation",
-    {},
+    {
+        "diff": "cxrgan.augment.diffaug:DiffAugment",
+        "ada": "cxrgan.augment.ada:ADA",
+    },
 )
 
 
