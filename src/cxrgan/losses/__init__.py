@@ -9,5 +9,7 @@ LOSSES = Registry(
     "loss",
     {
         "bce": "cxrgan.losses.bce:BCELoss",
+        "ns": "cxrgan.losses.ns:NonSaturatingLoss",
+        "hinge": "cxrgan.losses.hinge:HingeLoss",
     },
 )
