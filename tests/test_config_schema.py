@@ -23,6 +23,7 @@ from cxrgan.config import (
     typed_settings,
 )
 from cxrgan.errors import CxrganError
+from cxrgan.models import MODELS
 from cxrgan.settings import GROUPS, Setting, setting, settings_of
 from cxrgan.sweep.grid import AXES, parse_values
 
@@ -90,7 +91,8 @@ def test_resumable_is_what_the_declarations_say():
     assert {s.name for s in SETTINGS if s.resumable} == RESUMABLE
     # What a checkpoint fixes: the data, the images, the networks, Adam's betas, the batch.
     fixed = {"data", "image_size", "fit", "hflip", "model", "nz", "ngf", "ndf", "loss", "augment",
-             "beta1", "beta2", "batch_size", "seed", "demo_images", "out"}  # fmt: skip
+             "d_spectral_norm", "ema_kimg", "r1_gamma", "recipe", "beta1", "beta2", "batch_size",
+             "seed", "demo_images", "out"}  # fmt: skip
     assert fixed.isdisjoint(RESUMABLE) and fixed | RESUMABLE == set(BY_NAME)
 
 
@@ -166,7 +168,7 @@ def test_from_dict_and_validate_check_types_too():
     [
         ({"image_size": 100}, "--image-size must be one of 32, 64, 128, 256, got 100"),
         ({"fit": "zoom"}, "--fit must be one of crop, pad, squash, got 'zoom'"),
-        ({"model": "nope"}, "--model must be one of dcgan, got 'nope'"),
+        ({"model": "nope"}, f"--model must be one of {', '.join(MODELS)}, got 'nope'"),
         ({"g_lr": 0.0}, "--g-lr must be positive, got 0"),
         ({"beta1": 1.0}, "--beta1 must be below 1, got 1"),
         ({"batch_size": 0}, "--batch-size must be at least 1, got 0"),

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "cxrgan.augment": 1,
     "cxrgan.config": 2,
     "cxrgan.settings": 2,
+    "cxrgan.recipes": 2,
     "cxrgan.reporting": 3,
     "cxrgan.training": 4,
     "cxrgan.sweep": 5,

@@ -24,6 +24,7 @@ from cxrgan.data.preprocess import FIT_POLICIES
 from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.models import MODELS
+from cxrgan.recipes import DEFAULT_RECIPE, recipe_names, with_recipe
 from cxrgan.settings import Setting, setting, settings_of
 
 IMAGE_SIZES = (32, 64, 128, 256)
@@ -34,6 +35,14 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 class TrainConfig:
     """Every setting of a training run. Defaults follow the PyTorch DCGAN tutorial."""
 
+    recipe: str = setting(
+        DEFAULT_RECIPE,
+        "a named, tested bundle of the settings that make the GAN (networks, loss, "
+        "augmentation, rates, EMA, R1, batch); options you give override it. tutorial: the "
+        "DCGAN tutorial's; blog: the tutorial's networks with G at 1e-3",
+        group="run",
+        choices=recipe_names,
+    )
     data: str | None = setting(
         None,
         "folder of chest X-rays, searched recursively; its immediate subfolders are class "
@@ -68,11 +77,31 @@ class TrainConfig:
     nz: int = setting(100, "latent vector size", group="model", min=1)
     ngf: int = setting(64, "generator width", group="model", min=1)
     ndf: int = setting(64, "discriminator width", group="model", min=1)
+    d_spectral_norm: bool = setting(
+        False,
+        "spectral normalisation of every D layer's weights (Miyato et al. 2018), for any model",
+        group="model",
+    )
+    ema_kimg: float = setting(
+        0.0,
+        "keep an EMA generator with this half-life in thousands of images, ramped up over the "
+        "first images (StyleGAN2-ADA: batch × 10/32, e.g. 20 at batch 64); it draws the grids "
+        "and is what evaluation, best, generate and evaluate use (0: no EMA)",
+        group="model",
+        min=0,
+    )
     loss: str = setting(
         "bce",
         "what G and D optimise (bce: the tutorial's binary cross-entropy, G non-saturating)",
         group="loss",
         choices=lambda: LOSSES,
+    )
+    r1_gamma: float = setting(
+        0.0,
+        "R1 penalty γ on D's gradient at real images, applied lazily every 16 D steps "
+        "(StyleGAN2's heuristic: 0.0002 × resolution² / batch; 0: off)",
+        group="loss",
+        min=0,
     )
     augment: str = setting(
         "none",
@@ -95,6 +124,14 @@ class TrainConfig:
     beta1: float = setting(0.5, "Adam β1 for both networks", group="optim", min=0, below=1)
     beta2: float = setting(0.999, "Adam β2 for both networks", group="optim", min=0, below=1)
     batch_size: int = setting(128, "images per step", group="optim", min=1)
+    minutes: float | None = setting(
+        None,
+        "stop after this many minutes of training time (across resumes; evaluation excluded), "
+        "save checkpoints/last and record why (none: no time budget)",
+        group="optim",
+        resumable=True,
+        above=0,
+    )
     epochs: int = setting(
         5,
         "total epochs to train; on --resume, the new total",
@@ -234,8 +271,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """From typed values (config.json, merged TOML and CLI); wrong types are errors."""
-        return cls(**typed_settings(values))
+        """From typed values (config.json, merged TOML and CLI) over the recipe they name (see
+        cxrgan.recipes); wrong types are errors."""
+        return cls(**with_recipe(typed_settings(values)))
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from cxrgan.errors import CxrganError
 from cxrgan.models.spec import ModelSpec
@@ -81,4 +83,19 @@ class Architecture:
             )
         except TypeError as exc:
             raise CxrganError(f"model {spec.describe()}: {exc}") from None
-        return self.builder(spec.z_dim, spec.c_dim, spec.resolution, spec.channels, **spec.kwargs)
+        g, d = self.builder(spec.z_dim, spec.c_dim, spec.resolution, spec.channels, **spec.kwargs)
+        if spec.d_spectral_norm:
+            add_spectral_norm(d)
+        return g, d
+
+
+def add_spectral_norm(module: nn.Module) -> None:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear weight, in place.
+
+    Layers that already carry it (an architecture may build D with it) are left alone.
+    """
+    for layer in list(module.modules()):
+        if isinstance(layer, nn.Conv2d | nn.Linear) and not parametrize.is_parametrized(
+            layer, "weight"
+        ):
+            spectral_norm(layer)

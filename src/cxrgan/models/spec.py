@@ -22,6 +22,7 @@ class ModelSpec:
     c_dim: int = 0
     channels: int = 1
     kwargs: dict[str, Any] = field(default_factory=dict)
+    d_spectral_norm: bool = False  # any architecture: SN on every conv/linear weight of D
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,4 +37,5 @@ class ModelSpec:
     def describe(self) -> str:
         extra = " ".join(f"{k}={v}" for k, v in self.kwargs.items())
         classes = f" {self.c_dim} classes" if self.c_dim else ""
-        return f"{self.name} {self.resolution}px z={self.z_dim}{classes} {extra}".rstrip()
+        sn = " D+SN" if self.d_spectral_norm else ""
+        return f"{self.name} {self.resolution}px z={self.z_dim}{classes}{sn} {extra}".rstrip()

@@ -26,6 +26,7 @@ from cxrgan.losses.base import GanLoss, StepBatch
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.training import callbacks as cb
 from cxrgan.training.checkpoint import Checkpoint, save_checkpoint
+from cxrgan.training.ema import EMA, make_ema_copy
 from cxrgan.training.quality import QualityTracker
 from cxrgan.training.rundir import RunDir
 from cxrgan.training.sampler import BatchSampler
@@ -33,6 +34,7 @@ from cxrgan.training.state import TrainState
 from cxrgan.training.step import BoundPhase, StepStats, bind_phases, train_step
 
 FIXED_NOISE = 64  # images in each sample grid, as in the tutorial
+R1_INTERVAL = 16  # lazy R1: one Dreg phase every this many steps (StyleGAN2's value)
 # Logged statistics that must stay finite; anything else means the run diverged.
 GUARDED = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
 
@@ -49,6 +51,7 @@ class Trainer:
     callbacks: list[cb.Callback] = field(default_factory=list)
     rank: int = 0
     world_size: int = 1
+    ema: EMA | None = None  # how G_ema follows G, when the run keeps one
     tb: Any = None  # torch.utils.tensorboard.SummaryWriter with --tensorboard
     records: list[dict[str, Any]] = field(default_factory=list)  # the run's log records
     eval_records: list[dict[str, Any]] = field(default_factory=list)
@@ -96,8 +99,19 @@ def resolve_device(name: str) -> torch.device:
 
 def model_spec(cfg: TrainConfig) -> ModelSpec:
     return ModelSpec(
-        cfg.model, z_dim=cfg.nz, resolution=cfg.image_size, kwargs={"ngf": cfg.ngf, "ndf": cfg.ndf}
+        cfg.model,
+        z_dim=cfg.nz,
+        resolution=cfg.image_size,
+        kwargs={"ngf": cfg.ngf, "ndf": cfg.ndf},
+        d_spectral_norm=cfg.d_spectral_norm,
     )
+
+
+def d_adam_settings(cfg: TrainConfig) -> tuple[float, tuple[float, float]]:
+    """D's Adam rate and betas. With lazy R1, D's optimiser also steps after every Dreg phase,
+    so its rate and betas are scaled by interval/(interval + 1), as in StyleGAN2."""
+    ratio = R1_INTERVAL / (R1_INTERVAL + 1) if cfg.r1_gamma > 0 else 1.0
+    return cfg.d_lr * ratio, (cfg.beta1**ratio, cfg.beta2**ratio)
 
 
 def build_state(
@@ -111,7 +125,8 @@ def build_state(
     d = d.to(device, memory_format=torch.channels_last)
     betas = (cfg.beta1, cfg.beta2)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.g_lr, betas=betas)
-    opt_d = torch.optim.Adam(d.parameters(), lr=cfg.d_lr, betas=betas)
+    d_lr, d_betas = d_adam_settings(cfg)
+    opt_d = torch.optim.Adam(d.parameters(), lr=d_lr, betas=d_betas)
     images = torch.from_numpy(data.images).to(device)
     labels = torch.from_numpy(data.labels).long()
     sampler = BatchSampler(images, labels, cfg.batch_size, cfg.seed, cfg.hflip, rank, world_size)
@@ -121,7 +136,9 @@ def build_state(
     augment = build_augment(cfg.augment)
     if augment is not None:
         augment = augment.to(device)
-    return TrainState(spec, g, d, opt_g, opt_d, sampler, noise_gen, fixed_z, augment=augment)
+    g_ema = make_ema_copy(g) if cfg.ema_kimg > 0 else None
+    return TrainState(spec, g, d, opt_g, opt_d, sampler, noise_gen, fixed_z, g_ema=g_ema,
+                      augment=augment)  # fmt: skip
 
 
 def build_trainer(
@@ -138,11 +155,13 @@ def build_trainer(
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
     spec = checkpoint.model_spec() if checkpoint is not None else model_spec(cfg)
     state = build_state(cfg, spec, data, device, rank, world_size)
-    loss = LOSSES.load(cfg.loss)(state.g, state.d, augment=state.augment)
+    loss = LOSSES.load(cfg.loss)(state.g, state.d, augment=state.augment,
+                                 r1_gamma=cfg.r1_gamma, r1_interval=R1_INTERVAL)  # fmt: skip
     nets = {"G": (state.g, state.opt_g), "D": (state.d, state.opt_d)}
     per_epoch = cfg.steps_per_epoch or max(1, len(data) // state.sampler.batch_size)
     t = Trainer(cfg, device, state, loss, bind_phases(loss, nets), per_epoch, run,
                 rank=rank, world_size=world_size)  # fmt: skip
+    t.ema = EMA(cfg.ema_kimg) if cfg.ema_kimg > 0 else None
     if t.master_process:
         t.tb = _tensorboard(run) if cfg.tensorboard else None
         t.callbacks = _callbacks(cfg, run, data)
@@ -212,7 +231,7 @@ def _restore(t: Trainer, ckpt: Checkpoint) -> None:
         for group in t.state.opt_g.param_groups:
             group["lr"] = t.cfg.g_lr
     for group in t.state.opt_d.param_groups:
-        group["lr"] = t.cfg.d_lr
+        group["lr"] = d_adam_settings(t.cfg)[0]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -280,17 +299,22 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
     s.g.train()
     s.d.train()
     last_time, images, side_s = time.perf_counter(), 0, 0.0
+    budget_s = cfg.minutes * 60 if cfg.minutes else math.inf
     with bar:
         while c.step_in_epoch < t.steps_per_epoch:
             stats = train_step(t.loss, t.phases, next_batch(s, t.device), c.step)
+            if t.ema is not None:
+                t.ema.update(s.g_ema, s.g, s.sampler.batch_size, c.step * s.sampler.batch_size)
             window.add(stats)
             epoch_stats.add(stats)
             c.step += 1
             c.step_in_epoch += 1
             images += s.sampler.batch_size
             bar.update(1)
+            spent = c.elapsed_s + time.perf_counter() - last_time - side_s
+            out_of_time = spent >= budget_s
             due = c.step % cfg.log_every == 0 or c.step_in_epoch == t.steps_per_epoch
-            if due or stop.requested:
+            if due or stop.requested or out_of_time:
                 now = time.perf_counter()
                 c.elapsed_s += now - last_time - side_s  # evaluation time is not training time
                 record = _log_record(t, window.pop_means(), images / max(now - last_time, 1e-9))
@@ -301,6 +325,9 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
                     _diverged(t)
                     return None
             if stop.requested:
+                return None
+            if out_of_time:
+                t.stop_reason = f"budget: {cfg.minutes:g} minutes of training time reached"
                 return None
             started = time.perf_counter()
             t.emit("on_step_end")
@@ -330,7 +357,7 @@ def _diverged(t: Trainer) -> None:
 
 def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, Any]:
     c, s = t.state.counters, t.state
-    return {
+    record = {
         "step": c.step,
         "epoch": c.epoch + 1,
         **means,
@@ -339,6 +366,9 @@ def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, A
         "images_per_s": round(rate, 2),
         "elapsed_s": round(c.elapsed_s, 3),
     }
+    if hasattr(s.augment, "p"):  # an adaptive augmentation's current strength
+        record["augment_p"] = round(float(s.augment.p), 6)
+    return record
 
 
 def _postfix(r: dict[str, Any]) -> str:
