@@ -30,6 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or mps")
     p.add_argument("--grid", action="store_true", help="also write grid.png with all images tiled")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="sample the trained G itself instead of its EMA copy (for runs with --ema-kimg; "
+        "without an EMA generator both are the same)",
+    )
     p.set_defaults(run=run)
 
 
@@ -40,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from cxrgan.training.trainer import resolve_device
 
     device = str(resolve_device(args.device))
-    images = generate_images(args.run_dir, args.n, args.checkpoint, args.seed, device)
+    images = generate_images(args.run_dir, args.n, args.checkpoint, args.seed, device, raw=args.raw)
     args.out.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(tqdm(images, desc="writing PNGs", unit="img", leave=False)):
         Image.fromarray(img).save(args.out / f"sample_{i:05d}.png")

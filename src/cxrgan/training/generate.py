@@ -69,10 +69,15 @@ def sample_images(
 
 
 def generate_images(
-    run_dir: Path, n: int, checkpoint: str = "last", seed: int = 0, device: str = "cpu"
+    run_dir: Path,
+    n: int,
+    checkpoint: str = "last",
+    seed: int = 0,
+    device: str = "cpu",
+    raw: bool = False,
 ) -> np.ndarray:
-    """`n` generated images from a run's checkpoint as (n, S, S) uint8."""
+    """`n` generated images from a run's checkpoint as (n, S, S) uint8 (G_ema's unless raw)."""
     if n < 1:
         raise CxrganError(f"--n must be at least 1, got {n}")
-    g = load_generator(run_dir, checkpoint, device)
+    g = load_generator(run_dir, checkpoint, device, raw)
     return sample_images(g, n, seed, device)

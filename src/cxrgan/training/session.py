@@ -16,6 +16,7 @@ from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.folder import ImageSet
 from cxrgan.data.source import dataset_summary, load_images
 from cxrgan.errors import CxrganError
+from cxrgan.recipes import RECIPES
 from cxrgan.reporting.html_report import write_report
 from cxrgan.reporting.plots import save_grid
 from cxrgan.training.checkpoint import load_checkpoint
@@ -41,6 +42,7 @@ def start_run(cfg: TrainConfig) -> RunDir:
         "python_version": platform.python_version(),
         "device": str(device),
         "config": cfg.to_dict(),
+        "recipe": recipe_record(cfg),
         "dataset": dataset_summary(data),
         "history": [{"time": now_iso(), "event": "start", "epoch": 0, "step": 0, "changes": {}}],
     }
@@ -109,6 +111,13 @@ def _train(cfg: TrainConfig, run: RunDir, data: ImageSet, info: dict, ckpt: Any)
     write_report(run.root)  # the last per-epoch refresh still said "in progress"
     run.log(f"{reason}: {c.epoch} epoch(s), {c.step} steps; samples in {run.samples}")
     return run
+
+
+def recipe_record(cfg: TrainConfig) -> dict[str, Any]:
+    """The recipe and its version, and which of its values the run overrode."""
+    recipe = RECIPES[cfg.recipe]
+    overridden = {k: v for k, v in recipe.settings.items() if getattr(cfg, k) != v}
+    return {"name": recipe.name, "version": recipe.version, "overridden": overridden}
 
 
 def load_data(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> ImageSet:
