@@ -1,0 +1,83 @@
+"""Patient-disjoint splits of chest X-ray folders, so that quality is judged on patients the
+generator never saw.
+
+The Kermany/Kaggle file names carry the patient: `person123_bacteria_456.jpeg` (PNEUMONIA),
+`IM-0115-0001.jpeg` and `NORMAL2-IM-0115-0001.jpeg` (NORMAL). IM and NORMAL2-IM numbers are
+treated as one namespace: where a number appears in both series they are kept together, which
+can only over-group (never leak a patient across the split). A file whose name carries no id
+is its own patient.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+_PATTERNS = (
+    re.compile(r"^(person\d+)_", re.IGNORECASE),
+    re.compile(r"^(?:NORMAL2-)?IM-(\d+)-", re.IGNORECASE),
+)
+
+
+def patient_id(path: str | Path) -> str:
+    """The patient a file belongs to, from its name (the file name itself when there is none)."""
+    name = Path(path).name
+    person = _PATTERNS[0].match(name)
+    if person:
+        return person.group(1).lower()
+    im = _PATTERNS[1].match(name)
+    if im:
+        return f"im-{int(im.group(1))}"
+    return f"file:{name}"
+
+
+def group_by_patient(paths: Sequence[str | Path], labels: Sequence[int]) -> dict[str, list[int]]:
+    """Patient (prefixed by class) → indices of its files, in file order."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, (path, label) in enumerate(zip(paths, labels, strict=True)):
+        groups[f"{label}/{patient_id(path)}"].append(i)
+    return dict(groups)
+
+
+def split_by_patient(
+    paths: Sequence[str | Path], labels: Sequence[int], heldout: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of (train, held-out): about `heldout` of each class's patients held out whole."""
+    if not 0 < heldout < 1:
+        raise ValueError(f"heldout must be between 0 and 1, got {heldout}")
+    rng = np.random.default_rng(seed)
+    groups = group_by_patient(paths, labels)
+    train: list[int] = []
+    held: list[int] = []
+    for label in sorted(set(labels)):
+        patients = sorted(k for k in groups if k.split("/", 1)[0] == str(label))
+        order = rng.permutation(len(patients))
+        n_held = max(1, round(heldout * len(patients))) if len(patients) > 1 else 0
+        for rank, idx in enumerate(order):
+            (held if rank < n_held else train).extend(groups[patients[idx]])
+    return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(held, dtype=np.int64))
+
+
+def sample_by_patient(
+    paths: Sequence[str | Path], labels: Sequence[int], n: int, seed: int = 0
+) -> np.ndarray:
+    """`n` indices made of whole patients drawn at random (the last one cut to fit), keeping
+    the classes in proportion: a small data set as a hospital would have it."""
+    rng = np.random.default_rng(seed)
+    groups = group_by_patient(paths, labels)
+    counts = np.bincount(np.asarray(labels))
+    chosen: list[int] = []
+    for label in np.flatnonzero(counts):
+        want = round(n * counts[label] / counts.sum())
+        patients = sorted(k for k in groups if k.split("/", 1)[0] == str(label))
+        taken: list[int] = []
+        for idx in rng.permutation(len(patients)):
+            taken.extend(groups[patients[idx]])
+            if len(taken) >= want:
+                break
+        chosen.extend(taken[:want])
+    return np.sort(np.array(chosen[:n], dtype=np.int64))
