@@ -18,6 +18,7 @@ MODELS = Registry(
     "model",
     {
         "dcgan": "cxrgan.models.dcgan:ARCHITECTURE",
+        "lightweight": "cxrgan.models.lightweight:ARCHITECTURE",
     },
 )
 
