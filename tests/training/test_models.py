@@ -29,9 +29,10 @@ def test_every_registered_model_builds_trains_and_round_trips(name, size, tmp_pa
     fake = g(z)
     assert fake.shape == (3, 1, size, size)
     assert fake.min() >= -1 and fake.max() <= 1
-    logits = d(fake)
+    logits, aux = d.forward_with_aux(fake)  # aux: a self-supervised D's own loss, or None
     assert logits.shape == (3,)
-    logits.mean().backward()
+    torch.testing.assert_close(d(fake), logits)  # forward() gives the same logits
+    (logits.mean() + (0 if aux is None else aux)).backward()
     assert all(p.grad is not None for p in g.parameters())
     assert all(p.grad is not None for p in d.parameters())
 

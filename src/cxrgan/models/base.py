@@ -51,6 +51,11 @@ class Discriminator(nn.Module):
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         raise NotImplementedError
 
+    def spectral_norm_modules(self) -> list[nn.Module]:
+        """Where --d-spectral-norm applies: all of D, unless an architecture keeps parts out
+        (a self-supervised D's decoders, say)."""
+        return [self]
+
     def forward_with_aux(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Logits for real images, and an auxiliary loss D minimises on them (None: no such
         loss). A self-supervised D (FastGAN's decoders) overrides this; it runs once per step."""
@@ -84,8 +89,9 @@ class Architecture:
         except TypeError as exc:
             raise CxrganError(f"model {spec.describe()}: {exc}") from None
         g, d = self.builder(spec.z_dim, spec.c_dim, spec.resolution, spec.channels, **spec.kwargs)
-        if spec.d_spectral_norm:
-            add_spectral_norm(d)
+        if spec.d_spectral_norm:  # after the builder's init, so SN wraps the initial weights
+            for part in d.spectral_norm_modules():
+                add_spectral_norm(part)
         return g, d
 
 

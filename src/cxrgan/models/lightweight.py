@@ -29,11 +29,11 @@ Discriminator
     interpolation (FastGAN uses LPIPS, which needs downloaded weights). `forward` never runs
     the decoders, so generated images and G's phase never pay for them.
 
-    Spectral norm on D's discriminating path (not the decoders) is optional: `d_sn=True`.
-    The default is off: D already has BatchNorm (as in FastGAN and the DCGAN), each spectral
-    norm adds a power iteration per conv per forward on a 2-core CPU, and the one untuned
-    variant with spectral norm measured in issue 9 (among other changes) did worse at the CPU
-    budget; a recipe turns it on.
+    Spectral norm on D's discriminating path (not the decoders) is optional, as for every
+    architecture: `--d-spectral-norm` (ModelSpec.d_spectral_norm). Off by default: D already
+    has BatchNorm (as in FastGAN and the DCGAN), each spectral norm adds a power iteration per
+    conv per forward on a 2-core CPU, and the one untuned variant with spectral norm measured
+    in issue 9 (among other changes) did worse at the CPU budget.
 
 Widths
     `ngf`/`ndf` are base widths; a map at r px has `UNITS[r]` sixteenths of them (at least 1).
@@ -56,7 +56,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from cxrgan.models.base import Architecture, Discriminator, Generator
 
@@ -182,7 +181,7 @@ class Decoder(nn.Module):
 
 
 class LightweightDiscriminator(Discriminator):
-    def __init__(self, resolution: int = 256, channels: int = 1, ndf: int = 64, d_sn: bool = False):
+    def __init__(self, resolution: int = 256, channels: int = 1, ndf: int = 64):
         super().__init__(0, resolution, channels)
         width = {s: _width(ndf, u) for s, u in D_UNITS.items()}
         self.from_img = nn.Sequential(
@@ -203,10 +202,9 @@ class LightweightDiscriminator(Discriminator):
         self.part_size = min(resolution // 2, RECON_MAX)
         self.decoder_whole = Decoder(width[8], self.whole_size, channels, ndf)
         self.decoder_part = Decoder(width[16], self.part_size, channels, ndf)
-        self.d_sn = d_sn
 
-    def discriminating_modules(self) -> list[nn.Module]:
-        """What the logits depend on (spectral norm goes here when asked for)."""
+    def spectral_norm_modules(self) -> list[nn.Module]:
+        """What the logits depend on: spectral norm goes here, not on the decoders."""
         return [self.from_img, self.downs, self.head]
 
     def _features(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -261,12 +259,6 @@ def weights_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def _add_spectral_norm(module: nn.Module) -> None:
-    for sub in list(module.modules()):
-        if isinstance(sub, nn.Conv2d):
-            spectral_norm(sub)
-
-
 def build_lightweight(
     z_dim: int,
     c_dim: int,
@@ -274,15 +266,11 @@ def build_lightweight(
     channels: int,
     ngf: int = 64,
     ndf: int = 64,
-    d_sn: bool = False,
 ) -> tuple[LightweightGenerator, LightweightDiscriminator]:
     g = LightweightGenerator(z_dim, resolution, channels, ngf)
-    d = LightweightDiscriminator(resolution, channels, ndf, d_sn)
+    d = LightweightDiscriminator(resolution, channels, ndf)
     g.apply(weights_init)
     d.apply(weights_init)
-    if d_sn:  # after the init, so spectral norm wraps the initialised weights
-        for part in d.discriminating_modules():
-            _add_spectral_norm(part)
     return g, d
 
 
