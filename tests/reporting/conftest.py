@@ -131,7 +131,70 @@ def curves(kind: str, n: int = 80, seed: int = 0) -> list[dict[str, Any]]:
             r["loss_d"] = 0.7 * 1.25**i
             r["loss_g"] = 2.0 * 1.2**i
         return records
+    if kind == "hinge_healthy":
+        # SNGAN-like: D's logits settle near its margins (real ≈ +0.9, generated ≈ −0.5).
+        return _hinge_records(rng, 0.9 + 0.6 * warm, -0.5 - 0.6 * warm, lr_g=2e-4, lr_d=2e-4)
+    if kind == "hinge_d_overpowers_g":
+        # D pushes real logits to ≈ +3 and generated ones to ≈ −3 within the first epoch.
+        return _hinge_records(rng, 3.0 - 2.5 * warm, -3.0 + 2.5 * warm, lr_g=2e-4, lr_d=2e-4)
+    if kind == "hinge_d_too_weak":
+        # D's logits near 0 for everything, generated ones creeping above real ones.
+        return _hinge_records(rng, 0.05 - 0.3 * t, 0.0 + 0.3 * t, lr_g=2e-3, lr_d=2e-4)
+    if kind in ("ada_pinned", "ada_low", "ada_climbing"):
+        # Healthy-looking curves (augmentation keeps D honest) with ADA's p logged beside them.
+        records = curves("healthy", n, seed)
+        if kind == "ada_pinned":  # D overfits a small set: p climbs within an epoch, stays up
+            p = 0.82 - 0.8 * warm + 0.03 * rng.standard_normal(n)
+        elif kind == "ada_climbing":  # p rising ever faster towards its cap, high only lately
+            p = 0.1 + 0.89 * t**3 + 0.005 * rng.standard_normal(n)
+        else:  # a large set: D never overfits, p stays near 0
+            p = 0.02 + 0.02 * rng.standard_normal(n)
+        for r, v in zip(records, np.clip(p, 0.0, 0.99), strict=True):
+            r["augment_p"] = round(float(v), 6)
+        return records
     raise ValueError(kind)
+
+
+def _hinge_records(
+    rng: np.random.Generator,
+    real_logit: np.ndarray,
+    fake_logit: np.ndarray,
+    *,
+    lr_g: float,
+    lr_d: float,
+    spread: float = 1.0,
+    batch: int = 64,
+) -> list[dict[str, Any]]:
+    """A hinge-loss log computed from D's logits as the trainer would: each record averages a
+    batch of logits drawn around the given means (jittered per record); d_x and d_g_z are the
+    mean σ(logit), loss_D = E relu(1 − l_real) + E relu(1 + l_fake), loss_G = −E l_fake."""
+    n = len(real_logit)
+    jitter = 0.2 * rng.standard_normal((3, n))
+    out = []
+    for i in range(n):
+        lr_ = real_logit[i] + jitter[0, i] + spread * rng.standard_normal(batch)
+        lf1 = fake_logit[i] + jitter[1, i] + spread * rng.standard_normal(batch)
+        lf2 = fake_logit[i] + 0.2 + jitter[2, i] + spread * rng.standard_normal(batch)
+        sig = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+        out.append(
+            {
+                "loss_d": float(np.maximum(1 - lr_, 0).mean() + np.maximum(1 + lf1, 0).mean()),
+                "loss_g": float(-lf2.mean()),
+                "d_x": float(sig(lr_).mean()),
+                "d_g_z1": float(sig(lf1).mean()),
+                "d_g_z2": float(sig(lf2).mean()),
+            }
+        )
+    cols = {k: np.array([r[k] for r in out]) for k in out[0]}
+    return _records(
+        cols["loss_d"],
+        cols["loss_g"],
+        cols["d_x"],
+        cols["d_g_z1"],
+        cols["d_g_z2"],
+        lr_g=lr_g,
+        lr_d=lr_d,
+    )
 
 
 def flat_records(n: int = 30, **values: float) -> list[dict[str, Any]]:
@@ -225,8 +288,14 @@ def build_run(
     extra_lines: list[str] | None = None,
     resumed_g_lr: float | None = None,
     seed: int = 0,
+    settings: dict[str, Any] | None = None,
+    recipe: dict[str, Any] | None = None,
 ) -> Path:
-    """A finished run as `cxrgan train` writes it (see docs/run-directory.md)."""
+    """A finished run as `cxrgan train` writes it (see docs/run-directory.md).
+
+    `settings` are added to config.json's `config` (e.g. {"loss": "hinge", "augment": "ada"});
+    without them the run looks like a cxrgan 0.1 run (no loss, augment, EMA or recipe keys).
+    `recipe` is config.json's top-level recipe record ({"name", "version", "overridden"})."""
     rng = np.random.default_rng(seed)
     run.mkdir(parents=True, exist_ok=True)
     records = curves(kind, n=epochs * per_epoch, seed=seed)
@@ -254,7 +323,9 @@ def build_run(
             "data": None if synthetic else "/data/chest_xray/train",
             "log_every": 10,
             "checkpoint_every": 5,
+            **(settings or {}),
         },
+        **({"recipe": recipe} if recipe is not None else {}),
         "dataset": {
             "kind": "phantoms" if synthetic else "folder",
             "synthetic": synthetic,

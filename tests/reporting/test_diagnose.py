@@ -139,6 +139,7 @@ def test_hint_is_one_line_for_every_state(synth: SimpleNamespace) -> None:
     cases += [
         diagnose(synth.curves("healthy", 5)),
         diagnose(synth.curves("healthy", 80), diversity=0.01),
+        diagnose(synth.curves("ada_pinned", 80)),
     ]
     assert {d.state for d in cases} == set(dg.STATES)
     for d in cases:

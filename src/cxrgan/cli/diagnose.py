@@ -13,11 +13,16 @@ EPILOG = """states (the first that applies wins; the others are listed as "also 
   too_early       fewer than {min_records} training records yet
   diverged        NaN/inf in the losses, or a loss saturated (>= {explode_loss:g}) or exploding
   mode_collapse   the latest fixed-noise samples are near-copies of each other
+  d_overfits      --augment ada's p pinned >= {ada_p_high:g} (or climbing to its cap): D memorises
+                  the training set; more images, a slower or smaller D
   d_overpowers_g  loss_D ~ 0, D(x) -> 1, D(G(z)) -> 0, loss_G high or rising: raise --g-lr
   d_too_weak      D cannot tell real from fake, loss_D > loss_G and climbing: lower --g-lr
   oscillating     losses swing widely for many records: lower both rates
   healthy         none of the above; with --eval-every, FWD says train longer or stop
 
+Each loss is read on its own scale (the run's config.json says which): bce and ns
+(the same maths) put a coin-tossing D at loss_D = 2 ln 2 = 1.39, hinge at loss_D = 2,
+loss_G = 0. D(x) and D(G(z)) are always D's outputs as probabilities, sigma(logit).
 Every threshold is in cxrgan.reporting.diagnose.Thresholds, with the reason for its value.
 The exit status is 0 whatever the state; use --json to act on it from a script."""
 
@@ -39,11 +44,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="read a run's loss curves: what state training is in and what to change",
         description=textwrap.fill(
             "Read RUN/metrics.jsonl (and the latest sample grid) the way an experienced GAN "
-            "trainer reads the curves: name the state of training, show the numbers behind it "
-            "and say which flag to change, by how much.",
+            "trainer reads the curves, on the scale of the run's loss (bce, ns or hinge) and "
+            "with ADA's augmentation probability when it has one: name the state of training, "
+            "show the numbers behind it and say which flag to change, by how much.",
             width=78,
         ),
-        epilog=EPILOG.format(min_records=t.min_records, explode_loss=t.explode_loss),
+        epilog=EPILOG.format(
+            min_records=t.min_records, explode_loss=t.explode_loss, ada_p_high=t.ada_p_high
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -64,7 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object (state, title, evidence, advice, secondary, reasons, hint) "
+        help="print one JSON object (state, title, loss, evidence, advice, secondary, reasons, "
+        "hint) "
         "instead of text",
     )
     p.set_defaults(run=run)

@@ -7,12 +7,21 @@ win (the first that applies is `Diagnosis.state`, the others that apply go to `s
     too_early       fewer than `min_records` training records
     diverged        NaN/inf in the window, or a loss saturated/exploding
     mode_collapse   fixed-noise samples nearly identical (needs `diversity`)
+    d_overfits      ADA's augmentation probability p pinned high, or rising to its cap, while D
+                    still tells real from generated (only runs with --augment ada log p)
     d_overpowers_g  loss_D ≈ 0, D(x) → 1, D(G(z)) → 0, loss_G high or rising
     d_too_weak      D cannot tell real from fake for most of the window, loss_D > loss_G, rising
     oscillating     large slow swings of a loss around its trend
     healthy         none of the above; FWD (when logged) says whether to go on or stop
 
-Every number the rules use is a field of `Thresholds`, with the reason for its value.
+Every loss is read on its own scale. `d_x`, `d_g_z1`, `d_g_z2` are always D's outputs as
+probabilities, the mean of σ(logit), whatever the loss; `loss_d` and `loss_g` are the loss
+values, whose healthy ranges differ: bce and ns (the same non-saturating logistic loss) put a
+coin-tossing D at loss_D = 2 ln 2, hinge at loss_D = 2 with loss_G = 0. Runs from before the
+loss was selectable have no `loss` setting and are bce.
+
+Every number the rules use is a field of `Thresholds` (the loss-dependent ones per loss, in
+`LossRanges`), with the reason for its value.
 """
 
 from __future__ import annotations
@@ -29,22 +38,33 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from cxrgan.errors import CxrganError
 from cxrgan.reporting.diversity import run_diversity
-from cxrgan.reporting.run_records import as_number, is_run_dir, load_records
+from cxrgan.reporting.run_records import as_number, is_run_dir, load_records, run_settings
 
 TOO_EARLY = "too_early"
 DIVERGED = "diverged"
 MODE_COLLAPSE = "mode_collapse"
+D_OVERFITS = "d_overfits"
 D_OVERPOWERS_G = "d_overpowers_g"
 D_TOO_WEAK = "d_too_weak"
 OSCILLATING = "oscillating"
 HEALTHY = "healthy"
 # Precedence: the first state whose rule applies is the diagnosis.
-STATES = (TOO_EARLY, DIVERGED, MODE_COLLAPSE, D_OVERPOWERS_G, D_TOO_WEAK, OSCILLATING, HEALTHY)
+STATES = (
+    TOO_EARLY,
+    DIVERGED,
+    MODE_COLLAPSE,
+    D_OVERFITS,
+    D_OVERPOWERS_G,
+    D_TOO_WEAK,
+    OSCILLATING,
+    HEALTHY,
+)
 
 TITLES = {
     TOO_EARLY: "Too early to judge",
     DIVERGED: "Diverged",
     MODE_COLLAPSE: "Mode collapse",
+    D_OVERFITS: "D overfits (ADA's p pinned high)",
     D_OVERPOWERS_G: "D overpowers G",
     D_TOO_WEAK: "D too weak (G overpowers D)",
     OSCILLATING: "Oscillating",
@@ -52,6 +72,33 @@ TITLES = {
 }
 
 DEFAULT_WINDOW = 40  # training records judged: ~5 epochs of the Kaggle set at --log-every 10
+
+DEFAULT_LOSS = "bce"  # what a run without a `loss` setting trained with (cxrgan 0.1)
+# The losses diagnose knows, by the family whose ranges they share: ns is bce's maths.
+LOSS_FAMILY = {"bce": "bce", "ns": "bce", "hinge": "hinge"}
+LOSS_FORMULAS = {
+    "bce": "D: −log σ(l_real) − log(1 − σ(l_fake)), G: −log σ(l_fake)",
+    "hinge": "D: relu(1 − l_real) + relu(1 + l_fake), G: −l_fake",
+}
+
+
+@dataclass(frozen=True)
+class LossRanges:
+    """The thresholds that depend on what loss_D and loss_G measure: one set per loss family.
+
+    The probabilities (`overpower_d_x`, `overpower_d_g_z`) are D's outputs as σ(logit), like the
+    records' `d_x` and `d_g_z1`, for every loss; the other fields are on the loss's own scale.
+    """
+
+    overpower_loss_d: float  # loss_D at most this: D is right about nearly every image ...
+    overpower_d_x: float  # ... D(x) at least this ...
+    overpower_d_g_z: float  # ... D(G(z)) at most this ...
+    overpower_loss_g: float  # ... and loss_G at least this (or rising): G is crushed
+    weak_loss_d: float  # loss_D at least this: D is worse than a coin (counts as "rising")
+    explode_loss: float  # |loss| this large: saturated, the weights broke
+    swing_floor: float  # swings are measured relative to at least this loss level
+    coin_loss_d: float  # loss_D of a D that cannot tell (every logit 0, σ = 0.5)
+    coin_loss_g: float  # loss_G of the same D
 
 
 @dataclass(frozen=True)
@@ -135,6 +182,77 @@ class Thresholds:
     # Advice: divide both learning rates by this.
     lr_calm: float = 2.0
 
+    # --- loss scales -------------------------------------------------------------------------
+    # The fields above whose meaning depends on the loss (overpower_*, weak_loss_d,
+    # explode_loss, swing_floor) are bce's, and ns's: the same non-saturating logistic loss. A
+    # D answering σ = 0.5 everywhere has loss_D = 2 ln 2 and loss_G = ln 2 there.
+    coin_loss_d: float = 2 * math.log(2)
+    coin_loss_g: float = math.log(2)
+    # The hinge loss (SNGAN, BigGAN): D minimises relu(1 − l_real) + relu(1 + l_fake), G
+    # minimises −l_fake. Logits are margins, not log-odds: D stops caring once a real logit
+    # passes +1 and a generated one −1, so a healthy hinge D sits near ±1 (σ ≈ 0.73 / 0.27),
+    # a coin-tossing D (logits ≈ 0) has loss_D = 2 and loss_G = 0, and loss_G is negative when
+    # G's images score above 0.
+    hinge: LossRanges = LossRanges(
+        # D crushes G: both sides past their margin. Logits spread ±1 around ±2 leave
+        # E relu(1 − l) ≈ 0.08 per side, so 0.2 means nearly every logit clears its margin.
+        overpower_loss_d=0.2,
+        # σ(2) ≈ 0.88: real logits a whole margin beyond +1 (bce's 0.9 is σ(2.2), the same
+        # confidence) ...
+        overpower_d_x=0.88,
+        # ... and generated ones beyond −2 (σ(−2) ≈ 0.12).
+        overpower_d_g_z=0.12,
+        # loss_G = −mean generated logit: ≥ 2 means G's images score below −2 on average.
+        overpower_loss_g=2.0,
+        # The same 8% above the coin's 2 as bce's 1.5 is above 2 ln 2 (a D tossing a coin
+        # with logits spread ±1 scores ≈ 2.17: it counts as worse than a coin).
+        weak_loss_d=2.15,
+        # |loss| 30 means logits of ∓30: σ saturated at e^−30, as for bce. Unbounded logits
+        # (no spectral norm) running away get there; a working hinge GAN stays within ±10.
+        explode_loss=30.0,
+        # The margin: loss_G hovers around 0, so its swings are measured against 1 (one
+        # margin), not against its own near-zero level.
+        swing_floor=1.0,
+        coin_loss_d=2.0,
+        coin_loss_g=0.0,
+    )
+
+    # --- d_overfits (ADA's p) ----------------------------------------------------------------
+    # ADA raises p while more than 80% of the real images get a positive logit (r_t =
+    # E sign(l_real) > 0.6) and lowers it otherwise, so p measures how much augmentation it takes
+    # to keep D from memorising the training set. p near 0 is normal (D is not overfitting).
+    # StyleGAN2-ADA found most augmentations start to leak into the generated images above
+    # p ≈ 0.8; 0.7 is the level where augmentation does most of the work and little headroom is
+    # left: p at or above it ...
+    ada_p_high: float = 0.7
+    # ... for at least this share of the window's records ("pinned", not one passing rise;
+    # p moves slowly, by 1 per 100k images at most) ...
+    ada_persist: float = 0.8
+    # ... or p's latest value (median of the last `latest` records) at least this while p
+    # rose over the window: climbing towards its 0.99 cap, where augmentation can do no more.
+    ada_p_cap: float = 0.9
+    # Advice: divide --d-lr and --ndf by this (a slower, smaller D memorises less).
+    overfit_d_lr: float = 2.0
+    overfit_ndf: float = 2.0
+    # Advice: StyleGAN2's R1 heuristic, γ = this × resolution² / batch, when R1 is off.
+    r1_heuristic: float = 0.0002
+
+    def for_loss(self, loss: str | None) -> LossRanges:
+        """The loss-dependent thresholds of `loss` (bce's for bce, ns and unknown losses)."""
+        if LOSS_FAMILY.get(loss or DEFAULT_LOSS) == "hinge":
+            return self.hinge
+        return LossRanges(
+            overpower_loss_d=self.overpower_loss_d,
+            overpower_d_x=self.overpower_d_x,
+            overpower_d_g_z=self.overpower_d_g_z,
+            overpower_loss_g=self.overpower_loss_g,
+            weak_loss_d=self.weak_loss_d,
+            explode_loss=self.explode_loss,
+            swing_floor=self.swing_floor,
+            coin_loss_d=self.coin_loss_d,
+            coin_loss_g=self.coin_loss_g,
+        )
+
     # --- healthy: improving or converged ----------------------------------------------------
     # FWD trend needs at least this many evaluation records.
     fwd_min_evals: int = 3
@@ -160,6 +278,7 @@ class Diagnosis:
     reasons: list[str] = field(default_factory=list)  # the checks that fired, in words
     action: str = ""  # the advice in a few words, for hint()
     summary: str = ""  # the key numbers in a few words, for hint()
+    loss: str = DEFAULT_LOSS  # the loss the run trained with: the scale of loss_d and loss_g
 
     def hint(self) -> str:
         """One line for the end of each epoch: state, key numbers, what to try."""
@@ -178,9 +297,16 @@ class Diagnosis:
             lines.append("Why:")
             lines += [f"  - {r}" for r in self.reasons]
         if self.evidence:
-            lines.append("Evidence:")
+            lines.append(
+                f"Evidence (loss {self.loss}; D(x), D(G(z)) are D's outputs as probabilities, "
+                "σ(logit)):"
+            )
             width = max(len(k) for k in self.evidence)
-            lines += [f"  {k:<{width}}  {_fmt(v)}" for k, v in self.evidence.items()]
+            for k, v in self.evidence.items():
+                line = f"  {k:<{width}}  {_fmt(v)}"
+                if k in ("d_x", "d_g_z") and 0 < v < 1:
+                    line += f" = σ({_fmt_logit(_logit(v))})"
+                lines.append(line)
         lines.append(textwrap.fill(f"Advice: {self.advice}", width=100, subsequent_indent="  "))
         if self.secondary:
             lines.append("Also applies: " + ", ".join(TITLES.get(s, s) for s in self.secondary))
@@ -191,6 +317,7 @@ class Diagnosis:
         return {
             "state": self.state,
             "title": self.title,
+            "loss": self.loss,
             "evidence": {k: (v if math.isfinite(v) else None) for k, v in self.evidence.items()},
             "advice": self.advice,
             "secondary": list(self.secondary),
@@ -229,6 +356,34 @@ class _Stats:
     weak_fraction: float  # fraction of records with D(x) − D(G(z)) <= weak_separation
     lr_g: float
     lr_d: float
+    # ADA's augmentation probability (NaN / 0 records without --augment ada)
+    p_records: int  # window records that carry a finite augment_p
+    p_now: float  # median over "now"
+    p_before: float  # median over "before"
+    p_latest: float  # median of the last `latest` records
+    p_high_share: float  # share of the window's p values >= ada_p_high
+    r1_penalty: float  # recent medians of what regularisers and aux losses add (NaN: absent)
+    loss_d_aux: float
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the advice needs to know of the run: its loss and its settings (config.json)."""
+
+    loss: str
+    ranges: LossRanges
+    settings: Mapping[str, Any]
+
+    @property
+    def known_loss(self) -> bool:
+        return self.loss in LOSS_FAMILY
+
+    @property
+    def hinge(self) -> bool:
+        return LOSS_FAMILY.get(self.loss) == "hinge"
+
+    def number(self, key: str) -> float:
+        return as_number(self.settings.get(key))
 
 
 def diagnose(
@@ -239,32 +394,49 @@ def diagnose(
     quality: Sequence[Mapping[str, Any]] | None = None,
     reference_diversity: float | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    loss: str | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Diagnosis:
     """Name the state of training from its records (see the module docstring for the rules).
 
     `records`: metrics.jsonl records in step order; only training records (with `loss_d`) count.
     `diversity`: `sample_diversity` of the latest fixed-noise grid; `reference_diversity`: that
     of the real grid (makes the collapse test relative). `quality`: evaluation records (`fwd`).
+    `loss`: the run's loss ("bce", "ns", "hinge"), which sets the healthy ranges of loss_d and
+    loss_g; default: `settings["loss"]`, else "bce". `settings`: the run's settings (config.json's
+    `config`), which make the advice concrete (current widths, R1, augmentation, image size).
     """
     t = thresholds
+    settings = settings if isinstance(settings, Mapping) else {}
+    name = loss or settings.get("loss") or DEFAULT_LOSS
+    name = name if isinstance(name, str) else DEFAULT_LOSS
+    run = _Run(loss=name, ranges=t.for_loss(name), settings=settings)
     train = [r for r in records if isinstance(r, Mapping) and "loss_d" in r]
     window = max(int(window), t.min_records)
     if len(train) < t.min_records:
-        return _too_early(len(train), t)
-    s = _stats(train, window, t)
+        return _too_early(len(train), t, name)
+    s = _stats(train, window, t, run.ranges)
     fwd = _fwd_series(quality or [])
     checks = {
-        DIVERGED: _rule_diverged(s, t),
+        DIVERGED: _rule_diverged(s, t, run.ranges),
         MODE_COLLAPSE: _rule_collapse(diversity, reference_diversity, t),
-        D_OVERPOWERS_G: _rule_overpower(s, t),
-        D_TOO_WEAK: _rule_too_weak(s, t),
+        D_OVERFITS: _rule_overfits(s, t),
+        D_OVERPOWERS_G: _rule_overpower(s, t, run.ranges),
+        D_TOO_WEAK: _rule_too_weak(s, t, run.ranges),
         OSCILLATING: _rule_oscillating(s, t),
     }
     fired = [state for state, reasons in checks.items() if reasons]
     state = fired[0] if fired else HEALTHY
     evidence = _evidence(s, diversity, reference_diversity, fwd)
-    title, advice, action, summary = _explain(state, s, evidence, fwd, t)
+    title, advice, action, summary = _explain(state, s, evidence, fwd, t, run)
     reasons = checks[state] if state in checks else _healthy_reasons(s, fwd, t)
+    if s.p_records and state != D_OVERFITS:
+        summary += f", ADA p={_fmt(s.p_latest)}"
+    if not run.known_loss:
+        advice += (
+            f" (The loss {name!r} is unknown to diagnose: its losses were read on bce's scale; "
+            "D(x) and D(G(z)) are probabilities whatever the loss.)"
+        )
     return Diagnosis(
         state=state,
         title=title,
@@ -274,10 +446,11 @@ def diagnose(
         reasons=reasons,
         action=action,
         summary=summary,
+        loss=name,
     )
 
 
-def _too_early(n: int, t: Thresholds) -> Diagnosis:
+def _too_early(n: int, t: Thresholds, loss: str) -> Diagnosis:
     return Diagnosis(
         state=TOO_EARLY,
         title=TITLES[TOO_EARLY],
@@ -287,10 +460,11 @@ def _too_early(n: int, t: Thresholds) -> Diagnosis:
         reasons=[f"{n} training records < {t.min_records}"],
         action="keep training",
         summary=f"{n} of {t.min_records} records",
+        loss=loss,
     )
 
 
-def _stats(train: list[Mapping[str, Any]], window: int, t: Thresholds) -> _Stats:
+def _stats(train: list[Mapping[str, Any]], window: int, t: Thresholds, r: LossRanges) -> _Stats:
     recent = train[-window:]
     n = len(recent)
     k = max(3, round(n * t.part))
@@ -305,9 +479,13 @@ def _stats(train: list[Mapping[str, Any]], window: int, t: Thresholds) -> _Stats
     before_d, before_g = _median(cols["loss_d"][:k]), _median(cols["loss_g"][:k])
     separation = cols["d_x"] - d_g_z
     judged = np.isfinite(separation)
-    latest_d, latest_g = _median(cols["loss_d"][-t.latest :]), _median(cols["loss_g"][-t.latest :])
-    swing_d, reversals_d = _swing(cols["loss_d"], t)
-    swing_g, reversals_g = _swing(cols["loss_g"], t)
+    # Magnitudes: a hinge loss_G is negative when G's images score above 0 (bce's are >= 0).
+    latest_d = abs(_median(cols["loss_d"][-t.latest :]))
+    latest_g = abs(_median(cols["loss_g"][-t.latest :]))
+    swing_d, reversals_d = _swing(cols["loss_d"], t, r.swing_floor)
+    swing_g, reversals_g = _swing(cols["loss_g"], t, r.swing_floor)
+    p = _column(recent, "augment_p")
+    p_ok = p[np.isfinite(p)]
     return _Stats(
         n=n,
         window=window,
@@ -323,7 +501,7 @@ def _stats(train: list[Mapping[str, Any]], window: int, t: Thresholds) -> _Stats
         trend_d=_rel_change(before_d, now_d, t.trend_floor),
         trend_g=_rel_change(before_g, now_g, t.trend_floor),
         latest_loss=max(_nan_to(latest_d, 0.0), _nan_to(latest_g, 0.0)),
-        growth=max(_ratio(latest_d, before_d), _ratio(latest_g, before_g)),
+        growth=max(_ratio(latest_d, abs(before_d)), _ratio(latest_g, abs(before_g))),
         swing_d=swing_d,
         swing_g=swing_g,
         reversals_d=reversals_d,
@@ -333,10 +511,17 @@ def _stats(train: list[Mapping[str, Any]], window: int, t: Thresholds) -> _Stats
         ),
         lr_g=_last_finite(_column(train, "lr_g")),
         lr_d=_last_finite(_column(train, "lr_d")),
+        p_records=len(p_ok),
+        p_now=_median(p[-k:]),
+        p_before=_median(p[:k]),
+        p_latest=_median(p[-t.latest :]),
+        p_high_share=float((p_ok >= t.ada_p_high).mean()) if len(p_ok) else math.nan,
+        r1_penalty=_median(_column(recent, "r1_penalty")[-k:]),
+        loss_d_aux=_median(_column(recent, "loss_d_aux")[-k:]),
     )
 
 
-def _rule_diverged(s: _Stats, t: Thresholds) -> list[str]:
+def _rule_diverged(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
     reasons = []
     if s.nonfinite > t.max_nonfinite:
         reasons.append(
@@ -344,11 +529,11 @@ def _rule_diverged(s: _Stats, t: Thresholds) -> list[str]:
             f"(first at step {_fmt(s.first_nonfinite_step)})"
         )
     worst = s.latest_loss
-    if worst >= t.explode_loss:
-        reasons.append(f"latest loss {_fmt(worst)} ≥ {_fmt(t.explode_loss)} (saturated)")
+    if worst >= r.explode_loss:
+        reasons.append(f"latest |loss| {_fmt(worst)} ≥ {_fmt(r.explode_loss)} (saturated)")
     elif s.growth >= t.explode_growth and worst >= t.explode_growth_min:
         reasons.append(
-            f"loss grew ×{_fmt(s.growth)} over the window (≥ ×{_fmt(t.explode_growth)}) "
+            f"|loss| grew ×{_fmt(s.growth)} over the window (≥ ×{_fmt(t.explode_growth)}) "
             f"to {_fmt(worst)} (≥ {_fmt(t.explode_growth_min)})"
         )
     return reasons
@@ -370,32 +555,66 @@ def _rule_collapse(diversity: float | None, reference: float | None, t: Threshol
     return []
 
 
-def _rule_overpower(s: _Stats, t: Thresholds) -> list[str]:
-    g_high = s.loss_g >= t.overpower_loss_g
+def _rule_overfits(s: _Stats, t: Thresholds) -> list[str]:
+    """ADA's p pinned high (or climbing to its cap) while D still separates real from fake.
+
+    A D that calls every image real also drives p up (r_t counts only real images); that is
+    D too weak, not overfitting, so the rule stays quiet when D cannot tell them apart."""
+    if not s.p_records:
+        return []
+    pinned = s.p_high_share >= t.ada_persist
+    climbing = s.p_latest >= t.ada_p_cap and s.p_latest > s.p_before
+    if not (pinned or climbing) or _nan_to(s.weak_fraction, 0.0) >= t.weak_persist:
+        return []
+    reasons = []
+    if pinned:
+        reasons.append(
+            f"ADA's p ≥ {_fmt(t.ada_p_high)} in {_pct(s.p_high_share)} of the window "
+            f"(≥ {_pct(t.ada_persist)}): p {_fmt(s.p_now)} now, {_fmt(s.p_before)} before"
+        )
+    if climbing:
+        reasons.append(
+            f"ADA's p rose from {_fmt(s.p_before)} to {_fmt(s.p_latest)} (≥ {_fmt(t.ada_p_cap)}, "
+            "near its 0.99 cap)"
+        )
+    reasons.append(
+        f"D still separates real from generated images through the augmentation: "
+        f"D(x) {_fmt(s.d_x)}, D(G(z)) {_fmt(s.d_g_z)}"
+    )
+    return reasons
+
+
+def _prob_bound(p: float) -> str:
+    """'0.9 = σ(2.2)': a probability threshold with the logit it stands for."""
+    return f"{_fmt(p)} = σ({_fmt_logit(_logit(p))})" if 0 < p < 1 else _fmt(p)
+
+
+def _rule_overpower(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
+    g_high = s.loss_g >= r.overpower_loss_g
     g_rising = s.trend_g >= t.rising
     if not (
-        s.loss_d <= t.overpower_loss_d
-        and s.d_x >= t.overpower_d_x
-        and s.d_g_z <= t.overpower_d_g_z
+        s.loss_d <= r.overpower_loss_d
+        and s.d_x >= r.overpower_d_x
+        and s.d_g_z <= r.overpower_d_g_z
         and (g_high or g_rising)
     ):
         return []
     g_reason = (
-        f"loss_G {_fmt(s.loss_g)} ≥ {_fmt(t.overpower_loss_g)}"
+        f"loss_G {_fmt(s.loss_g)} ≥ {_fmt(r.overpower_loss_g)}"
         if g_high
         else f"loss_G rising {_signed_pct(s.trend_g)} (≥ {_pct(t.rising)})"
     )
     return [
-        f"loss_D {_fmt(s.loss_d)} ≤ {_fmt(t.overpower_loss_d)}",
-        f"D(x) {_fmt(s.d_x)} ≥ {_fmt(t.overpower_d_x)}",
-        f"D(G(z)) {_fmt(s.d_g_z)} ≤ {_fmt(t.overpower_d_g_z)}",
+        f"loss_D {_fmt(s.loss_d)} ≤ {_fmt(r.overpower_loss_d)}",
+        f"D(x) {_fmt(s.d_x)} ≥ {_prob_bound(r.overpower_d_x)}",
+        f"D(G(z)) {_fmt(s.d_g_z)} ≤ {_prob_bound(r.overpower_d_g_z)}",
         g_reason,
     ]
 
 
-def _rule_too_weak(s: _Stats, t: Thresholds) -> list[str]:
+def _rule_too_weak(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
     rising = s.trend_d >= t.rising
-    above_coin = s.loss_d >= t.weak_loss_d
+    above_coin = s.loss_d >= r.weak_loss_d
     if not (s.weak_fraction >= t.weak_persist and s.loss_d > s.loss_g and (rising or above_coin)):
         return []
     return [
@@ -404,8 +623,16 @@ def _rule_too_weak(s: _Stats, t: Thresholds) -> list[str]:
         f"loss_D {_fmt(s.loss_d)} > loss_G {_fmt(s.loss_g)}",
         f"loss_D rising {_signed_pct(s.trend_d)} (≥ {_pct(t.rising)})"
         if rising
-        else f"loss_D {_fmt(s.loss_d)} ≥ {_fmt(t.weak_loss_d)} (worse than a coin, 2 ln 2 = 1.386)",
+        else f"loss_D {_fmt(s.loss_d)} ≥ {_fmt(r.weak_loss_d)} (worse than a coin, "
+        f"{_coin_text(r)})",
     ]
+
+
+def _coin_text(r: LossRanges) -> str:
+    """How this loss scores a D that cannot tell (every logit 0)."""
+    if math.isclose(r.coin_loss_d, 2 * math.log(2)):
+        return "2 ln 2 = 1.386"
+    return f"{_fmt(r.coin_loss_d)} with logits at 0"
 
 
 def _rule_oscillating(s: _Stats, t: Thresholds) -> list[str]:
@@ -457,6 +684,15 @@ def _evidence(
         "lr_g": s.lr_g,
         "lr_d": s.lr_d,
     }
+    if s.p_records:
+        ev["augment_p"] = s.p_now
+        ev["augment_p_latest"] = s.p_latest
+        ev["augment_p_before"] = s.p_before
+        ev["augment_p_high_share"] = s.p_high_share
+    if math.isfinite(s.r1_penalty):
+        ev["r1_penalty"] = s.r1_penalty
+    if math.isfinite(s.loss_d_aux):
+        ev["loss_d_aux"] = s.loss_d_aux
     if diversity is not None:
         ev["diversity"] = float(diversity)
     if reference is not None:
@@ -468,7 +704,7 @@ def _evidence(
 
 
 def _explain(
-    state: str, s: _Stats, ev: dict[str, float], fwd: np.ndarray, t: Thresholds
+    state: str, s: _Stats, ev: dict[str, float], fwd: np.ndarray, t: Thresholds, run: _Run
 ) -> tuple[str, str, str, str]:
     """(title, advice, action, summary) for a state."""
     g, d = s.lr_g, s.lr_d
@@ -497,14 +733,31 @@ def _explain(
         summary = f"diversity={_fmt(ev.get('diversity', math.nan))}"
         short = _flag_short("--g-lr", g, 1 / t.g_lr_lower)
         return TITLES[state], advice, f"start again with {short}", summary
+    if state == D_OVERFITS:
+        return _explain_overfits(s, t, run)
     if state == D_OVERPOWERS_G:
         raise_g = _lr_flag("--g-lr", g, t.g_lr_raise, f"×{_fmt(t.g_lr_raise)}")
         lower_d = _lr_flag("--d-lr", d, 1 / t.g_lr_raise, f"÷{_fmt(t.g_lr_raise)}")
+        if run.hinge:
+            why = (
+                "The discriminator crushes the generator: its logits clear the hinge's margins "
+                "(real above +1, generated below −1) for nearly every image, so D's loss has "
+                "nothing left to learn from and G's samples stay poor."
+            )
+        else:
+            why = (
+                "The discriminator crushes the generator: it is sure about every image, so G "
+                "gets almost no gradient and its samples stay noise."
+            )
         advice = (
-            "The discriminator crushes the generator: it is sure about every image, so G gets "
-            f"almost no gradient and its samples stay noise. Raise {raise_g}, or lower {lower_d}; "
+            f"{why} Raise {raise_g}, or lower {lower_d}; "
             "`cxrgan train --resume RUN` takes the new rates."
         )
+        if run.hinge and run.settings.get("d_spectral_norm") is False:
+            advice += (
+                " The hinge loss is meant for a Lipschitz-bounded D (SNGAN): a new run with "
+                "--d-spectral-norm keeps D's logits from running away."
+            )
         return TITLES[state], advice, f"try {_flag_short('--g-lr', g, t.g_lr_raise)}", balance
     if state == D_TOO_WEAK:
         lower_g = _lr_flag("--g-lr", g, 1 / t.g_lr_lower, f"÷{_fmt(t.g_lr_lower)}")
@@ -525,16 +778,70 @@ def _explain(
         )
         summary = f"swing loss_D={_fmt(s.swing_d)}, loss_G={_fmt(s.swing_g)}"
         return TITLES[state], advice, f"try {calm}", summary
-    return _explain_healthy(s, fwd, t)
+    return _explain_healthy(s, fwd, t, run)
 
 
-def _explain_healthy(s: _Stats, fwd: np.ndarray, t: Thresholds) -> tuple[str, str, str, str]:
+def _explain_overfits(s: _Stats, t: Thresholds, run: _Run) -> tuple[str, str, str, str]:
+    d = s.lr_d
+    lower_d = _lr_flag("--d-lr", d, 1 / t.overfit_d_lr, f"÷{_fmt(t.overfit_d_lr)}")
+    ndf = run.number("ndf")
+    smaller = (
+        f"--ndf {max(1, round(ndf / t.overfit_ndf))} (from {_fmt(ndf)})"
+        if math.isfinite(ndf) and ndf > 1
+        else f"--ndf ÷{_fmt(t.overfit_ndf)}"
+    )
+    levers = [
+        "more training images (all of the split rather than a subset; ADA's p falls as the "
+        "set grows)",
+        f"a slower D, {lower_d}, which `cxrgan train --resume RUN` takes",
+        f"a smaller D in a new run, {smaller}",
+    ]
+    r1 = run.number("r1_gamma")
+    size, batch = run.number("image_size"), run.number("batch_size")
+    if r1 == 0 and size > 0 and batch > 0:
+        gamma = t.r1_heuristic * size**2 / batch
+        levers.append(
+            f"an R1 penalty in a new run, --r1-gamma {_fmt_gamma(gamma)} (StyleGAN2's "
+            f"{_fmt(t.r1_heuristic)} × {_fmt(size)}² / {_fmt(batch)})"
+        )
+    advice = (
+        "ADA raises its augmentation probability p while D is sure about the training images "
+        "(more than 80% of them get a positive logit), so p pinned high means D memorises the "
+        f"training set despite the augmentation (p {_fmt(s.p_latest)}; above ≈ 0.8 augmentations "
+        "start to leak into the generated images, and at the 0.99 cap ADA can do no more). "
+        "Give D less to memorise: " + "; or ".join(levers) + "."
+    )
+    summary = f"ADA p={_fmt(s.p_latest)}, D(x)={_fmt(s.d_x)}, D(G(z))={_fmt(s.d_g_z)}"
+    action = f"try {_flag_short('--d-lr', d, 1 / t.overfit_d_lr)} or more images"
+    return TITLES[D_OVERFITS], advice, action, summary
+
+
+def _fmt_gamma(x: float) -> str:
+    """γ as a user types it: 0.0064, 0.05, 1.2."""
+    return f"{x:.2g}" if x >= 1e-4 else fmt_lr(x)
+
+
+def _explain_healthy(
+    s: _Stats, fwd: np.ndarray, t: Thresholds, run: _Run
+) -> tuple[str, str, str, str]:
     summary = f"loss_D={_fmt(s.loss_d)}, loss_G={_fmt(s.loss_g)}, D(x)={_fmt(s.d_x)}"
     equilibrium = ""
-    if s.loss_d > s.loss_g:
+    r = run.ranges
+    if s.loss_d > s.loss_g and run.hinge:
+        equilibrium = (
+            " loss_D above loss_G is expected with the hinge loss (a D whose logits are 0, "
+            f"σ = 0.5, has loss_D = {_fmt(r.coin_loss_d)} and loss_G = {_fmt(r.coin_loss_g)}); "
+            "it is not a problem while it does not climb."
+        )
+    elif s.loss_d > s.loss_g:
         equilibrium = (
             " loss_D above loss_G is expected near equilibrium (a D answering 0.5 has loss_D = "
             "2 ln 2 ≈ 1.39 and loss_G = ln 2 ≈ 0.69); it is not a problem while it does not climb."
+        )
+    if s.p_records:
+        equilibrium += (
+            f" ADA's p is {_fmt(s.p_latest)}: D is not overfitting the training set "
+            f"(p pinned at {_fmt(t.ada_p_high)} or more would mean it is)."
         )
     if len(fwd) < t.fwd_min_evals:
         advice = (
@@ -595,7 +902,7 @@ def _ratio(now: float, before: float) -> float:
     return now / before
 
 
-def _swing(loss: np.ndarray, t: Thresholds) -> tuple[float, int]:
+def _swing(loss: np.ndarray, t: Thresholds, floor: float) -> tuple[float, int]:
     """(robust spread of the rolling-median loss around its trend, relative to its level;
     number of direction reversals of that residual).
 
@@ -619,7 +926,7 @@ def _swing(loss: np.ndarray, t: Thresholds) -> tuple[float, int]:
         if now and now != side:
             reversals += side != 0
             side = now
-    return scale / max(float(np.median(np.abs(y))), t.swing_floor), reversals
+    return scale / max(float(np.median(np.abs(y))), floor), reversals
 
 
 def _fwd_series(quality: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -629,6 +936,16 @@ def _fwd_series(quality: Sequence[Mapping[str, Any]]) -> np.ndarray:
 
 def _nan_to(x: float, default: float) -> float:
     return x if math.isfinite(x) else default
+
+
+def _logit(p: float) -> float:
+    """σ⁻¹(p): the logit whose probability is p."""
+    return math.log(p / (1 - p)) if 0 < p < 1 else math.nan
+
+
+def _fmt_logit(x: float) -> str:
+    """A logit to two digits, with a real minus sign: 2, 2.2, −0.45."""
+    return f"{x:.2g}".replace("-", "−") if math.isfinite(x) else str(x)
 
 
 def _fmt(x: float) -> str:
@@ -685,7 +1002,8 @@ def _lr_pair(g: float, d: float, how: str) -> str:
 def diagnose_run(
     run_dir: Path, *, window: int = DEFAULT_WINDOW, thresholds: Thresholds = DEFAULT_THRESHOLDS
 ) -> Diagnosis:
-    """Diagnose a run directory: its metrics.jsonl, FWD records and latest sample grid."""
+    """Diagnose a run directory: its metrics.jsonl, FWD records and latest sample grid, read
+    with the loss and settings of its config.json."""
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise CxrganError(f"{run_dir} is not a run directory (no config.json)")
@@ -698,4 +1016,5 @@ def diagnose_run(
         quality=evaluation,
         reference_diversity=real,
         thresholds=thresholds,
+        settings=run_settings(run_dir),
     )

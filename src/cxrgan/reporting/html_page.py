@@ -22,6 +22,7 @@ REPORT_NAME = "report.html"  # in each run and sweep directory
 SEVERITY = {
     dg.HEALTHY: "ok",
     dg.TOO_EARLY: "info",
+    dg.D_OVERFITS: "warn",
     dg.D_OVERPOWERS_G: "warn",
     dg.D_TOO_WEAK: "warn",
     dg.OSCILLATING: "warn",

@@ -45,7 +45,7 @@ def load_run(path: Path, name: str | None = None) -> RunData:
     real_div = cached_grid_diversity(real, tile) if real.is_file() else None
     latest_div = cached_grid_diversity(grids[-1][1], tile) if grids else None
     diagnosis = dg.diagnose(
-        train, diversity=latest_div, quality=evals, reference_diversity=real_div
+        train, diversity=latest_div, quality=evals, reference_diversity=real_div, settings=cfg
     )
     return RunData(
         path=path,

@@ -67,6 +67,15 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def run_settings(run_dir: Path) -> dict[str, Any]:
+    """config.json's `config` (the run's resolved settings); {} when missing or unreadable.
+
+    Older runs lack the newer keys: a run without `loss` trained with bce, one without
+    `augment` or `ema_kimg` without augmentation or EMA."""
+    cfg = read_config(run_dir).get("config")
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def is_run_dir(path: Path) -> bool:
     return (Path(path) / "config.json").is_file()
 
