@@ -17,6 +17,7 @@ from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
+from cxrgan.reporting.diagnose import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:  # annotations only: drawing needs no torch
     import torch
@@ -63,9 +64,19 @@ def smooth(values: Sequence[float], window: int) -> np.ndarray:
 
 
 def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
-    """G and D loss against iteration (raw faint, smoothed bold), and D(x), D(G(z)) below."""
+    """G and D loss against iteration (raw faint, smoothed bold), and D(x), D(G(z)) below; with
+    --augment ada, a third small panel shows ADA's augmentation probability p."""
     train = [r for r in records if "loss_d" in r]
-    fig, (ax_loss, ax_d) = plt.subplots(2, 1, figsize=(10, 7), sharex=True, height_ratios=[3, 2])
+    p_values = [_number(r.get("augment_p")) for r in train]
+    has_p = any(math.isfinite(v) for v in p_values)
+    if has_p:
+        fig, (ax_loss, ax_d, ax_p) = plt.subplots(
+            3, 1, figsize=(10, 8.5), sharex=True, height_ratios=[3, 2, 1.2]
+        )
+    else:
+        fig, (ax_loss, ax_d) = plt.subplots(
+            2, 1, figsize=(10, 7), sharex=True, height_ratios=[3, 2]
+        )
     if train:
         steps = [r["step"] for r in train]
         window = max(1, len(train) // 25)
@@ -78,16 +89,45 @@ def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
             ax_d.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
             ax_d.plot(steps, smooth(values, window), color=color, linewidth=2, label=label)
         _mark_resumes(ax_loss, train)
+        if has_p:
+            ax_p.plot(steps, p_values, color="tab:purple", linewidth=1.6, label="ADA p")
     ax_loss.set_title("Generator and Discriminator Loss During Training")
     ax_loss.set_ylabel("Loss")
     ax_loss.legend(loc="upper right")
     ax_d.set_ylim(-0.02, 1.02)
     ax_d.axhline(0.5, color="gray", linewidth=0.8, linestyle=":")
-    ax_d.set_ylabel("D output")
-    ax_d.set_xlabel("iterations")
+    ax_d.set_ylabel("D output σ(logit)")
     ax_d.legend(loc="upper right")
+    if has_p:
+        _ada_panel(ax_p)
+        ax_p.set_xlabel("iterations")
+    else:
+        ax_d.set_xlabel("iterations")
     fig.tight_layout()
     _save_figure(fig, path)
+
+
+def _ada_panel(ax: Any) -> None:
+    """Axes of ADA's p: 0–1, with the level the diagnosis calls pinned high."""
+    high = DEFAULT_THRESHOLDS.ada_p_high
+    ax.set_ylim(-0.02, 1.02)
+    ax.axhline(high, color="gray", linewidth=0.8, linestyle=":")
+    ax.annotate(
+        f"p ≥ {high:g} for long: D overfits",
+        (0.005, high),
+        xycoords=("axes fraction", "data"),
+        fontsize=7,
+        va="bottom",
+        color="gray",
+    )
+    ax.set_ylabel("ADA p")
+    ax.legend(loc="lower right")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
 
 
 def _mark_resumes(ax: Any, train: Sequence[dict[str, Any]]) -> None:

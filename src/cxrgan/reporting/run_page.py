@@ -41,6 +41,7 @@ LATEST_MAX_WIDTH = 1100
 C_LOSS_D, C_LOSS_G = "#e8590c", "#1c7ed6"  # the tutorial's colours: D orange, G blue
 C_DX, C_DGZ1, C_DGZ2 = "#2f9e44", "#c2255c", "#f783ac"
 C_FWD, C_KID, C_DIV = "#7048e8", "#0c8599", "#0c8599"
+C_ADA = "#9c36b5"
 
 
 def build_run_page(path: Path) -> str:
@@ -83,8 +84,48 @@ def _run_header(run: RunData) -> str:
     return (
         f'<div class="title"><h1>{e(run.name)}</h1>{status}'
         f"{chip(diag.title, SEVERITY.get(diag.state, 'info'), diag.hint())}</div>"
+        f'<div class="sub recipe">{e(" · ".join(recipe_bits(run)))}</div>'
         f'<div class="sub">{e(" · ".join(bits))} · <span class="path">{e(run.path)}</span></div>'
     )
+
+
+def recipe_bits(run: RunData) -> list[str]:
+    """What makes this GAN, in words: recipe (name v version, what the run overrode), loss,
+    augmentation (with ADA's latest p), EMA, R1, spectral norm. Settings a run predates read as
+    their old behaviour (no loss key: bce; no augment: none; no ema_kimg: no EMA)."""
+    cfg, info = run.cfg, run.info
+    bits = []
+    record = info.get("recipe") if isinstance(info.get("recipe"), dict) else None
+    name = (record or {}).get("name") or cfg.get("recipe")
+    if name:
+        text = f"recipe {name}"
+        if record and record.get("version") is not None:
+            text += f" v{record['version']}"
+        overridden = record.get("overridden") if record else None
+        if isinstance(overridden, dict) and overridden:
+            text += f" (overridden: {', '.join(map(str, overridden))})"
+        bits.append(text)
+    bits.append(f"loss {cfg.get('loss') or dg.DEFAULT_LOSS}")
+    augment = cfg.get("augment") or "none"
+    p = _latest(run.train, "augment_p")
+    bits.append(f"augment {augment}" + (f" (p {fmt(p)})" if math.isfinite(p) else ""))
+    ema = as_number(cfg.get("ema_kimg"))
+    bits.append(f"EMA {fmt(ema)} kimg" if ema > 0 else "no EMA")
+    r1 = as_number(cfg.get("r1_gamma"))
+    if r1 > 0:
+        bits.append(f"R1 γ {fmt(r1)}")
+    if cfg.get("d_spectral_norm") is True:
+        bits.append("D spectral norm")
+    return bits
+
+
+def _latest(records: Sequence[Mapping[str, Any]], key: str) -> float:
+    """The last finite value of `key` (NaN when no record has one)."""
+    for r in reversed(records):
+        v = as_number(r.get(key))
+        if math.isfinite(v):
+            return v
+    return math.nan
 
 
 def _synthetic_banner(info: Mapping[str, Any]) -> str:
@@ -104,7 +145,7 @@ _EVIDENCE_LABELS = {
     "step": "latest step",
     "loss_d": "loss_D (recent median)",
     "loss_g": "loss_G (recent median)",
-    "d_x": "D(x) (recent median)",
+    "d_x": "D(x) = σ(logit) (recent median)",
     "d_g_z": "D(G(z)) (recent median)",
     "loss_d_trend": "loss_D trend",
     "loss_g_trend": "loss_G trend",
@@ -116,6 +157,12 @@ _EVIDENCE_LABELS = {
     "nonfinite": "records with NaN/inf",
     "lr_g": "lr G",
     "lr_d": "lr D",
+    "augment_p": "ADA p (recent median)",
+    "augment_p_latest": "ADA p (latest)",
+    "augment_p_before": "ADA p (window start)",
+    "augment_p_high_share": "share with ADA p pinned high",
+    "r1_penalty": "R1 penalty (recent median)",
+    "loss_d_aux": "D's auxiliary loss (recent median)",
     "diversity": "sample diversity (latest)",
     "real_diversity": "diversity of real images",
     "fwd_latest": "FWD (latest)",
@@ -126,7 +173,7 @@ _EVIDENCE_LABELS = {
 
 # Shown first; the rest of the evidence is folded under "all numbers".
 _KEY_EVIDENCE = (
-    *("loss_d", "loss_g", "d_x", "d_g_z", "lr_g", "lr_d"),
+    *("loss_d", "loss_g", "d_x", "d_g_z", "lr_g", "lr_d", "augment_p"),
     *("diversity", "real_diversity", "fwd_latest", "fwd_best"),
 )
 
@@ -157,7 +204,8 @@ def _diagnosis_section(run: RunData) -> str:
         f'<div class="diag-evidence">{evidence}</div></div>'
     )
     note = (
-        "Read from the latest training records of metrics.jsonl; thresholds are listed in "
+        f"Read from the latest training records of metrics.jsonl on the scale of the run's "
+        f"loss ({e(d.loss)}); thresholds are listed in "
         "<code>cxrgan.reporting.diagnose.Thresholds</code>. <code>cxrgan diagnose RUN</code> "
         "prints the same."
     )
@@ -165,7 +213,13 @@ def _diagnosis_section(run: RunData) -> str:
 
 
 def _curves_section(run: RunData) -> str:
-    charts = [_loss_chart(run), _d_chart(run), *_quality_charts(run), _diversity_chart(run)]
+    charts = [
+        _loss_chart(run),
+        _d_chart(run),
+        _ada_chart(run),
+        *_quality_charts(run),
+        _diversity_chart(run),
+    ]
     charts = [c for c in charts if c]
     if not charts:
         return section("curves", "Curves", '<p class="muted">No training records yet.</p>')
@@ -192,10 +246,26 @@ def _d_chart(run: RunData) -> str:
     series += raw_and_smooth(x, column(run.train, "d_g_z2"), "D(G(z)) after", C_DGZ2)
     return line_chart(
         series,
-        title="Discriminator outputs",
+        title="Discriminator outputs as probabilities, σ(logit)",
         y_range=(0.0, 1.0),
         hlines=[(0.5, "0.5: D cannot tell")],
         vlines=_lr_changes(run.train),
+    )
+
+
+def _ada_chart(run: RunData) -> str:
+    """ADA's augmentation probability p (runs with --augment ada)."""
+    p = column(run.train, "augment_p")
+    if not np.isfinite(p).any():
+        return ""
+    high = dg.DEFAULT_THRESHOLDS.ada_p_high
+    return line_chart(
+        [Series("ADA p", column(run.train, "step"), p, C_ADA)],
+        title="ADA augmentation probability p",
+        y_range=(0.0, 1.0),
+        hlines=[(high, f"p ≥ {fmt(high)} for long: D overfits")],
+        vlines=_lr_changes(run.train),
+        note=f"latest {fmt(_latest(run.train, 'augment_p'))}; near 0 is normal",
     )
 
 
@@ -390,7 +460,10 @@ def _config_section(run: RunData) -> str:
     cfg_rows = [(str(k), config_value(v)) for k, v in run.cfg.items()]
     dataset = info.get("dataset") if isinstance(info.get("dataset"), dict) else {}
     data_rows = [(str(k), config_value(v)) for k, v in dataset.items()]
+    recipe = info.get("recipe") if isinstance(info.get("recipe"), dict) else {}
+    recipe_rows = [(str(k), config_value(v)) for k, v in recipe.items()]
     blocks = [
+        f"<div><h3>Recipe</h3>{kv_table(recipe_rows)}</div>" if recipe_rows else "",
         f"<div><h3>Training settings</h3>{kv_table(cfg_rows)}</div>" if cfg_rows else "",
         f"<div><h3>Dataset</h3>{kv_table(data_rows)}</div>" if data_rows else "",
         f"<div><h3>Software</h3>{kv_table(top)}</div>" if top else "",
