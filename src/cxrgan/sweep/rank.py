@@ -10,7 +10,7 @@ from typing import Any
 
 from cxrgan.reporting.diagnose import Diagnosis, diagnose
 from cxrgan.reporting.diversity import run_diversity
-from cxrgan.reporting.run_records import epoch_grids, load_records
+from cxrgan.reporting.run_records import epoch_grids, load_records, run_settings
 from cxrgan.sweep.resume import decide, is_finished, read_run_config
 from cxrgan.sweep.spec import RUNS, SPEC_VERSION, Member, SweepSpec
 from cxrgan.training.rundir import now_iso
@@ -21,13 +21,14 @@ WINDOW = 40
 
 # Loss-heuristic tiers (lower ranks first; see docs/sweep.md).
 TIER_OK = 0  # healthy, or too early to tell
-TIER_IMBALANCED = 1  # D overpowers G, D too weak, oscillating: alive but off balance
+TIER_IMBALANCED = 1  # D overpowers G, D too weak, oscillating, D overfits: off balance
 TIER_BROKEN = 2  # diverged, mode collapse, NaN/inf in the last window
 TIER_NOTHING = 3  # no training record at all
 TIERS = {
     "d_overpowers_g": TIER_IMBALANCED,
     "d_too_weak": TIER_IMBALANCED,
     "oscillating": TIER_IMBALANCED,
+    "d_overfits": TIER_IMBALANCED,
     "diverged": TIER_BROKEN,
     "mode_collapse": TIER_BROKEN,
 }
@@ -107,7 +108,8 @@ def _diagnosis(
     run_dir: Path, train: list[dict[str, Any]], evals: list[dict[str, Any]]
 ) -> Diagnosis:
     diversity, reference = run_diversity(run_dir)  # mode collapse counts in the ranking
-    return diagnose(train, quality=evals, diversity=diversity, reference_diversity=reference)
+    return diagnose(train, quality=evals, diversity=diversity, reference_diversity=reference,
+                    settings=run_settings(run_dir))  # each loss on its own scale  # fmt: skip
 
 
 def summarise_member(
