@@ -50,6 +50,28 @@ def test_every_registered_model_builds_trains_and_round_trips(name, size, tmp_pa
         torch.testing.assert_close(d2(fake), d(fake), rtol=0, atol=0)
 
 
+# Parameter counts (G, D) at the default widths (ngf = ndf = 64, z = 100): they pin every
+# architecture at every size it supports, so a change to one shows up here.
+PARAMETERS = {
+    ("dcgan", 32): (1_066_880, 661_248),
+    ("dcgan", 64): (3_574_656, 2_763_520),
+    ("dcgan", 128): (7_769_984, 6_958_848),
+    ("dcgan", 256): (11_965_312, 11_154_176),
+    ("lightweight", 64): (1_769_808, 427_904),
+    ("lightweight", 128): (1_708_176, 437_024),
+    ("lightweight", 256): (1_729_488, 444_960),
+    ("lightweight", 512): (1_742_608, 451_712),
+}
+
+
+def test_parameter_counts_of_every_architecture_at_every_size():
+    assert set(PARAMETERS) == set(REGISTRY)  # a new entry or size needs its counts here
+    for (name, size), counts in PARAMETERS.items():
+        g, d = build_models(ModelSpec(name, 100, size, kwargs={"ngf": 64, "ndf": 64}))
+        got = (sum(p.numel() for p in g.parameters()), sum(p.numel() for p in d.parameters()))
+        assert got == counts, (name, size)
+
+
 def test_64px_matches_tutorial_layer_for_layer():
     # The tutorial's netG/netD with nc=3 have 3,576,704 / 2,765,568 parameters; nc=1 removes
     # 2 × 64 × 16 from each of G's last and D's first conv.
