@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cxrgan.metrics.memorisation import memorisation, save_memorisation_png, thumbnails
+from cxrgan.metrics.memorisation import (
+    DUPLICATE_DISTANCE,
+    memorisation,
+    nearest,
+    save_memorisation_png,
+    thumbnails,
+)
 
 pytestmark = pytest.mark.shared_data
 
@@ -64,3 +70,40 @@ def test_png_shows_closest_pairs_side_by_side(real64: np.ndarray, tmp_path: Path
     np.testing.assert_array_equal(
         first_fake, real64[result.fake_index[np.argmin(result.fake_distance)]]
     )
+
+
+def test_duplicates_in_the_training_set_do_not_zero_the_threshold(
+    patient_halves: tuple[np.ndarray, np.ndarray],
+) -> None:
+    # Public sets hold the same film twice (the Kaggle train split: 50 exact twins). Counted
+    # as each other's nearest neighbours they made the 1st percentile 0, and then no copy
+    # was ever flagged. Here 15 % of the training set has a twin, exact or nearly so.
+    first, held_out = patient_halves
+    train_clean = first[:400]
+    rng = np.random.default_rng(0)
+    near = np.clip(first[40:60] + rng.normal(0, 2, first[40:60].shape), 0, 255).astype(np.uint8)
+    train = np.concatenate([train_clean, first[:40], near])
+    naive, _ = nearest(thumbnails(train), thumbnails(train), exclude_self=True)
+    assert np.percentile(naive.numpy(), 1.0) < 0.05  # the old rule's threshold: ~0
+
+    copies = first[100:130]  # exact copies of training images that have no twin
+    altered = np.clip(first[200:230] * 0.9 + 20 + rng.normal(0, 3, (30, 64, 64)), 0, 255)
+    others = held_out[:300]  # other patients: not copies
+    fakes = np.concatenate([copies, altered.astype(np.uint8), others])
+    result = memorisation(train, fakes)
+    clean = memorisation(train_clean, fakes)
+    assert result.duplicates == 120  # 60 originals and their 60 twins
+    assert result.threshold == pytest.approx(clean.threshold, rel=0.1)
+    assert result.threshold >= DUPLICATE_DISTANCE
+    assert result.flagged[:60].all()  # every copy counted as memorised
+    assert result.flagged[60:].mean() < 0.05  # other patients: ~1 % by construction
+    assert result.as_dict()["train_duplicates"] == 120.0
+
+
+def test_all_duplicates_fall_back_to_the_duplicate_distance(real64: np.ndarray) -> None:
+    train = np.stack([real64[0]] * 4)  # one film four times: no non-duplicate neighbour
+    result = memorisation(train, real64[[0, 500, 501]])
+    assert np.isinf(result.real_distance).all() and result.duplicates == 4
+    assert result.threshold == DUPLICATE_DISTANCE
+    assert result.flagged.tolist() == [True, False, False]
+    assert np.isfinite(result.distance_ratio)

@@ -1,10 +1,19 @@
 """Memorisation: is a generated image a (near) copy of one training image?
 
 For every generated image: distance to its nearest training image. For calibration: every
-training image's distance to its nearest OTHER training image (leave-one-out). Two different
-radiographs are rarely closer than the 1st percentile of that real-to-real distribution, so a
-generated image closer than it to a training image is flagged as a likely copy. A healthy
-generator flags about 1 % (as a held-out real set would); copying generators approach 100 %.
+training image's distance to its nearest OTHER training image that is not a duplicate of it
+(leave-one-out, duplicates left out too). Two different radiographs are rarely closer than the
+1st percentile of that real-to-real distribution, so a generated image closer than it to a
+training image is flagged as a likely copy. A healthy generator flags about 1 % (as a held-out
+real set would); copying generators approach 100 %.
+
+Duplicates: public sets hold the same film more than once (the Kaggle training split has 50
+images whose exact twin is in the set). Counted as neighbours, they put zeros into the
+calibration: with a few percent of duplicates the 1st percentile is 0 and no copy is ever
+flagged. So training images closer than DUPLICATE_DISTANCE to each other (Pearson r of the
+thumbnails > 0.995; different patients are at 0.23 or more, see docs/metrics.md) are not each
+other's neighbours when calibrating. A generated image that close to a training image is always
+a copy: the threshold never falls below DUPLICATE_DISTANCE.
 
 The distance is Euclidean between images that are
 * downsampled by area averaging to 32 x 32: copying is about the whole layout of one film,
@@ -32,7 +41,10 @@ from cxrgan.metrics.images import ImageArray, chunks, to_unit
 THUMB = 32
 PERCENTILE = 1.0
 BLOCK = 2048
-COPY_TOLERANCE = 1e-6  # rounding of an exact copy's distance; flags copies even if threshold ~0
+COPY_TOLERANCE = 1e-6  # rounding of an exact copy's distance
+# Two thumbnails nearer than this are one film (d = sqrt(2 - 2r): r > 0.995). Measured at 64 px:
+# distinct Kaggle images >= 0.228 apart, cxr-kermany/png128 >= 0.375; exact twins at 0.
+DUPLICATE_DISTANCE = 0.1
 
 
 def thumbnails(images: ImageArray, size: int = THUMB) -> torch.Tensor:
@@ -52,9 +64,7 @@ def nearest(
     dist = torch.empty(len(query), dtype=torch.float64)
     index = torch.empty(len(query), dtype=torch.long)
     for rows in chunks(len(query), BLOCK):
-        # |a - b|² expanded into one matrix product; rounding can dip below 0, clamped below.
-        q = query[rows]
-        d2 = q.pow(2).sum(1, keepdim=True) + pool.pow(2).sum(1) - 2 * q @ pool.T
+        d2 = _squared_distances(query[rows], pool)
         if exclude_self:
             own = torch.arange(rows.start, rows.stop)
             d2[own - rows.start, own] = float("inf")
@@ -64,20 +74,49 @@ def nearest(
     return dist, index
 
 
+def _squared_distances(q: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
+    # |a - b|² expanded into one matrix product; rounding can dip below 0 (clamped by callers).
+    return q.pow(2).sum(1, keepdim=True) + pool.pow(2).sum(1) - 2 * q @ pool.T
+
+
+def train_neighbours(t: torch.Tensor, duplicate: float = DUPLICATE_DISTANCE) -> tuple[
+    torch.Tensor, torch.Tensor
+]:  # fmt: skip
+    """For each training thumbnail: the distance to its nearest other image that is not a
+    duplicate of it (inf when all others are), and whether it has a duplicate (< `duplicate`)."""
+    dist = torch.empty(len(t), dtype=torch.float64)
+    has_dup = torch.empty(len(t), dtype=torch.bool)
+    for rows in chunks(len(t), BLOCK):
+        d2 = _squared_distances(t[rows], t)
+        own = torch.arange(rows.start, rows.stop)
+        d2[own - rows.start, own] = float("inf")
+        dup = d2 < duplicate**2
+        has_dup[rows] = dup.any(1)
+        d2[dup] = float("inf")
+        dist[rows] = d2.min(1).values.clamp(min=0).sqrt()
+    return dist, has_dup
+
+
 @dataclass
 class MemorisationResult:
     """Nearest-training-image distances of generated images, calibrated on real-real ones."""
 
     fake_distance: np.ndarray  # (N_fake,) distance to the nearest training image
     fake_index: np.ndarray  # (N_fake,) index of that training image
-    real_distance: np.ndarray  # (N_train,) leave-one-out nearest-neighbour distances
-    threshold: float  # the `percentile`-th percentile of real_distance
+    real_distance: np.ndarray  # (N_train,) nearest non-duplicate other training image
+    threshold: float  # `percentile`-th percentile of the finite real_distance, >= duplicate
     percentile: float
+    duplicates: int = 0  # training images with a duplicate (closer than DUPLICATE_DISTANCE)
 
     @property
     def flagged(self) -> np.ndarray:
         """Boolean mask of generated images closer to a training image than the threshold."""
         return self.fake_distance < max(self.threshold, COPY_TOLERANCE)
+
+    @property
+    def _calibration(self) -> np.ndarray:
+        finite = self.real_distance[np.isfinite(self.real_distance)]
+        return finite if len(finite) else np.array([DUPLICATE_DISTANCE])
 
     @property
     def share(self) -> float:
@@ -87,14 +126,24 @@ class MemorisationResult:
     @property
     def distance_ratio(self) -> float:
         """median(fake -> train) / median(train -> other train): < 1 means closer than reals are."""
-        return float(np.median(self.fake_distance) / max(np.median(self.real_distance), 1e-12))
+        return float(np.median(self.fake_distance) / max(np.median(self._calibration), 1e-12))
 
     def as_dict(self) -> dict[str, float]:
         return {
             "memorised_share": self.share,
             "nn_distance_ratio": self.distance_ratio,
             "nn_threshold": self.threshold,
+            "train_duplicates": float(self.duplicates),
         }
+
+
+def copy_threshold(real_distance: np.ndarray, percentile: float = PERCENTILE) -> float:
+    """The copy cut-off: `percentile` of the finite non-duplicate nearest-neighbour distances,
+    never below DUPLICATE_DISTANCE (DUPLICATE_DISTANCE itself when every image is a duplicate)."""
+    finite = real_distance[np.isfinite(real_distance)]
+    if len(finite) == 0:
+        return DUPLICATE_DISTANCE
+    return max(float(np.percentile(finite, percentile)), DUPLICATE_DISTANCE)
 
 
 def memorisation(
@@ -102,18 +151,20 @@ def memorisation(
 ) -> MemorisationResult:
     """Nearest training image of every generated image, and the real-real calibration."""
     if len(train) < 2:
-        raise ValueError("memorisation needs at least 2 training images")
+        raise ValueError(f"memorisation needs at least 2 training images, got {len(train)}")
     t, f = thumbnails(train, size), thumbnails(fake, size)
     if t.shape[1] != f.shape[1]:
         raise ValueError("training and generated images differ in size")
-    real_d, _ = nearest(t, t, exclude_self=True)
+    real_d, has_dup = train_neighbours(t)
     fake_d, fake_i = nearest(f, t)
+    real = real_d.numpy()
     return MemorisationResult(
         fake_distance=fake_d.numpy(),
         fake_index=fake_i.numpy(),
-        real_distance=real_d.numpy(),
-        threshold=float(np.percentile(real_d.numpy(), percentile)),
+        real_distance=real,
+        threshold=copy_threshold(real, percentile),
         percentile=percentile,
+        duplicates=int(has_dup.sum()),
     )
 
 
