@@ -25,6 +25,14 @@ def _load(root: str) -> ImageSet:
 
 @lru_cache(maxsize=2)
 def _patient_halves(root: str, manifest: str) -> tuple[np.ndarray, np.ndarray]:
+    mask = _first_half(root, manifest)
+    images = _load(root).images
+    return images[mask], images[~mask]
+
+
+@lru_cache(maxsize=2)
+def _first_half(root: str, manifest: str) -> np.ndarray:
+    """Mask of the images whose patient is in the first half (patients shuffled, seed 0)."""
     data = _load(root)
     with open(manifest, newline="") as fh:
         patient = {row["file"]: row["patient_id"] for row in csv.DictReader(fh)}
@@ -33,8 +41,7 @@ def _patient_halves(root: str, manifest: str) -> tuple[np.ndarray, np.ndarray]:
     unique = sorted(set(ids))
     np.random.default_rng(0).shuffle(unique)
     first = set(unique[: len(unique) // 2])
-    mask = np.array([i in first for i in ids])
-    return data.images[mask], data.images[~mask]
+    return np.array([i in first for i in ids])
 
 
 @pytest.fixture
@@ -47,6 +54,16 @@ def real64(png128: Path) -> np.ndarray:
 def patient_halves(png128: Path, kermany_manifest: Path) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint halves of real64, split by patient (no patient in both)."""
     return _patient_halves(str(png128), str(kermany_manifest))
+
+
+@pytest.fixture
+def patient_halves_labelled(
+    png128: Path, kermany_manifest: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(first half, second half, second half's labels, class names): as `patient_halves`."""
+    mask = _first_half(str(png128), str(kermany_manifest))
+    data = _load(str(png128))
+    return data.images[mask], data.images[~mask], data.labels[~mask], data.classes
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cxrgan.metrics.kid import kid, polynomial_kernel, subset_indicators
+from cxrgan.metrics.evaluate import evaluate_sets, format_metrics, skipped_metrics
+from cxrgan.metrics.kid import KidReference, kid, polynomial_kernel, subset_indicators
 from cxrgan.metrics.prdc import knn_radii, prdc
 
 
@@ -28,17 +29,40 @@ def _naive_kid(x: np.ndarray, y: np.ndarray, subsets: int, m: int, seed: int) ->
 def test_kid_equals_the_textbook_estimator() -> None:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(120, 6)), rng.normal(0.2, 1.1, size=(90, 6))
-    mean, std = kid(x, y, subsets=7, subset_size=50, seed=3)
+    mean, std, subsets = kid(x, y, subsets=7, subset_size=50, seed=3)
     ref = _naive_kid(x, y, subsets=7, m=50, seed=3)
     assert mean == pytest.approx(ref.mean(), rel=1e-10)
     assert std == pytest.approx(ref.std(), rel=1e-8)
+    assert subsets == 7
+
+
+def test_kid_with_one_subset_reports_no_spread() -> None:
+    # Both sets no larger than the subset size: every "subset" is the whole set, so there is
+    # one estimate and no spread (it used to print a rounding residue such as 8.7e-17).
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(60, 4)), rng.normal(size=(40, 4))
+    whole = kid(x[:40], y, subsets=100, subset_size=1000)
+    assert whole.subsets == 1 and whole.std is None
+    m = 40 * 39
+    kxx = polynomial_kernel(torch.from_numpy(x[:40]), torch.from_numpy(x[:40]))
+    kyy = polynomial_kernel(torch.from_numpy(y), torch.from_numpy(y))
+    kxy = polynomial_kernel(torch.from_numpy(x[:40]), torch.from_numpy(y))
+    exact = (kxx.sum() - kxx.trace()) / m + (kyy.sum() - kyy.trace()) / m - 2 * kxy.mean()
+    assert whole.mean == pytest.approx(float(exact), rel=1e-10)
+    # One side larger than the subset: subsets differ, so there is a spread again.
+    assert kid(x, y, subsets=10, subset_size=1000).subsets == 10
+    ref = KidReference.build(x[:40], subsets=100)
+    assert ref.indicators.shape[1] == 1  # drawn once, not 100 identical copies
+    many = ref.compare(np.concatenate([y, y + 0.1]))  # more fakes than the whole real set
+    assert many.subsets == 100 and many.std is not None and many.std > 0
+    assert ref.compare(y).subsets == 1
 
 
 def test_kid_is_unbiased_for_one_distribution() -> None:
     # Averaged over many independent pairs of small samples, KID must centre on 0 (FID would not).
     rng = np.random.default_rng(1)
     means = [
-        kid(rng.normal(size=(150, 8)), rng.normal(size=(150, 8)), subsets=5, subset_size=100)[0]
+        kid(rng.normal(size=(150, 8)), rng.normal(size=(150, 8)), subsets=5, subset_size=100).mean
         for _ in range(40)
     ]
     stderr = np.std(means) / np.sqrt(len(means))
@@ -91,3 +115,27 @@ def test_knn_radius_is_the_kth_other_point() -> None:
     x = torch.tensor([[0.0], [1.0], [3.0], [6.0]], dtype=torch.float64)
     np.testing.assert_allclose(knn_radii(x, 1).numpy(), [1.0, 1.0, 2.0, 3.0])
     np.testing.assert_allclose(knn_radii(x, 2).numpy(), [3.0, 2.0, 3.0, 5.0])
+
+
+def test_too_few_images_skip_metrics_with_the_minimum_named() -> None:
+    rng = np.random.default_rng(8)
+    real = rng.integers(0, 256, (40, 32, 32), dtype=np.uint8)
+    five = evaluate_sets(real, real[:5] // 2 + 60)
+    assert five["fwd"] is not None and five["kid_mean"] is not None
+    assert five["kid_subsets"] == 100.0  # subsets of 5 of the 40 real images differ
+    assert evaluate_sets(real[:5], real[5:10])["kid_std"] is None  # both whole: one subset
+    assert all(five[k] is None for k in ("precision", "recall", "density", "coverage"))
+    assert five["memorised_share"] is not None
+    one = evaluate_sets(real, real[:1])
+    assert one["fwd"] is None and one["kid_mean"] is None and one["precision"] is None
+    assert one["memorised_share"] == 1.0  # the one "generated" image is a training image
+    assert set(one) == set(five)  # the same keys whatever was skipped
+    why = skipped_metrics(40, 5)
+    assert list(why) == ["prdc"]
+    assert "need at least 6 images per side" in why["prdc"] and "got 5 generated" in why["prdc"]
+    why = skipped_metrics(40, 1, n_train=1)
+    assert set(why) == {"fwd", "kid", "prdc", "memorisation"}
+    assert "need at least 2 images per side" in why["fwd"]
+    assert "at least 2 training images, got 1" in why["memorisation"]
+    table = format_metrics(five)
+    assert "precision" in table and "—" in table

@@ -11,12 +11,14 @@ from cxrgan.metrics.evaluate import (
     QualityEvaluator,
     evaluate_sets,
     format_metrics,
+    minimum_images,
+    skipped_metrics,
 )
-from cxrgan.metrics.features import FeatureSpace, wavelet_features
+from cxrgan.metrics.features import FeatureSpace, PrdcSpace, prdc_features, wavelet_features
 from cxrgan.metrics.frechet import frechet_distance, frechet_distances, psd_sqrt
 from cxrgan.metrics.fwd import PacketStats, fwd, fwd_from_stats, fwd_per_packet, packet_statistics
 from cxrgan.metrics.images import to_unit
-from cxrgan.metrics.kid import KidReference, kid, polynomial_kernel
+from cxrgan.metrics.kid import KidReference, KidResult, kid, polynomial_kernel
 from cxrgan.metrics.memorisation import MemorisationResult, memorisation, save_memorisation_png
 from cxrgan.metrics.prdc import prdc
 from cxrgan.metrics.wavelets import default_level, packet_paths, wavelet_packets
@@ -26,9 +28,11 @@ __all__ = [
     "METRICS",
     "FeatureSpace",
     "KidReference",
+    "KidResult",
     "MemorisationResult",
     "MetricInfo",
     "PacketStats",
+    "PrdcSpace",
     "QualityEvaluator",
     "default_level",
     "evaluate_sets",
@@ -40,12 +44,15 @@ __all__ = [
     "fwd_per_packet",
     "kid",
     "memorisation",
+    "minimum_images",
     "packet_paths",
     "packet_statistics",
     "polynomial_kernel",
     "prdc",
+    "prdc_features",
     "psd_sqrt",
     "save_memorisation_png",
+    "skipped_metrics",
     "to_unit",
     "wavelet_features",
     "wavelet_packets",

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cxrgan.metrics.features import FeatureSpace, features_from_packets
+from cxrgan.metrics.features import (
+    FeatureSpace,
+    PrdcSpace,
+    features_from_packets,
+    prdc_features_from_packets,
+)
 from cxrgan.metrics.fwd import CHUNK, PacketStats, StatsAccumulator, fwd_from_stats
 from cxrgan.metrics.images import ImageArray, chunks, subsample, to_unit
 from cxrgan.metrics.kid import DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KidReference
@@ -48,7 +53,12 @@ METRICS: dict[str, MetricInfo] = {
         "KID: unbiased MMD² (cubic kernel) on standardised wavelet features, mean over subsets",
         "~0 (can be < 0) for one distribution; read with kid_std; not comparable to Inception KID",
     ),
-    "kid_std": MetricInfo("", "spread of KID over the random subsets", "shrinks with n"),
+    "kid_std": MetricInfo(
+        "",
+        "spread of KID over the random subsets",
+        "none (—) when there is one subset: both sets no larger than the subset size",
+    ),
+    "kid_subsets": MetricInfo("", "random subsets KID was averaged over", "1: no spread"),
     "precision": MetricInfo(
         "higher",
         "share of fakes inside some real k-NN ball (fidelity)",
@@ -79,30 +89,96 @@ METRICS: dict[str, MetricInfo] = {
         "median fake->train / median train->train nearest-neighbour distance",
         "well below 1: fakes hug training images (memorisation)",
     ),
-    "nn_threshold": MetricInfo("", "1st percentile of train->train distances (copy cut-off)", ""),
+    "nn_threshold": MetricInfo(
+        "",
+        "copy cut-off: 1st percentile of train->train distances, duplicates left out",
+        "never below 0.1, the distance under which two thumbnails are one film",
+    ),
+    "train_duplicates": MetricInfo(
+        "", "training images with a duplicate in the training set (left out of nn_threshold)", ""
+    ),
     "n_real": MetricInfo("", "real images used", ""),
     "n_fake": MetricInfo("", "generated images used", ""),
 }
 
 
-def _describe(
-    x: torch.Tensor, level: int, log_too: bool
-) -> tuple[PacketStats, PacketStats | None, np.ndarray]:
-    """One pass over unit-range images: linear (and log) packet stats, raw wavelet features."""
+@dataclass
+class Described:
+    """One pass over a set of unit-range images: what every metric needs from it."""
+
+    n: int
+    lin: PacketStats | None  # per-packet Gaussians (None below 2 images)
+    log: PacketStats | None  # the same on log-scaled packets, when asked for
+    kid_raw: np.ndarray  # raw KID features
+    prdc_raw: np.ndarray  # raw PRDC features
+
+
+def _describe(x: torch.Tensor, level: int, log_too: bool, prdc_too: bool = True) -> Described:
+    """One pass over unit-range images: linear (and log) packet stats, raw per-image features."""
     lin, log = StatsAccumulator(), StatsAccumulator()
-    feats = []
+    kid_feats, prdc_feats = [], []
     for part in chunks(len(x), CHUNK):
         packets = haar_packets(x[part], level)
         lin.add(packets)
         if log_too:
             log.add(torch.log(packets.abs() + LOG_EPS))
-        feats.append(features_from_packets(x[part], packets, level))
-    log_stats = log.result(level, "haar", True) if log_too else None
-    return lin.result(level, "haar", False), log_stats, torch.cat(feats).numpy()
+        kid_feats.append(features_from_packets(x[part], packets, level))
+        if prdc_too:
+            prdc_feats.append(prdc_features_from_packets(x[part], packets, level))
+    enough = len(x) >= MIN_IMAGES["fwd"]
+    return Described(
+        n=len(x),
+        lin=lin.result(level, "haar", False) if enough else None,
+        log=log.result(level, "haar", True) if enough and log_too else None,
+        kid_raw=torch.cat(kid_feats).numpy(),
+        prdc_raw=torch.cat(prdc_feats).numpy() if prdc_too else np.empty((len(x), 0)),
+    )
 
 
 def _level_for(x: torch.Tensor, level: int | None) -> int:
     return default_level(min(x.shape[-2:])) if level is None else level
+
+
+# Fewest images each group of metrics needs on each side (PRDC: k neighbours + the image).
+MIN_IMAGES = {"fwd": 2, "kid": 2, "prdc": DEFAULT_K + 1, "memorisation": 2}
+GROUPS: dict[str, tuple[str, ...]] = {
+    "fwd": ("fwd", "fwd_log"),
+    "kid": ("kid_mean", "kid_std", "kid_subsets"),
+    "prdc": ("precision", "recall", "density", "coverage"),
+    "memorisation": ("memorised_share", "nn_distance_ratio", "nn_threshold", "train_duplicates"),
+}
+_WHY = {
+    "fwd": "a covariance per set",
+    "kid": "pairs of distinct images per set",
+    "prdc": "k nearest neighbours besides the image itself",
+}
+
+
+def minimum_images(k: int = DEFAULT_K) -> dict[str, int]:
+    """Fewest images per side for each metric group (memorisation: training images)."""
+    return {**MIN_IMAGES, "prdc": k + 1}
+
+
+def skipped_metrics(n_real: int, n_fake: int, n_train: int | None = None, k: int = DEFAULT_K) -> (
+    dict[str, str]
+):  # fmt: skip
+    """Metric groups that cannot be computed for these set sizes, each with the reason.
+
+    n_train: the training images the memorisation search uses (default n_real)."""
+    need = minimum_images(k)
+    n_train = n_real if n_train is None else n_train
+    out = {}
+    for group in ("fwd", "kid", "prdc"):
+        short = [f"{n} {side}" for side, n in (("real", n_real), ("generated", n_fake))
+                 if n < need[group]]  # fmt: skip
+        if short:
+            names = ", ".join(GROUPS[group][:2] if group != "prdc" else GROUPS[group])
+            out[group] = (f"{names}: need at least {need[group]} images per side "
+                          f"({_WHY[group]}), got {' and '.join(short)}")  # fmt: skip
+    if n_train < need["memorisation"]:
+        out["memorisation"] = (f"memorised_share: needs at least {need['memorisation']} "
+                               f"training images, got {n_train}")  # fmt: skip
+    return out
 
 
 def evaluate_sets(
@@ -115,12 +191,13 @@ def evaluate_sets(
     k: int = DEFAULT_K,
     level: int | None = None,
     seed: int = 0,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Every metric between real (training) and generated images, as plain floats.
 
     `n` draws at most n images from each set (seeded), so runs compare at equal sizes; the
     memorisation search still uses every real image, since a copy of any of them counts.
-    Keys and how to read them: `METRICS`; print with `format_metrics`.
+    Metrics the set sizes do not allow (see `skipped_metrics`) are None, as is kid_std when
+    KID had a single subset. Keys and how to read them: `METRICS`; print with `format_metrics`.
     """
     all_real = real
     real = subsample(real, n, seed)
@@ -128,37 +205,46 @@ def evaluate_sets(
     r, f = to_unit(real), to_unit(fake)
     if r.shape[1:] != f.shape[1:]:
         raise ValueError(f"real images are {tuple(r.shape[1:])}, fakes {tuple(f.shape[1:])}")
+    skipped = skipped_metrics(len(r), len(f), len(all_real), k)
+    out: dict[str, float | None] = {key: None for group in GROUPS.values() for key in group}
     level = _level_for(r, level)
-    r_lin, r_log, r_raw = _describe(r, level, log_too=True)
-    f_lin, f_log, f_raw = _describe(f, level, log_too=True)
-    assert r_log is not None and f_log is not None
-    space = FeatureSpace.from_raw(r_raw, (r.shape[1], r.shape[2]), level)
-    r_feat, f_feat = space.standardize(r_raw), space.standardize(f_raw)
-    kid_mean, kid_std = KidReference.build(r_feat, kid_subsets, kid_subset_size, seed).compare(
-        f_feat
-    )
-    out = {
-        "fwd": fwd_from_stats(r_lin, f_lin),
-        "fwd_log": fwd_from_stats(r_log, f_log),
-        "kid_mean": kid_mean,
-        "kid_std": kid_std,
-        **prdc(r_feat, f_feat, k),
-        **memorisation(all_real, fake).as_dict(),
-        "n_real": float(len(r)),
-        "n_fake": float(len(f)),
-    }
-    return {key: float(value) for key, value in out.items()}
+    rd, fd = _describe(r, level, log_too=True), _describe(f, level, log_too=True)
+    if "fwd" not in skipped:
+        assert rd.lin and fd.lin and rd.log and fd.log
+        out.update(fwd=fwd_from_stats(rd.lin, fd.lin), fwd_log=fwd_from_stats(rd.log, fd.log))
+    shape = (r.shape[1], r.shape[2])
+    if "kid" not in skipped:
+        space = FeatureSpace.from_raw(rd.kid_raw, shape, level)
+        ref = KidReference.build(space.standardize(rd.kid_raw), kid_subsets, kid_subset_size, seed)
+        got = ref.compare(space.standardize(fd.kid_raw))
+        out.update(kid_mean=got.mean, kid_std=got.std, kid_subsets=got.subsets)
+    if "prdc" not in skipped:
+        pspace = PrdcSpace.from_raw(rd.prdc_raw, shape, level)
+        out.update(prdc(pspace.project(rd.prdc_raw), pspace.project(fd.prdc_raw), k))
+    if "memorisation" not in skipped:
+        out.update(memorisation(all_real, fake).as_dict())
+    out.update(n_real=len(r), n_fake=len(f))
+    return {key: None if value is None else float(value) for key, value in out.items()}
 
 
-def format_metrics(results: dict[str, float], title: str | None = None) -> str:
-    """A plain-text table: metric, value, which way is better, what it means."""
+def _shown(key: str, value: float | None) -> str:
+    if value is None or value != value:  # None, or NaN from an older record
+        return "—"
+    if key.startswith("n_") or key in ("kid_subsets", "train_duplicates"):
+        return f"{value:.0f}"
+    return f"{value:.6g}"
+
+
+def format_metrics(results: dict[str, float | None], title: str | None = None) -> str:
+    """A plain-text table: metric, value, which way is better, what it means.
+
+    Metrics without a value (skipped, or kid_std of a single subset) show as "—"."""
     lines = [title] if title else []
     lines.append(f"{'metric':18s} {'value':>12s}  {'better':6s}  meaning")
     lines.append("-" * 96)
     for key, value in results.items():
         info = METRICS.get(key, MetricInfo("", "", ""))
-        shown = f"{value:.0f}" if key.startswith("n_") else f"{value:.6g}"
-        lines.append(f"{key:18s} {shown:>12s}  {info.better:6s}  {info.meaning}")
+        lines.append(f"{key:18s} {_shown(key, value):>12s}  {info.better:6s}  {info.meaning}")
     return "\n".join(lines)
 
 
@@ -190,29 +276,38 @@ class QualityEvaluator:
         self.shape = (int(x.shape[1]), int(x.shape[2]))
         self.level = _level_for(x, level)
         self.log_scale = log_scale
-        lin, log, raw = _describe(x, self.level, log_too=log_scale)
-        self.fwd_reference = log if log_scale and log is not None else lin
+        if len(x) < MIN_IMAGES["fwd"]:
+            raise ValueError(f"FWD and KID need at least 2 real images, got {len(x)}")
+        d = _describe(x, self.level, log_too=log_scale, prdc_too=False)
+        reference = d.log if log_scale else d.lin
+        assert reference is not None
+        self.fwd_reference = reference
         _ = self.fwd_reference.sqrt_sigma  # the expensive part of every comparison, done once
-        self.space = FeatureSpace.from_raw(raw, self.shape, self.level)
+        self.space = FeatureSpace.from_raw(d.kid_raw, self.shape, self.level)
         self.kid_reference = KidReference.build(
-            self.space.standardize(raw), kid_subsets, kid_subset_size, seed
+            self.space.standardize(d.kid_raw), kid_subsets, kid_subset_size, seed
         )
         self.setup_seconds = time.perf_counter() - start
         self.last_seconds = 0.0
 
-    def evaluate(self, fake_images: ImageArray) -> dict[str, float]:
-        """{"fwd", "kid_mean", "kid_std"} of generated images against the real sample."""
+    def evaluate(self, fake_images: ImageArray) -> dict[str, float | None]:
+        """{"fwd", "kid_mean", "kid_std", "kid_subsets"} of generated images against the real
+        sample; kid_std is None when KID had a single subset (n no larger than the subset)."""
         start = time.perf_counter()
         x = to_unit(subsample(fake_images, self.n, self.seed + 1))
         if (x.shape[1], x.shape[2]) != self.shape:
             raise ValueError(f"fakes are {tuple(x.shape[1:])} px, real images {self.shape}")
-        lin, log, raw = _describe(x, self.level, log_too=self.log_scale)
-        stats = log if self.log_scale and log is not None else lin
-        kid_mean, kid_std = self.kid_reference.compare(self.space.standardize(raw))
-        out = {
+        if len(x) < MIN_IMAGES["fwd"]:
+            raise ValueError(f"FWD and KID need at least 2 generated images, got {len(x)}")
+        d = _describe(x, self.level, log_too=self.log_scale, prdc_too=False)
+        stats = d.log if self.log_scale else d.lin
+        assert stats is not None
+        kid = self.kid_reference.compare(self.space.standardize(d.kid_raw))
+        out: dict[str, float | None] = {
             "fwd": fwd_from_stats(self.fwd_reference, stats),
-            "kid_mean": kid_mean,
-            "kid_std": kid_std,
+            "kid_mean": kid.mean,
+            "kid_std": kid.std,
+            "kid_subsets": float(kid.subsets),
         }
         self.last_seconds = time.perf_counter() - start
         return out

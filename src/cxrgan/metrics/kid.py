@@ -2,6 +2,8 @@
 
 KID = unbiased estimate of MMD² with the cubic polynomial kernel k(x, y) = (x·y / d + 1)³,
 averaged over random subsets of both sets (mean ± std over subsets, as torch-fidelity reports it).
+When both sets are no larger than the subset size every "subset" is the whole set: there is one
+subset, computed once, and no spread (std None rather than a rounding residue such as 8.7e-17).
 Unlike FID/FWD it is unbiased: its expectation is 0 when both sets come from one distribution,
 so a single estimate can be slightly negative, and small sets do not inflate it.
 
@@ -13,6 +15,7 @@ product against 0/1 subset indicators, instead of recomputing kernels for every 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,6 +25,14 @@ from cxrgan.metrics.images import chunks
 DEFAULT_SUBSETS = 100
 DEFAULT_SUBSET_SIZE = 1000  # torch-fidelity's default; capped at the smaller set's size
 BLOCK = 2048  # kernel rows per block
+
+
+class KidResult(NamedTuple):
+    """KID over `subsets` random subsets: mean, and std over them (None when subsets == 1)."""
+
+    mean: float
+    std: float | None
+    subsets: int
 
 
 def polynomial_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -60,13 +71,18 @@ def _as_tensor(features: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class KidReference:
-    """The real side of KID, computed once: features, subset draws and within-subset sums."""
+    """The real side of KID, computed once: features, subset draws and within-subset sums.
+
+    When the subset size covers the whole real set, every draw would be that set: it is drawn
+    once (`indicators` has one column) and reused for each fake subset.
+    """
 
     features: torch.Tensor
-    indicators: torch.Tensor
-    within: torch.Tensor  # (subsets,) sums of k(x_i, x_j), i != j, within each real subset
+    indicators: torch.Tensor  # (n, draws) 0/1; one column when the subset is the whole set
+    within: torch.Tensor  # (draws,) sums of k(x_i, x_j), i != j, within each real subset
     subset_size: int
     seed: int
+    subsets: int = DEFAULT_SUBSETS  # how many subsets were asked for
 
     @classmethod
     def build(
@@ -79,31 +95,43 @@ class KidReference:
         x = _as_tensor(features)
         size = min(subset_size, len(x))
         if size < 2:
-            raise ValueError("KID needs at least 2 samples per set")
-        ind = subset_indicators(len(x), size, subsets, np.random.default_rng(seed))
-        return cls(
-            features=x, indicators=ind, within=within_sums(x, ind), subset_size=size, seed=seed
-        )
+            raise ValueError(f"KID needs at least 2 samples per set, got {len(x)}")
+        draws = 1 if size == len(x) else subsets
+        ind = subset_indicators(len(x), size, draws, np.random.default_rng(seed))
+        return cls(x, ind, within_sums(x, ind), size, seed, subsets)
 
-    def compare(self, fake_features: np.ndarray | torch.Tensor) -> tuple[float, float]:
-        """(mean, std) of the unbiased MMD² over subsets against `fake_features`."""
+    @property
+    def whole_set(self) -> bool:
+        """True when the real side's subset is all of its samples."""
+        return self.subset_size == len(self.features)
+
+    def compare(self, fake_features: np.ndarray | torch.Tensor) -> KidResult:
+        """Mean and std of the unbiased MMD² over subsets against `fake_features`.
+
+        The spread comes from drawing different subsets; when both sides are used whole there
+        is only one draw: `subsets` is 1 and `std` None.
+        """
         y = _as_tensor(fake_features)
         if y.shape[1] != self.features.shape[1]:
             raise ValueError(f"feature sizes differ: {self.features.shape[1]} vs {y.shape[1]}")
         m = min(self.subset_size, len(y))
         if m < 2:
-            raise ValueError("KID needs at least 2 samples per set")
-        ind_r = self.indicators
+            raise ValueError(f"KID needs at least 2 samples per set, got {len(y)}")
         if m < self.subset_size:  # fewer fakes than a real subset: redraw real subsets of m
-            return KidReference.build(self.features, ind_r.shape[1], m, self.seed).compare(y)
-        ind_f = subset_indicators(len(y), m, ind_r.shape[1], np.random.default_rng(self.seed + 1))
+            return KidReference.build(self.features, self.subsets, m, self.seed).compare(y)
+        draws = 1 if self.whole_set and m == len(y) else self.subsets
+        ind_r, within_r = self.indicators, self.within
+        if ind_r.shape[1] != draws:  # the whole real set against several fake subsets
+            ind_r, within_r = ind_r.expand(-1, draws), within_r.expand(draws)
+        ind_f = subset_indicators(len(y), m, draws, np.random.default_rng(self.seed + 1))
         pairs = m * (m - 1)
         mmd = (
-            self.within / pairs
+            within_r / pairs
             + within_sums(y, ind_f) / pairs
             - 2 * subset_sums(self.features, y, ind_r, ind_f) / (m * m)
         )
-        return float(mmd.mean()), float(mmd.std(correction=0))
+        std = float(mmd.std(correction=0)) if draws > 1 else None
+        return KidResult(float(mmd.mean()), std, draws)
 
 
 def kid(
@@ -112,7 +140,10 @@ def kid(
     subsets: int = DEFAULT_SUBSETS,
     subset_size: int = DEFAULT_SUBSET_SIZE,
     seed: int = 0,
-) -> tuple[float, float]:
-    """KID (mean, std over subsets) between two feature sets (N, D); lower is better, ~0 ideal."""
+) -> KidResult:
+    """KID (mean, std over subsets, number of subsets) between feature sets (N, D) and (M, D).
+
+    Lower is better, ~0 ideal. std is None when there is only one subset (both sets no larger
+    than `subset_size`)."""
     size = min(subset_size, len(real_features), len(fake_features))
     return KidReference.build(real_features, subsets, size, seed).compare(fake_features)
