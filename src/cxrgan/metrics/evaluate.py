@@ -21,7 +21,7 @@ from cxrgan.metrics.features import (
 from cxrgan.metrics.fwd import CHUNK, PacketStats, StatsAccumulator, fwd_from_stats
 from cxrgan.metrics.images import ImageArray, chunks, subsample, to_unit
 from cxrgan.metrics.kid import DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KidReference
-from cxrgan.metrics.memorisation import memorisation
+from cxrgan.metrics.memorisation import MemorisationResult, memorisation
 from cxrgan.metrics.prdc import DEFAULT_K, prdc
 from cxrgan.metrics.wavelets import LOG_EPS, default_level, haar_packets
 
@@ -150,7 +150,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 _WHY = {
     "fwd": "a covariance per set",
     "kid": "pairs of distinct images per set",
-    "prdc": "k nearest neighbours besides the image itself",
+    "prdc": "k = {k} nearest neighbours besides the image itself",
 }
 
 
@@ -174,7 +174,7 @@ def skipped_metrics(n_real: int, n_fake: int, n_train: int | None = None, k: int
         if short:
             names = ", ".join(GROUPS[group][:2] if group != "prdc" else GROUPS[group])
             out[group] = (f"{names}: need at least {need[group]} images per side "
-                          f"({_WHY[group]}), got {' and '.join(short)}")  # fmt: skip
+                          f"({_WHY[group].format(k=k)}), got {' and '.join(short)}")  # fmt: skip
     if n_train < need["memorisation"]:
         out["memorisation"] = (f"memorised_share: needs at least {need['memorisation']} "
                                f"training images, got {n_train}")  # fmt: skip
@@ -191,6 +191,7 @@ def evaluate_sets(
     k: int = DEFAULT_K,
     level: int | None = None,
     seed: int = 0,
+    memorised: MemorisationResult | None = None,
 ) -> dict[str, float | None]:
     """Every metric between real (training) and generated images, as plain floats.
 
@@ -198,6 +199,8 @@ def evaluate_sets(
     memorisation search still uses every real image, since a copy of any of them counts.
     Metrics the set sizes do not allow (see `skipped_metrics`) are None, as is kid_std when
     KID had a single subset. Keys and how to read them: `METRICS`; print with `format_metrics`.
+    memorised: `memorisation(real, fake)` when the caller has it already (to save its PNG):
+    the search over every real image is then not run twice.
     """
     all_real = real
     real = subsample(real, n, seed)
@@ -222,7 +225,7 @@ def evaluate_sets(
         pspace = PrdcSpace.from_raw(rd.prdc_raw, shape, level)
         out.update(prdc(pspace.project(rd.prdc_raw), pspace.project(fd.prdc_raw), k))
     if "memorisation" not in skipped:
-        out.update(memorisation(all_real, fake).as_dict())
+        out.update((memorised or memorisation(all_real, fake)).as_dict())
     out.update(n_real=len(r), n_fake=len(f))
     return {key: None if value is None else float(value) for key, value in out.items()}
 
