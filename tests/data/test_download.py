@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +42,9 @@ class ArchiveServer(ThreadingHTTPServer):
     honour_range: bool = True
     status: int = 200
     requests: list[dict[str, str | None]]
+    send_length: bool = True  # False: no Content-Length, the body ends when the server closes
+    stream: int = 0  # > 0: ignore the payload and send this many bytes of zeros, in chunks
+    sent: int = 0  # bytes of body written before the client hung up
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -52,6 +56,9 @@ class Handler(BaseHTTPRequestHandler):
         srv.requests.append({"path": self.path, "range": wanted})
         if srv.status != 200:
             self.send_error(srv.status)
+            return
+        if srv.stream:
+            self._stream(srv)
             return
         data, start = srv.payload, 0
         match = re.fullmatch(r"bytes=(\d+)-", wanted or "")
@@ -70,6 +77,22 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
         self.wfile.write(data[start:])
+
+    def _stream(self, srv: ArchiveServer) -> None:
+        """A wrong mirror: `stream` bytes, announced or not, until the client hangs up."""
+        self.send_response(200)
+        if srv.send_length:
+            self.send_header("Content-Length", str(srv.stream))
+        else:
+            self.close_connection = True
+        self.end_headers()
+        chunk = bytes(1 << 16)
+        try:
+            while srv.sent < srv.stream:
+                self.wfile.write(chunk)
+                srv.sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def log_message(self, *_args: object) -> None:  # keep test output clean
         pass
@@ -223,3 +246,64 @@ def test_archive_with_wrong_content_is_refused(tmp_path: Path, server, monkeypat
     with pytest.raises(CxrganError, match=r"not a valid PneumoniaMNIST archive .*\(N, 64, 64\)"):
         fetch(tmp_path / "e", server)
     assert not (tmp_path / "e" / "train").exists()
+
+
+def test_table_caps_each_archive_at_its_largest_possible_size() -> None:
+    # 5,856 images of S x S bytes, uncompressed, plus labels and headers.
+    assert dl.PNEUMONIAMNIST[64].max_bytes == 5_856 * (64 * 64 + 8) + (1 << 20)
+    assert dl.PNEUMONIAMNIST[224].max_bytes < 300_000_000
+    payload, _ = make_archive()  # the test archive is far below its own size's cap
+    assert len(payload) < dl.max_archive_bytes(SIZE, images=sum(COUNTS.values()))
+
+
+def _capped(monkeypatch: pytest.MonkeyPatch, srv: ArchiveServer, cap: int) -> None:
+    payload, _ = make_archive()
+    srv.payload = payload
+    md5 = hashlib.md5(payload).hexdigest()
+    monkeypatch.setitem(dl.PNEUMONIAMNIST, SIZE, dl.Archive("pneumoniamnist_64.npz", md5, cap))
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_wrong_mirror_stops_at_the_size_cap(
+    tmp_path: Path, server: ArchiveServer, monkeypatch: pytest.MonkeyPatch, announced: bool
+) -> None:
+    cap = 200_000
+    _capped(monkeypatch, server, cap)
+    server.stream, server.send_length = 64 << 20, announced  # 64 MiB of something else
+    dest = tmp_path / "pmnist"
+    pattern = "announces 67,108,864 bytes" if announced else "sent more than 200,000 bytes"
+    with pytest.raises(dl.TooLarge, match=pattern + r".*\(?check --url"):
+        fetch(dest, server)
+    assert list((dest / ".download").iterdir()) == []  # nothing kept
+    assert not any((dest / s).exists() for s in dl.SPLITS)
+    # Announced: refused before reading; not announced: cut off at the cap. The server got
+    # rid of at most the cap plus what the sockets buffer, never the 64 MiB.
+    assert server.sent < (8 << 20)
+
+
+def test_oversized_part_is_discarded_before_resuming(
+    tmp_path: Path, server: ArchiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _capped(monkeypatch, server, 200_000)
+    dest = tmp_path / "pmnist"
+    part = dest / ".download" / "pneumoniamnist_64.npz.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(bytes(300_000))  # a previous wrong download, bigger than the archive
+    result = fetch(dest, server)
+    assert server.requests[0]["range"] is None  # started over, no Range
+    assert any("larger than pneumoniamnist_64.npz can be" in line for line in result["log"])
+    assert (dest / "train" / "NORMAL" / "00000.png").exists()
+
+
+def test_too_little_free_space_is_refused_before_downloading(
+    tmp_path: Path, server: ArchiveServer, archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    free = len(server.payload) // 2
+    usage = shutil.disk_usage(tmp_path)._replace(free=free)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage)
+    dest = tmp_path / "pmnist"
+    need = f"{len(server.payload):,}"
+    with pytest.raises(CxrganError, match=rf"not enough free space in .*\.download: the download "
+                       rf"needs {need} bytes, {free:,} are free"):  # fmt: skip
+        fetch(dest, server)
+    assert list((dest / ".download").iterdir()) == []

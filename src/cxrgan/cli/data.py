@@ -149,7 +149,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Download PneumoniaMNIST (MedMNIST+, CC BY 4.0: 5,856 pediatric chest "
         "X-rays labelled normal/pneumonia) from its Zenodo record, verify its MD5 checksum, "
         "and unpack it as DEST/{train,val,test}/{NORMAL,PNEUMONIA}/NNNNN.png. An interrupted "
-        "download resumes where it stopped when run again.",
+        "download resumes where it stopped when run again. The transfer stops at the largest "
+        "size the archive can have (a wrong --url cannot fill the disk), and is refused when "
+        "the server announces more than that or than the disk has free.",
     )
     down.add_argument("dataset", choices=("pneumoniamnist",), help="the data set to fetch")
     down.add_argument(

@@ -17,6 +17,10 @@ Formats: JPEG (baseline or progressive; L, RGB, CMYK), PNG (8- or 16-bit), TIFF 
 - Nothing from a DICOM header that identifies a patient ever goes into a message or a
   return value: messages are built from our own text, and scrubbed of identifier values in
   case a library message quotes one.
+- Warnings raised while decoding (Pillow's "Corrupt EXIF data" or "Truncated File Read" for a
+  broken EXIF block, DecompressionBombWarning for a very large image) never reach stderr
+  from the folder loader: `collect_warnings` catches them so that the loader can put them in
+  its log and in the skip reasons, next to the file they belong to.
 """
 
 from __future__ import annotations
@@ -123,6 +127,25 @@ def _is_dicom(path: Path) -> bool:
 
 
 # --- public API --------------------------------------------------------------------------
+
+
+@contextmanager
+def collect_warnings() -> Iterator[list[str]]:
+    """Catch every warning raised inside the block instead of printing it.
+
+    Yields a list that holds, once the block ends, each distinct warning as one line
+    ("UserWarning: Corrupt EXIF data. ..."). pydicom's warnings are dropped before they get
+    here (they may quote patient data; see `_quiet_pydicom`)."""
+    found: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield found
+        finally:  # also when the block raises: the warnings explain the failure
+            for w in caught:
+                line = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
+                if line not in found:
+                    found.append(line)
 
 
 def read_gray(path: Path, target_size: int | None = None) -> Image.Image:

@@ -4,7 +4,10 @@ The archive is one .npz per resolution (keys train_images, train_labels, val_ima
 val_labels, test_images, test_labels; images uint8 (N, S, S); labels (N, 1), 0 = normal,
 1 = pneumonia). It is downloaded with urllib into DEST/.download/<name>.part (resumed with an
 HTTP Range request when a .part is already there), checked against its published MD5, and
-only then unpacked into the layout `cxrgan train --data` reads:
+only then unpacked into the layout `cxrgan train --data` reads. The transfer stops at the
+archive's largest possible size (`Archive.max_bytes`, from the images it holds): a wrong
+--url, or a server that sends something else, cannot fill the disk before the checksum runs;
+a server that announces more, or more than the disk has free, is refused before any byte.
 
     DEST/{train,val,test}/{NORMAL,PNEUMONIA}/{index:05d}.png     index within the split
 
@@ -40,21 +43,37 @@ Log = Callable[[str], None]
 ZENODO_RECORD = "https://zenodo.org/records/10519652"
 
 
+# PneumoniaMNIST holds 4,708 + 524 + 624 images (medmnist/info.py, n_samples).
+IMAGES = 5_856
+ARCHIVE_SLACK = 1 << 20  # npy and zip headers: a few hundred bytes; 1 MiB is generous
+
+
+def max_archive_bytes(size: int, images: int = IMAGES) -> int:
+    """The largest the archive can be: its uint8 images and labels stored uncompressed (an npz
+    is a zip; deflate never grows them by more than a few bytes per 16 KiB block), labels as
+    8-byte integers at most, plus ARCHIVE_SLACK for headers."""
+    return images * (size * size + 8) + ARCHIVE_SLACK
+
+
 @dataclass(frozen=True)
 class Archive:
     name: str
     md5: str
+    max_bytes: int | None = None  # None: max_archive_bytes of the table's image size
 
     @property
     def url(self) -> str:
         return f"{ZENODO_RECORD}/files/{self.name}?download=1"
 
 
-# The one table of what we download: image size → archive name and published MD5.
+# The one table of what we download: image size → archive name, published MD5, size cap.
 PNEUMONIAMNIST: dict[int, Archive] = {
-    64: Archive("pneumoniamnist_64.npz", "8f4eceb4ccffa70c672198ea285246c6"),
-    128: Archive("pneumoniamnist_128.npz", "05b46931834c231683c68f40c47b2971"),
-    224: Archive("pneumoniamnist_224.npz", "d6a3c71de1b945ea11211b03746c1fe1"),
+    size: Archive(f"pneumoniamnist_{size}.npz", md5, max_archive_bytes(size))
+    for size, md5 in (
+        (64, "8f4eceb4ccffa70c672198ea285246c6"),
+        (128, "05b46931834c231683c68f40c47b2971"),
+        (224, "d6a3c71de1b945ea11211b03746c1fe1"),
+    )
 }
 DATASETS = ("pneumoniamnist",)
 SPLITS = ("train", "val", "test")
@@ -90,10 +109,12 @@ def download_pneumoniamnist(
     _check_dest(dest, overwrite)
     target = dest / WORK_DIR / archive.name
     target.parent.mkdir(parents=True, exist_ok=True)
+    cap = archive.max_bytes or max_archive_bytes(size)
     if target.exists() and md5_of(target) == archive.md5:
         log(f"using the already downloaded {target}")
     else:
-        fetch(url or archive.url, target, archive.md5, timeout=timeout, progress=progress, log=log)
+        fetch(url or archive.url, target, archive.md5, timeout=timeout, progress=progress, log=log,
+              max_bytes=cap)  # fmt: skip
     counts = unpack(target, dest, size, progress=progress)
     _write_source(dest, archive, url or archive.url, counts)
     if not keep_archive:
@@ -110,20 +131,36 @@ def download_pneumoniamnist(
 # --- downloading -------------------------------------------------------------------------
 
 
+class TooLarge(CxrganError):
+    """The server sends (or announces) more than the archive can be; nothing is kept."""
+
+
 def fetch(
     url: str, target: Path, md5: str, timeout: float = 60.0, progress: bool = True,
-    log: Log = print,
+    log: Log = print, max_bytes: int | None = None,
 ) -> Path:  # fmt: skip
     """Download `url` to `target` via `target.part`, resuming it; verify the MD5 before the
-    file gets its final name. A mismatch deletes the .part and raises CxrganError."""
+    file gets its final name. A mismatch deletes the .part and raises CxrganError.
+
+    max_bytes: the most the file can be. A server announcing more (Content-Length), or more
+    than the disk has free, is refused before the transfer; one that sends more is cut off at
+    max_bytes; either way the .part is deleted."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise CxrganError(f"--url must be an http:// or https:// address, got {url!r}")
     part = target.with_name(target.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
+    if max_bytes is not None and offset > max_bytes:
+        log(f"{part.name} is larger than {target.name} can be ({offset:,} > {max_bytes:,} "
+            "bytes): starting over")  # fmt: skip
+        part.unlink()
+        offset = 0
     if offset:
         log(f"resuming {part.name} from byte {offset:,}")
     try:
-        _transfer(url, part, offset, timeout, progress)
+        _transfer(url, part, offset, timeout, progress, max_bytes)
+    except TooLarge:
+        part.unlink(missing_ok=True)
+        raise
     except HTTPError as exc:
         if not (exc.code == 416 and offset):  # 416 with a .part: it is probably complete
             raise CxrganError(f"download failed: HTTP {exc.code} {exc.reason} from {url}") from None
@@ -144,23 +181,49 @@ def fetch(
     return target
 
 
-def _transfer(url: str, part: Path, offset: int, timeout: float, progress: bool) -> None:
+def _transfer(
+    url: str, part: Path, offset: int, timeout: float, progress: bool, max_bytes: int | None
+) -> None:
     headers = {"User-Agent": f"cxrgan/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+    name = part.name.removesuffix(".part")
     with urlopen(Request(url, headers=headers), timeout=timeout) as resp:
         if offset and (resp.status != 206 or _range_start(resp) != offset):
             offset = 0  # the server sent the whole file, not the rest: start over
         length = resp.headers.get("Content-Length")
         total = offset + int(length) if length and length.isdigit() else None
+        if total is not None and max_bytes is not None and total > max_bytes:
+            raise TooLarge(
+                f"{url} announces {total:,} bytes, but {name} is at most {max_bytes:,}: this "
+                "is not the archive (check --url); nothing was downloaded"
+            )
+        if total is not None:
+            _check_free_space(part.parent, total - offset)
         bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=part.name.removesuffix(".part"), disable=not progress)  # fmt: skip
+                   desc=name, disable=not progress)  # fmt: skip
         with bar, part.open("r+b" if offset else "wb") as fh:
             fh.seek(offset)
             fh.truncate()
+            size = offset
             while chunk := resp.read(CHUNK):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise TooLarge(
+                        f"{url} sent more than {max_bytes:,} bytes, the most {name} can be: "
+                        "stopped there and deleted the download (check --url)"
+                    )
                 fh.write(chunk)
                 bar.update(len(chunk))
+
+
+def _check_free_space(folder: Path, needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise CxrganError(
+            f"not enough free space in {folder}: the download needs {needed:,} bytes, "
+            f"{free:,} are free; free some space or choose another --dest"
+        )
 
 
 def _range_start(resp: http.client.HTTPResponse) -> int | None:

@@ -4,6 +4,9 @@
 (see cache.py: a memory-mapped array, nothing decoded) or decodes every image in worker
 processes. Each worker reads a file's bytes once for its sha256, reads its header facts
 (`describe`) and decodes it at reduced size (`read_gray(path, size)`) before fitting it.
+Warnings the decoders raise (Pillow's corrupt-EXIF and decompression-bomb warnings) are caught
+per file: a skipped file's reason quotes them, a kept file's go to `ImageSet.warnings` and to
+the loader's log, never to stderr.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from cxrgan.data.cache import (
     FileStat,
     new_index,
 )
-from cxrgan.data.decode import describe, is_image_candidate, read_gray
+from cxrgan.data.decode import collect_warnings, describe, is_image_candidate, read_gray
 from cxrgan.data.preprocess import FIT_POLICIES, fit_square
 from cxrgan.errors import CxrganError, UnreadableImage
 
@@ -56,6 +59,7 @@ class ImageSet:
     paths: list[str]  # relative to `root`, posix separators
     root: Path | None
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, warning), kept files
     synthetic: bool = False
     cache_entry: Path | None = None  # the cache entry the images were read from, if any
 
@@ -192,17 +196,25 @@ def _decode_one(job: tuple[str, int, str, bool]) -> tuple[np.ndarray | None, dic
     except OSError as exc:
         return None, {"reason": f"cannot read file ({exc.strerror or exc})"}
     meta: dict[str, Any] = {"sha256": digest}
-    try:
-        facts = describe(path)
-        meta.update({k: facts[k] for k in FACT_KEYS if k in facts})
-    except Exception:  # the decode below reports why; facts are a bonus
-        pass
-    try:
-        pixels = fit_square(read_gray(path, size), size, fit)
-    except UnreadableImage as exc:
-        return None, {**meta, "reason": _without_path(str(exc), path_text)}
-    except Exception as exc:  # a broken file must never take the whole run down
-        return None, {**meta, "reason": f"{type(exc).__name__}: {exc}"}
+    with collect_warnings() as warned:
+        try:
+            facts = describe(path)
+            meta.update({k: facts[k] for k in FACT_KEYS if k in facts})
+        except Exception:  # the decode below reports why; facts are a bonus
+            pass
+        try:
+            pixels = fit_square(read_gray(path, size), size, fit)
+        except UnreadableImage as exc:
+            reason = _without_path(str(exc), path_text)
+        except Exception as exc:  # a broken file must never take the whole run down
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            reason = ""
+    if reason:
+        also = f" (warnings: {'; '.join(warned)})" if warned else ""
+        return None, {**meta, "reason": reason + also}
+    if warned:
+        meta["warnings"] = warned
     return (pixels if keep else None), meta
 
 
@@ -295,8 +307,20 @@ def load_folder(
     root = Path(root).expanduser().resolve()
     entries = scan_files(root)
     if cache_dir is None:
-        return image_set(root, decode_files(entries, image_size, fit, workers, progress))
-    return _load_cached(root, entries, image_size, fit, workers, progress, Path(cache_dir), log)
+        data = image_set(root, decode_files(entries, image_size, fit, workers, progress))
+    else:
+        data = _load_cached(root, entries, image_size, fit, workers, progress, Path(cache_dir), log)
+    if data.warnings and log is not None:
+        log(warnings_summary(data.warnings))
+    return data
+
+
+def warnings_summary(warned: list[tuple[str, str]], show: int = 3) -> str:
+    """One line about the files that decoded with warnings (kept, but worth a look)."""
+    files = list(dict.fromkeys(path for path, _ in warned))
+    shown = "; ".join(f"{path}: {w}" for path, w in warned[:show])
+    more = f"; … {len(warned) - show} more" if len(warned) > show else ""
+    return f"{len(files)} file(s) decoded with warnings, kept: {shown}{more}"
 
 
 def _load_cached(
@@ -374,6 +398,8 @@ def _image_record(record: dict[str, Any], label: str) -> dict[str, Any]:
     out = {"path": record["path"], "label": label}
     out.update({k: record[k] for k in ("width", "height", "sha256") if k in record})
     out.update({k: record[k] for k in FACT_KEYS if k in record and k not in out})
+    if record.get("warnings"):
+        out["warnings"] = record["warnings"]
     return out
 
 
@@ -383,13 +409,21 @@ def image_set(root: Path, decoded: Decoded) -> ImageSet:
     skipped = [(r["path"], r["reason"]) for r in decoded.records if r["reason"]]
     if len(ok) != len(decoded.images):
         raise ValueError("decode_files was asked to drop pixels; ImageSet needs them all")
-    return _assemble(root, decoded.images, ok, skipped, None)
+    data = _assemble(root, decoded.images, ok, skipped, None)
+    data.warnings = _warnings_of(decoded.records)
+    return data
+
+
+def _warnings_of(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(r["path"], w) for r in records if not r.get("reason") for w in r.get("warnings", ())]
 
 
 def _from_entry(root: Path, entry: CacheEntry) -> ImageSet:
     paths = [r["path"] for r in entry.index["images"]]
     skipped = [(s["path"], s["reason"]) for s in entry.index["skipped"]]
-    return _assemble(root, entry.images, paths, skipped, entry.path)
+    data = _assemble(root, entry.images, paths, skipped, entry.path)
+    data.warnings = _warnings_of(entry.index["images"])  # recorded when the cache was built
+    return data
 
 
 def _assemble(
