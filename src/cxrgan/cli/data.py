@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from cxrgan.config import IMAGE_SIZES
-from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.preprocess import FIT_POLICIES
 from cxrgan.errors import CxrganError
 
@@ -206,7 +205,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from cxrgan.data.folder import load_folder  # deferred: keeps `cxrgan --help` from pydicom
+    # deferred: keeps `cxrgan --help` from pydicom (folder) and numpy (cache)
+    from cxrgan.data.cache import resolve_cache_dir
+    from cxrgan.data.folder import load_folder
 
     data = load_folder(
         args.folder,

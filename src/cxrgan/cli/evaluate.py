@@ -94,18 +94,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _native_sizes(folder: Path) -> Sizes:
     """(width, height) of every image file under `folder`, from its header (no decoding)."""
     # deferred: keeps `cxrgan --help` from importing pydicom and Pillow
-    from cxrgan.data.decode import describe, is_image_candidate
+    from cxrgan.data.decode import collect_warnings, describe, is_image_candidate
     from cxrgan.data.folder import scan_files
     from cxrgan.errors import UnreadableImage
 
     sizes: Sizes = Counter()
-    for entry in scan_files(folder):
-        try:
-            if is_image_candidate(entry.path):
-                facts = describe(entry.path)
-                sizes[(int(facts["width"]), int(facts["height"]))] += 1
-        except (UnreadableImage, OSError, KeyError, ValueError):
-            continue  # load_folder lists it among the skipped files
+    with collect_warnings():  # load_folder reports them, once, with the file they belong to
+        for entry in scan_files(folder):
+            try:
+                if is_image_candidate(entry.path):
+                    facts = describe(entry.path)
+                    sizes[(int(facts["width"]), int(facts["height"]))] += 1
+            except (UnreadableImage, OSError, KeyError, ValueError):
+                continue  # load_folder lists it among the skipped files
     return sizes
 
 
@@ -135,7 +136,7 @@ def _fake_images(args: argparse.Namespace) -> tuple[np.ndarray, int | None, Size
     if not is_run_dir(args.fake):
         sizes = _native_sizes(args.fake)
         size = args.image_size or _one_square(sizes) or DEFAULT_SIZE
-        images = load_folder(args.fake, size, args.fit, progress=args.progress).images
+        images = load_folder(args.fake, size, args.fit, progress=args.progress, log=print).images
         return images, None, sizes
     # The size is the generator's own, rebuilt from the model spec in its checkpoint.
     images = generate_images(args.fake, args.n, args.checkpoint, args.seed)
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     fake, run_size, fake_sizes = _fake_images(args)
     fake = subsample(fake, args.n, args.seed + 1)  # as evaluate_sets draws them
     size = fake.shape[-1]
-    real = load_folder(args.real, size, args.fit, progress=args.progress).images
+    real = load_folder(args.real, size, args.fit, progress=args.progress, log=print).images
     for line in size_messages(fake_sizes, _native_sizes(args.real), size, args.fit):
         print(line, file=sys.stderr if line.startswith("warning") else sys.stdout)
     n_real, n_fake = min(len(real), args.n), min(len(fake), args.n)

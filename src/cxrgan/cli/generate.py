@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from PIL import Image
-from tqdm import tqdm
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -40,7 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # deferred: keeps `cxrgan --help` from importing torch and matplotlib
+    # deferred: keeps `cxrgan --help` from importing torch, matplotlib, Pillow and tqdm
+    from PIL import Image
+    from tqdm import tqdm
+
     from cxrgan.reporting.plots import save_grid
     from cxrgan.training.generate import generate_images
     from cxrgan.training.trainer import resolve_device

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from cxrgan.errors import CxrganError
-from cxrgan.reporting.html_report import write_report
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: the report's pages import numpy and Pillow, which `cxrgan --help` does not need
+    from cxrgan.reporting.html_report import write_report
+
     if not args.path.is_dir():
         raise CxrganError(f"{args.path} is not a directory")
     print(write_report(args.path))
