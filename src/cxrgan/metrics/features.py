@@ -247,8 +247,13 @@ class PrdcSpace:
         mean, std = raw.mean(0), np.maximum(std, floor)
         z = np.clip((raw - mean) / std, -Z_CLIP, Z_CLIP) * weight
         centre = z.mean(0)
-        _, _, vt = np.linalg.svd(z - centre, full_matrices=False)
-        return cls(level, texture, mean, std, weight, centre, vt[:PRDC_COMPONENTS].copy())
+        # PCA from the (D, D) scatter matrix with torch: numpy's SVD runs on every OpenBLAS
+        # thread, and on a busy machine those threads spin (10 s instead of 0.1 s measured).
+        zt = torch.from_numpy(z - centre)
+        values, vectors = torch.linalg.eigh(zt.T @ zt)
+        keep = min(PRDC_COMPONENTS, len(raw) - 1, z.shape[1])  # n - 1: the rank of centred data
+        components = vectors[:, values.argsort(descending=True)[:keep]].T.contiguous()
+        return cls(level, texture, mean, std, weight, centre, components.numpy())
 
     def __call__(self, images: ImageArray) -> np.ndarray:
         """(N, k) coordinates of `images` (same size as the reference)."""
@@ -259,4 +264,4 @@ class PrdcSpace:
         if raw.shape[1] != self.mean.shape[0]:
             raise ValueError("images do not match the size of the reference images")
         z = np.clip((raw - self.mean) / self.std, -Z_CLIP, Z_CLIP) * self.weight
-        return (z - self.centre) @ self.components.T
+        return (torch.from_numpy(z - self.centre) @ torch.from_numpy(self.components).T).numpy()
