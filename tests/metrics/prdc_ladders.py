@@ -32,7 +32,7 @@ from metrics_helpers import add_noise, blur
 
 from cxrgan.data.folder import load_folder
 from cxrgan.data.split import split_by_patient
-from cxrgan.metrics import FeatureSpace, PrdcSpace, prdc
+from cxrgan.metrics import FeatureSpace, PrdcSpace, fwd, prdc
 
 REPO = Path(__file__).resolve().parents[2]
 KAGGLE = REPO.parent / "shared" / "data" / "kaggle-chest-xray-224" / "train"
@@ -53,26 +53,31 @@ def halves(root: Path, size: int, n: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def score(real: np.ndarray, rows: dict[str, np.ndarray]) -> dict[str, dict[str, dict]]:
     prdc_space, kid_space = PrdcSpace.fit(real), FeatureSpace.fit(real)
-    spaces = {"prdc space": (prdc_space, prdc_space(real)), "kid space": (kid_space, None)}
-    spaces["kid space"] = (kid_space, kid_space(real))
-    return {
+    spaces = {
+        "prdc space": (prdc_space, prdc_space(real)),
+        "kid space": (kid_space, kid_space(real)),
+    }
+    out = {
         name: {label: prdc(ref, space(x)) for label, x in rows.items()}
         for name, (space, ref) in spaces.items()
     }
+    for label, x in rows.items():
+        out["prdc space"][label]["fwd"] = fwd(real, x)
+    return out
 
 
 def table(results: dict[str, dict[str, dict]]) -> str:
     new, old = results["prdc space"], results["kid space"]
     lines = [
-        "| fakes | precision | recall | density | coverage | before: P / R / D / C |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| fakes | precision | recall | density | coverage | before: P / R / D / C | FWD |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, m in new.items():
         o = old[label]
         before = " / ".join(f"{o[k]:.2f}" for k in ("precision", "recall", "density", "coverage"))
         lines.append(
             f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['density']:.3f} "
-            f"| {m['coverage']:.3f} | {before} |"
+            f"| {m['coverage']:.3f} | {before} | {m['fwd']:.4f} |"
         )
     return "\n".join(lines)
 

@@ -77,7 +77,7 @@ def test_duplicates_in_the_training_set_do_not_zero_the_threshold(
 ) -> None:
     # Public sets hold the same film twice (the Kaggle train split: 50 exact twins). Counted
     # as each other's nearest neighbours they made the 1st percentile 0, and then no copy
-    # was ever flagged. Here 15 % of the training set has a twin, exact or nearly so.
+    # was ever flagged. Here 60 of 460 training images are twins, exact or nearly so.
     first, held_out = patient_halves
     train_clean = first[:400]
     rng = np.random.default_rng(0)
