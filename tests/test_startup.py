@@ -70,11 +70,6 @@ def test_help_of_every_command_imports_nothing_heavy(modules_of_help: dict[str, 
     assert not problems, f"--help imports heavy modules: {problems}"
 
 
-@pytest.mark.xfail(
-    reason="cxrgan.config imports cxrgan.data.preprocess (numpy, PIL) for FIT_POLICIES; "
-    "cxrgan.reporting.diagnose imports numpy at the top",
-    strict=False,
-)
 def test_help_of_every_command_imports_no_numpy(modules_of_help: dict[str, set[str]]) -> None:
     problems = {cmd: _loaded(mods, NUMPY_HEAVY) for cmd, mods in modules_of_help.items()}
     problems = {cmd: heavy for cmd, heavy in problems.items() if heavy}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrgan.augment import augment_names
-from cxrgan.data.preprocess import FIT_POLICIES
+from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.models import MODELS

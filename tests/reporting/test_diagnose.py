@@ -13,7 +13,11 @@ import pytest
 
 from cxrgan.errors import CxrganError
 from cxrgan.reporting import diagnose as dg
-from cxrgan.reporting.diagnose import (
+from cxrgan.reporting import thresholds as th
+from cxrgan.reporting.diagnose import diagnose
+from cxrgan.reporting.diversity import grid_diversity, grid_tiles, sample_diversity
+from cxrgan.reporting.run_records import load_records
+from cxrgan.reporting.thresholds import (
     D_OVERPOWERS_G,
     D_TOO_WEAK,
     DIVERGED,
@@ -22,10 +26,7 @@ from cxrgan.reporting.diagnose import (
     OSCILLATING,
     TOO_EARLY,
     Thresholds,
-    diagnose,
 )
-from cxrgan.reporting.diversity import grid_diversity, grid_tiles, sample_diversity
-from cxrgan.reporting.run_records import load_records
 
 SEEDS = range(6)
 
@@ -141,7 +142,7 @@ def test_hint_is_one_line_for_every_state(synth: SimpleNamespace) -> None:
         diagnose(synth.curves("healthy", 80), diversity=0.01),
         diagnose(synth.curves("ada_pinned", 80)),
     ]
-    assert {d.state for d in cases} == set(dg.STATES)
+    assert {d.state for d in cases} == set(th.STATES)
     for d in cases:
         hint = d.hint()
         assert "\n" not in hint and "\r" not in hint

@@ -14,7 +14,8 @@ import pytest
 
 from cxrgan.cli.main import main
 from cxrgan.reporting import diagnose as dg
-from cxrgan.reporting.diagnose import (
+from cxrgan.reporting.diagnose import diagnose
+from cxrgan.reporting.thresholds import (
     D_OVERFITS,
     D_OVERPOWERS_G,
     D_TOO_WEAK,
@@ -23,7 +24,6 @@ from cxrgan.reporting.diagnose import (
     OSCILLATING,
     LossRanges,
     Thresholds,
-    diagnose,
 )
 
 SEEDS = range(6)

@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import re
-import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -174,21 +173,23 @@ def test_many_epochs_are_subsampled(make_run: Callable[..., Path]) -> None:
     assert epochs == sorted(set(epochs))
 
 
-def test_fast_enough_for_every_epoch(make_run: Callable[..., Path]) -> None:
-    """30 epochs of 64 images at 64×64 (the trainer's grids): well under a second per call."""
+def test_refresh_every_epoch_reuses_the_decoded_grids(
+    make_run: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 epochs of 64 images at 64×64 (the trainer's grids): the refresh the trainer pays at
+    the end of each epoch encodes no image again (its cost is measured, not asserted here:
+    timings on a shared CI machine are no test)."""
     html_images._CACHE.clear()
     run = make_run(
         "speed", epochs=30, per_epoch=8, image_size=64, evals=[100.0 - i for i in range(30)]
     )
-    t0 = time.perf_counter()
+    encoded = []
+    real_encode = html_images._encode
+    monkeypatch.setattr(html_images, "_encode", lambda im: encoded.append(1) or real_encode(im))
     write_report(run)
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    first = len(encoded)
     write_report(run)  # what the trainer pays at the end of each epoch: grids cached
-    again = time.perf_counter() - t0
-    # ≈ 0.1 s / 0.6 s on an idle core; the limits leave room for a loaded CI machine
-    assert again < 1.0, f"{again:.2f}s per refresh"
-    assert first < 4.0, f"{first:.2f}s cold"
+    assert first > 0 and len(encoded) == first
     size = (run / "report.html").stat().st_size
     assert size < 10 * 2**20, f"{size / 2**20:.1f} MiB"
 

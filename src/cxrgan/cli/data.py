@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from cxrgan.config import IMAGE_SIZES
-from cxrgan.data.preprocess import FIT_POLICIES
+from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.errors import CxrganError
 
 LIST_SKIPPED = 20

@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from cxrgan.reporting.diagnose import DEFAULT_THRESHOLDS, DEFAULT_WINDOW, diagnose_run
+from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS, DEFAULT_WINDOW
 
 EPILOG = """states (the first that applies wins; the others are listed as "also applies"):
   too_early       fewer than {min_records} training records yet
@@ -80,6 +80,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: the rules need numpy; `cxrgan diagnose --help` needs only the thresholds
+    from cxrgan.reporting.diagnose import diagnose_run
+
     diagnosis = diagnose_run(args.run_dir, window=args.window)
     if args.json:
         print(json.dumps(diagnosis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))

@@ -34,7 +34,8 @@ from cxrgan.data.cache import (
     new_index,
 )
 from cxrgan.data.decode import collect_warnings, describe, is_image_candidate, read_gray
-from cxrgan.data.preprocess import FIT_POLICIES, fit_square
+from cxrgan.data.fit import FIT_POLICIES
+from cxrgan.data.preprocess import fit_square
 from cxrgan.errors import CxrganError, UnreadableImage
 
 Log = Callable[[str], None]

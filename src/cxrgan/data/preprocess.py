@@ -26,8 +26,10 @@ import math
 import numpy as np
 from PIL import Image
 
-FIT_POLICIES = ("crop", "pad", "squash")
-"""Names accepted by `fit_square(..., fit=)`; the module docstring explains the trade-offs."""
+from cxrgan.data.fit import FIT_POLICIES
+
+# FIT_POLICIES: the names accepted by `fit_square(..., fit=)` (the module docstring explains the
+# trade-offs); they live in data/fit.py so that listing them imports no image code.
 
 _LANCZOS = Image.Resampling.LANCZOS
 

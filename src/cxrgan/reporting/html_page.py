@@ -13,6 +13,7 @@ from typing import Any
 
 from cxrgan import __version__
 from cxrgan.reporting import diagnose as dg
+from cxrgan.reporting import thresholds as th
 from cxrgan.reporting.html_assets import CSS
 from cxrgan.reporting.html_images import Img
 
@@ -20,14 +21,14 @@ REPORT_NAME = "report.html"  # in each run and sweep directory
 
 # Severity of each diagnosis, for its colour.
 SEVERITY = {
-    dg.HEALTHY: "ok",
-    dg.TOO_EARLY: "info",
-    dg.D_OVERFITS: "warn",
-    dg.D_OVERPOWERS_G: "warn",
-    dg.D_TOO_WEAK: "warn",
-    dg.OSCILLATING: "warn",
-    dg.DIVERGED: "bad",
-    dg.MODE_COLLAPSE: "bad",
+    th.HEALTHY: "ok",
+    th.TOO_EARLY: "info",
+    th.D_OVERFITS: "warn",
+    th.D_OVERPOWERS_G: "warn",
+    th.D_TOO_WEAK: "warn",
+    th.OSCILLATING: "warn",
+    th.DIVERGED: "bad",
+    th.MODE_COLLAPSE: "bad",
 }
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
-from cxrgan.reporting.diagnose import DEFAULT_THRESHOLDS
+from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:  # annotations only: drawing needs no torch
     import torch
@@ -172,7 +172,8 @@ def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
                 label=f"best {fwd[best]:.4g} (step {steps[best]})",
             )
         kid = np.array([r["kid_mean"] for r in evals])
-        std = np.array([r.get("kid_std", 0.0) for r in evals])
+        # No spread when KID came from one subset (kid_std null): no band, not a zero band.
+        std = np.array([np.nan if r.get("kid_std") is None else r["kid_std"] for r in evals])
         ax_kid.plot(steps, kid, "o-", color="tab:brown", label="KID")
         ax_kid.fill_between(steps, kid - std, kid + std, color="tab:brown", alpha=0.2)
     ax_fwd.set_title("Sample quality (lower is better)")

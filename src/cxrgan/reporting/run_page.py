@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cxrgan.reporting import diagnose as dg
+from cxrgan.reporting import thresholds as th
 from cxrgan.reporting.html_assets import FILMSTRIP_JS
 from cxrgan.reporting.html_images import Img, load_image, thumbnail
 from cxrgan.reporting.html_page import (
@@ -105,7 +105,7 @@ def recipe_bits(run: RunData) -> list[str]:
         if isinstance(overridden, dict) and overridden:
             text += f" (overridden: {', '.join(map(str, overridden))})"
         bits.append(text)
-    bits.append(f"loss {cfg.get('loss') or dg.DEFAULT_LOSS}")
+    bits.append(f"loss {cfg.get('loss') or th.DEFAULT_LOSS}")
     augment = cfg.get("augment") or "none"
     p = _latest(run.train, "augment_p")
     bits.append(f"augment {augment}" + (f" (p {fmt(p)})" if math.isfinite(p) else ""))
@@ -188,7 +188,7 @@ def _diagnosis_section(run: RunData) -> str:
     reasons = "".join(f"<li>{e(r)}</li>" for r in d.reasons)
     also = ""
     if d.secondary:
-        chips = " ".join(chip(dg.TITLES.get(s, s), SEVERITY.get(s, "info")) for s in d.secondary)
+        chips = " ".join(chip(th.TITLES.get(s, s), SEVERITY.get(s, "info")) for s in d.secondary)
         also = f'<p class="also">Also applies: {chips}</p>'
     key = [(k, v) for k, v in d.evidence.items() if k in _KEY_EVIDENCE]
     rest = [(k, v) for k, v in d.evidence.items() if k not in _KEY_EVIDENCE]
@@ -258,7 +258,7 @@ def _ada_chart(run: RunData) -> str:
     p = column(run.train, "augment_p")
     if not np.isfinite(p).any():
         return ""
-    high = dg.DEFAULT_THRESHOLDS.ada_p_high
+    high = th.DEFAULT_THRESHOLDS.ada_p_high
     return line_chart(
         [Series("ADA p", column(run.train, "step"), p, C_ADA)],
         title="ADA augmentation probability p",
@@ -298,7 +298,7 @@ def _diversity_chart(run: RunData) -> str:
     hlines = []
     if run.real_diversity is not None:
         hlines.append((run.real_diversity, f"real images {fmt(run.real_diversity)}"))
-    t = dg.DEFAULT_THRESHOLDS
+    t = th.DEFAULT_THRESHOLDS
     limit = t.collapse_ratio * run.real_diversity if run.real_diversity else t.collapse_diversity
     hlines.append((limit, f"mode collapse ≤ {fmt(limit)}"))
     return line_chart(
