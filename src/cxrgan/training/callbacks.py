@@ -147,10 +147,10 @@ class Quality(Callback):
         if t.tb is not None:
             for key in ("fwd", "kid_mean"):
                 t.tb.add_scalar(f"quality/{key}", record[key], c.step)
+        spread = "" if record.get("kid_std") is None else f" ± {record['kid_std']:.2g}"
         t.run.log(
-            f"quality at step {c.step}: FWD {record['fwd']:.4g}  KID {record['kid_mean']:.4g} "
-            f"± {record['kid_std']:.2g}{'  (best so far)' if is_best else ''}  "
-            f"[{record['eval_s']:.1f}s]"
+            f"quality at step {c.step}: FWD {record['fwd']:.4g}  KID {record['kid_mean']:.4g}"
+            f"{spread}{'  (best so far)' if is_best else ''}  [{record['eval_s']:.1f}s]"
         )
         reason = self.tracker.stop_reason()
         if reason:
