@@ -96,6 +96,13 @@ class TrainConfig:
         group="loss",
         choices=lambda: LOSSES,
     )
+    ema_rampup: float = setting(
+        0.05,
+        "EMA ramp-up: the half-life is at most this share of the images seen so far, so early "
+        "averages forget the random start quickly (StyleGAN2-ADA: 0.05; 0: no ramp-up)",
+        group="model",
+        min=0,
+    )
     r1_gamma: float = setting(
         0.0,
         "R1 penalty γ on D's gradient at real images, applied lazily every 16 D steps "

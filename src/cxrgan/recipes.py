@@ -31,6 +31,7 @@ _TUTORIAL: dict[str, Any] = {
     "r1_gamma": 0.0,
     "augment": "none",
     "ema_kimg": 0.0,
+    "ema_rampup": 0.05,
     "g_lr": 2e-4,
     "d_lr": 2e-4,
     "beta1": 0.5,

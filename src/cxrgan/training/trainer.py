@@ -161,7 +161,7 @@ def build_trainer(
     per_epoch = cfg.steps_per_epoch or max(1, len(data) // state.sampler.batch_size)
     t = Trainer(cfg, device, state, loss, bind_phases(loss, nets), per_epoch, run,
                 rank=rank, world_size=world_size)  # fmt: skip
-    t.ema = EMA(cfg.ema_kimg) if cfg.ema_kimg > 0 else None
+    t.ema = EMA(cfg.ema_kimg, cfg.ema_rampup or None) if cfg.ema_kimg > 0 else None
     if t.master_process:
         t.tb = _tensorboard(run) if cfg.tensorboard else None
         t.callbacks = _callbacks(cfg, run, data)
