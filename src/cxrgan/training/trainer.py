@@ -24,6 +24,7 @@ from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.losses.base import GanLoss, StepBatch
 from cxrgan.models import ModelSpec, build_models
+from cxrgan.reporting.run_records import load_records
 from cxrgan.training import callbacks as cb
 from cxrgan.training.checkpoint import Checkpoint, save_checkpoint
 from cxrgan.training.ema import EMA, make_ema_copy
@@ -206,7 +207,7 @@ def _quality_tracker(cfg: TrainConfig, run: RunDir, data: ImageSet) -> QualityTr
 
 
 def _tensorboard(run: RunDir) -> Any:
-    try:
+    try:  # an optional dependency, imported only when asked for
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise CxrganError(
@@ -218,8 +219,6 @@ def _tensorboard(run: RunDir) -> Any:
 def _restore(t: Trainer, ckpt: Checkpoint) -> None:
     t.state.load_state_dict(ckpt)
     if t.run is not None:  # hints and plots see the whole run, not just this session
-        from cxrgan.reporting.run_records import load_records
-
         t.records, t.eval_records = load_records(t.run.root)
     balanced = False
     for callback in t.callbacks:

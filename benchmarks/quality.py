@@ -1,0 +1,281 @@
+"""Held-out quality at equal CPU minutes: the tutorial, the blog's setting, the blog's setting
+with an EMA generator, and cxrgan's recommended recipe.
+
+Protocol (issue 9): every row trains one after another on this machine for the same budget of
+training minutes (`cxrgan train --minutes`), on the Kaggle train split at 64 px with about 15 %
+of patients held out (split by the patient ids in the file names) and never trained on. Each
+row is then judged with its EMA generator where it has one: FWD, KID and precision/recall
+against the held-out images, the memorised share against its training images, images/s, and a
+sample grid. The real-vs-real floor is the training images against the held-out ones at the
+same n. Regimes: `full` (every training patient), `small` (500 training images drawn by
+patient: where D overfits and augmentation matters most) and `full128` (128 px, blog against
+the recommended recipe).
+
+Every finished row is kept in the output folder and skipped on the next start, and a row cut
+off mid-training resumes from its checkpoint, so the table can be run in parts:
+
+    python benchmarks/quality.py                       # everything (~100 min at the default)
+    python benchmarks/quality.py --regime small --recipes blog,blog+ema
+    python benchmarks/quality.py --table               # print the table of the finished rows
+
+Run it alone: another process on the same cores changes how much each row trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cxrgan.data.folder import class_labels, load_folder
+from cxrgan.data.split import sample_by_patient, split_by_patient
+from cxrgan.metrics import evaluate_sets, memorisation
+from cxrgan.recipes import RECOMMENDED_RECIPE
+from cxrgan.reporting.plots import make_grid, save_png_atomic
+from cxrgan.training.generate import generate_images
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "kaggle-chest-xray-224" / "train"
+HELDOUT = 0.15
+SMALL_N = 500
+SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Regime:
+    name: str
+    image_size: int
+    small: bool  # 500 training images drawn by patient, instead of every training patient
+    rows: tuple[str, ...]
+
+
+REGIMES = {
+    r.name: r
+    for r in (
+        Regime("full", 64, False, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
+        Regime("small", 64, True, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
+        Regime("full128", 128, False, ("blog", RECOMMENDED_RECIPE)),
+    )
+}
+# A row is a recipe, or a recipe with changes: `blog+ema` is the blog's setting with an EMA
+# generator (half-life 10k images, ramped up), to tell what EMA alone buys.
+ROW_SETTINGS: dict[str, dict[str, Any]] = {
+    "blog+ema": {"recipe": "blog", "ema_kimg": 10.0},
+}
+
+
+def row_settings(row: str) -> dict[str, Any]:
+    return ROW_SETTINGS.get(row, {"recipe": row})
+
+
+# ------------------------------------------------------------------------------------------------
+# Data: patient-disjoint folders of links
+
+
+def link_split(data: Path, out: Path) -> dict[str, Path]:
+    """Folders of symlinks: train (all training patients), small (500 of them), heldout."""
+    folders = {name: out / "data" / name for name in ("train", "small", "heldout")}
+    done = out / "data" / "split.json"
+    if done.is_file():
+        return folders
+    files = sorted(p for p in data.rglob("*") if p.is_file() and not p.name.startswith("."))
+    classes = class_labels([f.relative_to(data).as_posix() for f in files])
+    names = sorted(set(classes))
+    labels = [names.index(c) for c in classes]
+    train, held = split_by_patient(files, labels, HELDOUT, seed=SPLIT_SEED)
+    small = train[sample_by_patient([files[i] for i in train], [labels[i] for i in train],
+                                    SMALL_N, seed=SPLIT_SEED)]  # fmt: skip
+    for name, idx in (("train", train), ("small", small), ("heldout", held)):
+        for i in idx:
+            link = folders[name] / classes[i] / files[i].name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                link.symlink_to(files[i].resolve())
+    counts = {"train": len(train), "small": len(small), "heldout": len(held)}
+    done.write_text(json.dumps({"source": str(data), "heldout": HELDOUT, **counts}, indent=2))
+    return folders
+
+
+# ------------------------------------------------------------------------------------------------
+# Training a row (a subprocess per row, as a user would run it; resumable)
+
+
+def train_row(run: Path, folder: Path, regime: Regime, row: str, minutes: float) -> None:
+    config = run / "config.json"
+    if config.is_file():
+        stopped = json.loads(config.read_text()).get("stopped") or {}
+        if str(stopped.get("reason", "")).startswith("budget"):
+            return
+        args = ["--resume", str(run), "--minutes", str(minutes)]
+    else:
+        settings = row_settings(row)
+        args = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+        args += ["--data", str(folder), "--image-size", str(regime.image_size),
+                 "--minutes", str(minutes), "--epochs", "100000", "--steps-per-epoch", "200",
+                 "--seed", "0", "--log-every", "50", "--out", str(run)]  # fmt: skip
+    cmd = [sys.executable, "-m", "cxrgan", "train", *args, "--no-progress"]
+    print(f"  training {run.name}: {' '.join(cmd[3:])}", flush=True)
+    with (run.parent / f"{run.name}.log").open("a") as log:
+        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+
+
+def throughput(run: Path) -> float:
+    """Training images per second over the whole run (evaluation excluded)."""
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if "loss_d" in r]
+    batch = json.loads((run / "config.json").read_text())["config"]["batch_size"]
+    return train[-1]["step"] * batch / max(train[-1]["elapsed_s"], 1e-9)
+
+
+# ------------------------------------------------------------------------------------------------
+# Judging a row
+
+
+def judge(run: Path, heldout: np.ndarray, train: np.ndarray, out: Path) -> dict[str, Any]:
+    fake = generate_images(run, len(heldout), seed=1)  # G_ema where the run kept one
+    scores = evaluate_sets(heldout, fake, n=len(heldout), seed=0)
+    info = json.loads((run / "config.json").read_text())
+    save_png_atomic_grid(fake[:64], out / f"{run.name}.png")
+    return {
+        "row": run.name.split("-", 1)[1],
+        "fwd": scores["fwd"],
+        "kid": scores["kid_mean"],
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "memorised_share": memorisation(train, fake).share,
+        "images_per_s": throughput(run),
+        "steps": info["stopped"]["step"],
+        "minutes": info["config"]["minutes"],
+        "ema": info["config"]["ema_kimg"] > 0,
+    }
+
+
+def floor(heldout: np.ndarray, train: np.ndarray) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    real = train[rng.choice(len(train), size=min(len(heldout), len(train)), replace=False)]
+    scores = evaluate_sets(heldout, real, n=len(heldout), seed=0)
+    return {"row": "real vs real (floor)", "fwd": scores["fwd"], "kid": scores["kid_mean"],
+            "precision": scores["precision"], "recall": scores["recall"],
+            "memorised_share": None, "images_per_s": None, "steps": None}  # fmt: skip
+
+
+def save_png_atomic_grid(images: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    save_png_atomic(Image.fromarray(make_grid(images)), path)
+
+
+def side_by_side(rows: list[dict[str, Any]], grids: Path, path: Path) -> None:
+    """One figure: every row's sample grid, named, left to right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    shown = [r for r in rows if (grids / f"{r['run']}.png").is_file()]
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.6), squeeze=False)
+    for ax, r in zip(axes[0], shown, strict=True):
+        ax.imshow(Image.open(grids / f"{r['run']}.png"), cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"{r['row']}\nFWD {r['fwd']:.3f}", fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------
+# The table
+
+
+def fmt(value: Any, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def table(results: dict[str, list[dict[str, Any]]]) -> str:
+    lines = []
+    for regime, rows in results.items():
+        lines += [
+            f"\n{regime}",
+            "| row | FWD ↓ | KID ↓ | precision ↑ | recall ↑ | memorised ↓ | img/s | steps |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r['row']} | {fmt(r['fwd'], '.4f')} | {fmt(r['kid'], '.3f')} | "
+                f"{fmt(r['precision'], '.3f')} | {fmt(r['recall'], '.3f')} | "
+                f"{fmt(r['memorised_share'], '.3f')} | {fmt(r['images_per_s'], '.1f')} | "
+                f"{fmt(r['steps'], 'd')} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--minutes", type=float, default=10.0, help="training minutes per row")
+    p.add_argument("--regime", default="full,small,full128",
+                   help=f"comma list of {', '.join(REGIMES)}")  # fmt: skip
+    p.add_argument("--recipes", default=None, help="comma list of rows (default: the regime's)")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--out", type=Path, default=REPO / "runs" / "bench-quality")
+    p.add_argument("--table", action="store_true", help="only print the finished rows")
+    a = p.parse_args()
+    if not a.data.is_dir():
+        sys.exit(f"data not found: {a.data}")
+    folders = link_split(a.data, a.out)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name in a.regime.split(","):
+        regime = REGIMES[name]
+        rows = a.recipes.split(",") if a.recipes else list(regime.rows)
+        results[name] = run_regime(a, folders, regime, rows)
+    text = table(results)
+    print(text)
+    (a.out / "table.md").write_text(text + "\n")
+
+
+def run_regime(a: argparse.Namespace, folders: dict[str, Path], regime: Regime,
+               rows: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+    out = a.out / regime.name
+    out.mkdir(parents=True, exist_ok=True)
+    train_folder = folders["small" if regime.small else "train"]
+    heldout = train = None
+    done = []
+    for row in rows:
+        path = out / f"{row}.json"
+        if not path.is_file() and not a.table:
+            run = out / "runs" / f"{regime.name}-{row}"
+            start = time.perf_counter()
+            train_row(run, train_folder, regime, row, a.minutes)
+            if heldout is None:
+                heldout = load_folder(folders["heldout"], regime.image_size, progress=False).images
+                train = load_folder(train_folder, regime.image_size, progress=False).images
+            result = {**judge(run, heldout, train, out), "run": run.name,
+                      "wall_s": round(time.perf_counter() - start, 1)}  # fmt: skip
+            path.write_text(json.dumps(result, indent=2) + "\n")
+            print(f"  {regime.name} {row}: FWD {result['fwd']:.4f}", flush=True)
+        if path.is_file():
+            done.append(json.loads(path.read_text()))
+    floor_path = out / "floor.json"
+    if not floor_path.is_file() and not a.table:
+        if heldout is None:
+            heldout = load_folder(folders["heldout"], regime.image_size, progress=False).images
+            train = load_folder(train_folder, regime.image_size, progress=False).images
+        floor_path.write_text(json.dumps(floor(heldout, train), indent=2) + "\n")
+    if done:
+        side_by_side(done, out, out / "side_by_side.png")
+    return done + ([json.loads(floor_path.read_text())] if floor_path.is_file() else [])
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
