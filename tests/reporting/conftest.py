@@ -205,11 +205,39 @@ def flat_records(n: int = 30, **values: float) -> list[dict[str, Any]]:
     return [{"step": 10 * (i + 1), "epoch": i // 8 + 1, **base} for i in range(n)]
 
 
-def fwd_records(values: list[float], every: int = 80) -> list[dict[str, Any]]:
+def fwd_records(
+    values: list[float], every: int = 80, floor: float | None = None, floor_n: int = 2000
+) -> list[dict[str, Any]]:
+    """Evaluation records; with `floor`, each carries the real-vs-real floor as training
+    writes it (`fwd_floor`, `fwd_floor_n`)."""
+    extra = {} if floor is None else {"fwd_floor": floor, "fwd_floor_n": floor_n}
     return [
-        {"step": every * (i + 1), "epoch": i + 1, "fwd": v, "kid_mean": v / 1000, "kid_std": 0.001}
+        {
+            "step": every * (i + 1),
+            "epoch": i + 1,
+            "fwd": v,
+            "kid_mean": v / 1000,
+            "kid_std": 0.001,
+            **extra,
+        }
         for i, v in enumerate(values)
     ]
+
+
+def step_log(
+    per_step: list[dict[str, float]], log_every: int, *, lr_g: float = 2e-4, lr_d: float = 2e-4
+) -> list[dict[str, Any]]:
+    """Training records as the trainer logs them from per-step values: every `log_every` steps
+    (and at the last step), each the mean over the steps since the previous record."""
+    out, since = [], 0
+    for step in range(1, len(per_step) + 1):
+        if step % log_every and step != len(per_step):
+            continue
+        chunk = per_step[since:step]
+        means = {k: float(np.mean([v[k] for v in chunk])) for k in chunk[0]}
+        out.append({"step": step, "epoch": 1, **means, "lr_g": lr_g, "lr_d": lr_d})
+        since = step
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,9 +318,12 @@ def build_run(
     seed: int = 0,
     settings: dict[str, Any] | None = None,
     recipe: dict[str, Any] | None = None,
+    fwd_floor: float | None = None,
 ) -> Path:
     """A finished run as `cxrgan train` writes it (see docs/run-directory.md).
 
+    `fwd_floor`: the real-vs-real FWD floor every evaluation record carries (runs from before
+    the floor have none).
     `settings` are added to config.json's `config` (e.g. {"loss": "hinge", "augment": "ada"});
     without them the run looks like a cxrgan 0.1 run (no loss, augment, EMA or recipe keys).
     `recipe` is config.json's top-level recipe record ({"name", "version", "overridden"})."""
@@ -363,6 +394,7 @@ def build_run(
             "fwd": v,
             "kid_mean": v / 1e3,
             "kid_std": 1e-3,
+            **({} if fwd_floor is None else {"fwd_floor": fwd_floor, "fwd_floor_n": 2000}),
             "eval_s": 1.5,
         }
         lines.insert((i + 1) * per_epoch + i, json.dumps(rec))
@@ -461,7 +493,13 @@ def run_dir(make_run: Callable[..., Path]) -> Path:
 
 @pytest.fixture
 def synth() -> SimpleNamespace:
-    """Builders: synth.curves(kind, n, seed), .flat(n, **kw), .fwd(values), .phantom, .grid_png."""
+    """Builders: synth.curves(kind, n, seed), .flat(n, **kw), .fwd(values, floor=...),
+    .steps(per_step, log_every), .phantom, .grid_png."""
     return SimpleNamespace(
-        curves=curves, flat=flat_records, fwd=fwd_records, phantom=phantom, grid_png=grid_png
+        curves=curves,
+        flat=flat_records,
+        fwd=fwd_records,
+        steps=step_log,
+        phantom=phantom,
+        grid_png=grid_png,
     )

@@ -4,15 +4,22 @@
 with the numbers behind it and advice in terms of cxrgan's flags. The rules, in the order they
 win (the first that applies is `Diagnosis.state`, the others that apply go to `secondary`):
 
-    too_early       fewer than `min_records` training records
-    diverged        NaN/inf in the window, or a loss saturated/exploding
+    too_early       fewer than `min_records` training records, and none of the evidence that
+                    needs no trend: no NaN/inf, D not winning outright
+    diverged        NaN/inf in the window (however few records), or a loss saturated/exploding
     mode_collapse   fixed-noise samples nearly identical (needs `diversity`)
     d_overfits      ADA's augmentation probability p pinned high, or rising to its cap, while D
                     still tells real from generated (only runs with --augment ada log p)
-    d_overpowers_g  loss_D ≈ 0, D(x) → 1, D(G(z)) → 0, loss_G high or rising
+    d_overpowers_g  loss_D ≈ 0, D(x) → 1, D(G(z)) → 0, loss_G high or rising; or D winning
+                    outright in every record of the last `outright_steps` steps (or, a stronger
+                    signal, `crush_steps`): counted in steps, whatever --log-every, and however
+                    few records
     d_too_weak      D cannot tell real from fake for most of the window, loss_D > loss_G, rising
     oscillating     large slow swings of a loss around its trend
-    healthy         none of the above; FWD (when logged) says whether to go on or stop
+    healthy         none of the above; FWD (when logged) says whether to go on or stop, read
+                    against the real-vs-real floor (`fwd_floor` of the evaluation records): a
+                    plateau at `fwd_floor_ratio` times the floor or more has stalled far from
+                    the data, it has not converged
 
 Every loss is read on its own scale. `d_x`, `d_g_z1`, `d_g_z2` are always D's outputs as
 probabilities, the mean of σ(logit), whatever the loss; `loss_d` and `loss_g` are the loss
@@ -37,8 +44,15 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cxrgan.errors import CxrganError
+from cxrgan.recipes import RECIPES
 from cxrgan.reporting.diversity import run_diversity
-from cxrgan.reporting.run_records import as_number, is_run_dir, load_records, run_settings
+from cxrgan.reporting.run_records import (
+    as_number,
+    fwd_floor,
+    is_run_dir,
+    load_records,
+    run_settings,
+)
 from cxrgan.reporting.thresholds import (
     D_OVERFITS,
     D_OVERPOWERS_G,
@@ -205,22 +219,33 @@ def diagnose(
     run = _Run(loss=name, ranges=t.for_loss(name), settings=settings)
     train = [r for r in records if isinstance(r, Mapping) and "loss_d" in r]
     window = max(int(window), t.min_records)
-    if len(train) < t.min_records:
-        return _too_early(len(train), t, name)
+    fwd = _Fwd.of(quality or [])
+    if not train:
+        return _too_early(0, _Wins.none(), t, name, fwd)
     s = _stats(train, window, t, run.ranges)
-    fwd = _fwd_series(quality or [])
-    checks = {
-        DIVERGED: _rule_diverged(s, t, run.ranges),
-        MODE_COLLAPSE: _rule_collapse(diversity, reference_diversity, t),
-        D_OVERFITS: _rule_overfits(s, t),
-        D_OVERPOWERS_G: _rule_overpower(s, t, run.ranges),
-        D_TOO_WEAK: _rule_too_weak(s, t, run.ranges),
-        OSCILLATING: _rule_oscillating(s, t),
-    }
+    wins = _Wins.of(train, run.ranges)
+    if len(train) < t.min_records:
+        # Too few records for trends; judge what needs none, whatever the record count.
+        checks = {
+            DIVERGED: _rule_nonfinite(s, t),
+            D_OVERPOWERS_G: _rule_outright(wins, t, run.ranges),
+        }
+    else:
+        checks = {
+            DIVERGED: _rule_diverged(s, t, run.ranges),
+            MODE_COLLAPSE: _rule_collapse(diversity, reference_diversity, t),
+            D_OVERFITS: _rule_overfits(s, t),
+            D_OVERPOWERS_G: _rule_overpower(s, t, run.ranges) + _rule_outright(wins, t, run.ranges),
+            D_TOO_WEAK: _rule_too_weak(s, t, run.ranges),
+            OSCILLATING: _rule_oscillating(s, t),
+        }
     fired = [state for state, reasons in checks.items() if reasons]
+    if not fired and len(train) < t.min_records:
+        return _too_early(len(train), wins, t, name, fwd)
     state = fired[0] if fired else HEALTHY
-    evidence = _evidence(s, diversity, reference_diversity, fwd)
+    evidence = _evidence(s, wins, diversity, reference_diversity, fwd)
     title, advice, action, summary = _explain(state, s, evidence, fwd, t, run)
+    summary += fwd.summary()
     reasons = checks[state] if state in checks else _healthy_reasons(s, fwd, t)
     if s.p_records and state != D_OVERFITS:
         summary += f", ADA p={_fmt(s.p_latest)}"
@@ -242,16 +267,31 @@ def diagnose(
     )
 
 
-def _too_early(n: int, t: Thresholds, loss: str) -> Diagnosis:
+def _too_early(n: int, wins: _Wins, t: Thresholds, loss: str, fwd: _Fwd) -> Diagnosis:
+    step = wins.latest_step
+    at = f" (step {_fmt(step)})" if math.isfinite(step) else ""
     return Diagnosis(
         state=TOO_EARLY,
         title=TITLES[TOO_EARLY],
-        evidence={"records": float(n), "min_records": float(t.min_records)},
-        advice=f"Only {n} training records; the curves say something after {t.min_records}. "
-        "Let it train.",
-        reasons=[f"{n} training records < {t.min_records}"],
+        evidence={
+            "records": float(n),
+            "min_records": float(t.min_records),
+            "step": step,
+            "won_steps": wins.outright,
+            "crushed_steps": wins.crush,
+        },
+        advice=f"Only {n} training record{'s' * (n != 1)}{at}; the trends say something after "
+        f"{t.min_records}. Nothing is NaN/inf, and D has not won outright for "
+        f"{t.outright_steps} steps (nor crushed G for {t.crush_steps}), which would be judged "
+        "now. Let it train.",
+        reasons=[
+            f"{n} training records < {t.min_records}",
+            "no NaN/inf, and D has not won outright long enough to judge by steps",
+        ],
         action="keep training",
-        summary=f"{n} of {t.min_records} records",
+        summary=f"{n} of {t.min_records} records"
+        + (f", step {_fmt(step)}" if at else "")
+        + fwd.summary(),
         loss=loss,
     )
 
@@ -313,13 +353,18 @@ def _stats(train: list[Mapping[str, Any]], window: int, t: Thresholds, r: LossRa
     )
 
 
+def _rule_nonfinite(s: _Stats, t: Thresholds) -> list[str]:
+    """NaN/inf in a logged loss or D output: the weights broke, however few records."""
+    if s.nonfinite <= t.max_nonfinite:
+        return []
+    return [
+        f"{s.nonfinite} records with NaN/inf in the last {s.n} "
+        f"(first at step {_fmt(s.first_nonfinite_step)})"
+    ]
+
+
 def _rule_diverged(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
-    reasons = []
-    if s.nonfinite > t.max_nonfinite:
-        reasons.append(
-            f"{s.nonfinite} records with NaN/inf in the last {s.n} "
-            f"(first at step {_fmt(s.first_nonfinite_step)})"
-        )
+    reasons = _rule_nonfinite(s, t)
     worst = s.latest_loss
     if worst >= r.explode_loss:
         reasons.append(f"latest |loss| {_fmt(worst)} ≥ {_fmt(r.explode_loss)} (saturated)")
@@ -371,7 +416,7 @@ def _rule_overfits(s: _Stats, t: Thresholds) -> list[str]:
         )
     reasons.append(
         f"D still separates real from generated images through the augmentation: "
-        f"D(x) {_fmt(s.d_x)}, D(G(z)) {_fmt(s.d_g_z)}"
+        f"D(x) {_fmt_p(s.d_x)}, D(G(z)) {_fmt(s.d_g_z)}"
     )
     return reasons
 
@@ -398,10 +443,70 @@ def _rule_overpower(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
     )
     return [
         f"loss_D {_fmt(s.loss_d)} ≤ {_fmt(r.overpower_loss_d)}",
-        f"D(x) {_fmt(s.d_x)} ≥ {_prob_bound(r.overpower_d_x)}",
+        f"D(x) {_fmt_p(s.d_x)} ≥ {_prob_bound(r.overpower_d_x)}",
         f"D(G(z)) {_fmt(s.d_g_z)} ≤ {_prob_bound(r.overpower_d_g_z)}",
         g_reason,
     ]
+
+
+@dataclass(frozen=True)
+class _Wins:
+    """How long D has won outright, in steps, counted back from the latest training record.
+
+    A record covers the steps since the previous record (the first: since step 0), so the
+    count is the same at any --log-every: it is the latest step minus the step of the latest
+    record in which D did not win (or 0)."""
+
+    latest_step: float
+    outright: float  # steps with D(x) ≥ outright_d_x and D(G(z)) ≤ outright_d_g_z
+    outright_records: int
+    crush: float  # the same at the crush bounds
+    crush_records: int
+
+    @classmethod
+    def none(cls) -> _Wins:
+        return cls(math.nan, 0.0, 0, 0.0, 0)
+
+    @classmethod
+    def of(cls, train: Sequence[Mapping[str, Any]], r: LossRanges) -> _Wins:
+        steps = _column(train, "step")
+        d_x = _column(train, "d_x")
+        d_g_z = _column(train, "d_g_z1")
+        if not np.isfinite(d_g_z).any():
+            d_g_z = _column(train, "d_g_z2")
+        latest = _last_finite(steps)
+        outright, n_out = _won_steps(steps, (d_x >= r.outright_d_x) & (d_g_z <= r.outright_d_g_z))
+        crush, n_crush = _won_steps(steps, (d_x >= r.crush_d_x) & (d_g_z <= r.crush_d_g_z))
+        return cls(latest, outright, n_out, crush, n_crush)
+
+
+def _won_steps(steps: np.ndarray, won: np.ndarray) -> tuple[float, int]:
+    """(Steps covered by the trailing run of records where `won`, how many records)."""
+    k = len(won)
+    while k > 0 and won[k - 1]:
+        k -= 1
+    records = len(won) - k
+    if not records or not np.isfinite(steps[-1]):
+        return 0.0, 0
+    since = float(steps[k - 1]) if k > 0 else 0.0
+    return (float(steps[-1]) - since if math.isfinite(since) else 0.0), records
+
+
+def _rule_outright(w: _Wins, t: Thresholds, r: LossRanges) -> list[str]:
+    """D right about every image at long odds for a number of steps: no trend needed."""
+    reasons = []
+    for steps, records, need, d_x, d_g_z, what in (
+        (w.crush, w.crush_records, t.crush_steps, r.crush_d_x, r.crush_d_g_z, "crushed G"),
+        (w.outright, w.outright_records, t.outright_steps, r.outright_d_x, r.outright_d_g_z,
+         "won outright"),
+    ):  # fmt: skip
+        if steps >= need:
+            reasons.append(
+                f"D has {what} for the last {_fmt(steps)} steps (≥ {need}): D(x) ≥ "
+                f"{_prob_bound(d_x)} and D(G(z)) ≤ {_prob_bound(d_g_z)} in each of the "
+                f"{records} records since step {_fmt(w.latest_step - steps)}"
+            )
+    return reasons[:1]  # the stronger signal when both hold
 
 
 def _rule_too_weak(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
@@ -411,7 +516,7 @@ def _rule_too_weak(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
         return []
     return [
         f"D(x) − D(G(z)) ≤ {_fmt(t.weak_separation)} in {_pct(s.weak_fraction)} of the window "
-        f"(≥ {_pct(t.weak_persist)}): D(x) {_fmt(s.d_x)}, D(G(z)) {_fmt(s.d_g_z)}",
+        f"(≥ {_pct(t.weak_persist)}): D(x) {_fmt_p(s.d_x)}, D(G(z)) {_fmt(s.d_g_z)}",
         f"loss_D {_fmt(s.loss_d)} > loss_G {_fmt(s.loss_g)}",
         f"loss_D rising {_signed_pct(s.trend_d)} (≥ {_pct(t.rising)})"
         if rising
@@ -441,13 +546,22 @@ def _rule_oscillating(s: _Stats, t: Thresholds) -> list[str]:
     return reasons
 
 
-def _healthy_reasons(s: _Stats, fwd: np.ndarray, t: Thresholds) -> list[str]:
+def _healthy_reasons(s: _Stats, fwd: _Fwd, t: Thresholds) -> list[str]:
     reasons = [
         f"losses finite and bounded (loss_D {_fmt(s.loss_d)}, loss_G {_fmt(s.loss_g)})",
-        f"D(x) {_fmt(s.d_x)}, D(G(z)) {_fmt(s.d_g_z)}: neither side wins outright",
+        f"D(x) {_fmt_p(s.d_x)}, D(G(z)) {_fmt(s.d_g_z)}: neither side wins outright",
     ]
-    if len(fwd) >= t.fwd_min_evals:
-        reasons.append(f"FWD {_fmt(fwd[-1])} (best {_fmt(fwd.min())}) over {len(fwd)} evaluations")
+    if len(fwd.values) >= t.fwd_min_evals:
+        reasons.append(
+            f"FWD {_fmt(fwd.latest)} (best {_fmt(fwd.best)}) over {len(fwd.values)} evaluations"
+        )
+    if math.isfinite(fwd.ratio):
+        far = fwd.ratio >= t.fwd_floor_ratio
+        reasons.append(
+            f"best FWD ×{_fmt_ratio(fwd.ratio)} the real-vs-real floor {_fmt(fwd.floor)} "
+            f"({'≥' if far else '<'} ×{_fmt(t.fwd_floor_ratio)}: "
+            f"{'far from' if far else 'near'} the data)"
+        )
     return reasons
 
 
@@ -456,11 +570,13 @@ def _healthy_reasons(s: _Stats, fwd: np.ndarray, t: Thresholds) -> list[str]:
 
 
 def _evidence(
-    s: _Stats, diversity: float | None, reference: float | None, fwd: np.ndarray
+    s: _Stats, wins: _Wins, diversity: float | None, reference: float | None, fwd: _Fwd
 ) -> dict[str, float]:
     ev = {
         "records": float(s.n),
         "step": s.step,
+        "won_steps": wins.outright,
+        "crushed_steps": wins.crush,
         "loss_d": s.loss_d,
         "loss_g": s.loss_g,
         "d_x": s.d_x,
@@ -489,18 +605,23 @@ def _evidence(
         ev["diversity"] = float(diversity)
     if reference is not None:
         ev["real_diversity"] = float(reference)
-    if len(fwd):
-        ev["fwd_latest"] = float(fwd[-1])
-        ev["fwd_best"] = float(fwd.min())
+    if len(fwd.values):
+        ev["fwd_latest"] = fwd.latest
+        ev["fwd_best"] = fwd.best
+    if math.isfinite(fwd.floor):
+        ev["fwd_floor"] = fwd.floor
+        ev["fwd_floor_n"] = fwd.floor_n
+    if math.isfinite(fwd.ratio):
+        ev["fwd_floor_ratio"] = fwd.ratio
     return ev
 
 
 def _explain(
-    state: str, s: _Stats, ev: dict[str, float], fwd: np.ndarray, t: Thresholds, run: _Run
+    state: str, s: _Stats, ev: dict[str, float], fwd: _Fwd, t: Thresholds, run: _Run
 ) -> tuple[str, str, str, str]:
     """(title, advice, action, summary) for a state."""
     g, d = s.lr_g, s.lr_d
-    balance = f"D(x)={_fmt(s.d_x)}, D(G(z))={_fmt(s.d_g_z)}, loss_D={_fmt(s.loss_d)}"
+    balance = f"D(x)={_fmt_p(s.d_x)}, D(G(z))={_fmt(s.d_g_z)}, loss_D={_fmt(s.loss_d)}"
     if state == DIVERGED:
         calm = _lr_pair(g / 10, d / 10, "÷10")
         where = (
@@ -545,6 +666,12 @@ def _explain(
             f"{why} Raise {raise_g}, or lower {lower_d}; "
             "`cxrgan train --resume RUN` takes the new rates."
         )
+        if s.step < t.transient_steps:
+            advice += (
+                f" At step {_fmt(s.step)} this may still be the start-up transient (a healthy "
+                "DCGAN's D can win outright for ~150 steps before G catches up): if D still "
+                f"wins at step {t.transient_steps}, change the rates."
+            )
         if run.hinge and run.settings.get("d_spectral_norm") is False:
             advice += (
                 " The hinge loss is meant for a Lipschitz-bounded D (SNGAN): a new run with "
@@ -603,7 +730,7 @@ def _explain_overfits(s: _Stats, t: Thresholds, run: _Run) -> tuple[str, str, st
         "start to leak into the generated images, and at the 0.99 cap ADA can do no more). "
         "Give D less to memorise: " + "; or ".join(levers) + "."
     )
-    summary = f"ADA p={_fmt(s.p_latest)}, D(x)={_fmt(s.d_x)}, D(G(z))={_fmt(s.d_g_z)}"
+    summary = f"ADA p={_fmt(s.p_latest)}, D(x)={_fmt_p(s.d_x)}, D(G(z))={_fmt(s.d_g_z)}"
     action = f"try {_flag_short('--d-lr', d, 1 / t.overfit_d_lr)} or more images"
     return TITLES[D_OVERFITS], advice, action, summary
 
@@ -613,10 +740,8 @@ def _fmt_gamma(x: float) -> str:
     return f"{x:.2g}" if x >= 1e-4 else fmt_lr(x)
 
 
-def _explain_healthy(
-    s: _Stats, fwd: np.ndarray, t: Thresholds, run: _Run
-) -> tuple[str, str, str, str]:
-    summary = f"loss_D={_fmt(s.loss_d)}, loss_G={_fmt(s.loss_g)}, D(x)={_fmt(s.d_x)}"
+def _explain_healthy(s: _Stats, fwd: _Fwd, t: Thresholds, run: _Run) -> tuple[str, str, str, str]:
+    summary = f"loss_D={_fmt(s.loss_d)}, loss_G={_fmt(s.loss_g)}, D(x)={_fmt_p(s.d_x)}"
     equilibrium = ""
     r = run.ranges
     if s.loss_d > s.loss_g and run.hinge:
@@ -635,33 +760,75 @@ def _explain_healthy(
             f" ADA's p is {_fmt(s.p_latest)}: D is not overfitting the training set "
             f"(p pinned at {_fmt(t.ada_p_high)} or more would mean it is)."
         )
-    if len(fwd) < t.fwd_min_evals:
-        advice = (
-            "Losses are finite and balanced. Judge the samples, and add --eval-every to "
-            "measure FWD and know when to stop." + equilibrium
+    values = fwd.values
+    if len(values) < t.fwd_min_evals:
+        measured = (
+            f" FWD {_fmt(fwd.latest)} after {len(values)} evaluation(s){fwd.beside_floor()}; "
+            f"its trend needs {t.fwd_min_evals}."
+            if len(values)
+            else " Judge the samples, and add --eval-every to measure FWD and know when to stop."
         )
+        advice = "Losses are finite and balanced." + measured + equilibrium
         return TITLES[HEALTHY], advice, "keep training", summary
-    k = max(1, round(len(fwd) * t.part))
-    before, recent = float(fwd[:-k].min()), float(fwd[-k:].min())
+    k = max(1, round(len(values) * t.part))
+    before, recent = float(values[:-k].min()), float(values[-k:].min())
     improvement = _rel_change(before, recent, 1e-12) * -1
-    summary += f", FWD={_fmt(fwd[-1])}"
+    far = math.isfinite(fwd.ratio) and fwd.ratio >= t.fwd_floor_ratio
     if improvement >= t.fwd_improving:
         advice = (
             f"Losses are balanced and FWD is still improving ({_pct(improvement)} better than "
-            "before the last evaluations): train longer." + equilibrium
+            f"before the last evaluations{fwd.beside_floor()}): train longer." + equilibrium
         )
         return "Healthy — still improving", advice, "train longer", summary
-    if fwd[-1] >= fwd.min() * (1 + t.fwd_worse):
+    if fwd.latest >= fwd.best * (1 + t.fwd_worse):
         advice = (
-            f"FWD has stopped improving and the latest ({_fmt(fwd[-1])}) is worse than the best "
-            f"({_fmt(fwd.min())}): stop, and use checkpoints/best.safetensors."
+            f"FWD has stopped improving and the latest ({_fmt(fwd.latest)}) is worse than the "
+            f"best ({_fmt(fwd.best)}): stop, and use checkpoints/best.safetensors."
         )
+        if far:
+            advice += (
+                f" Even the best is ×{_fmt_ratio(fwd.ratio)} the real-vs-real floor "
+                f"({_fmt(fwd.floor)}), far from the data: {_closer(s, t, run)}"
+            )
         return "Healthy — past its best", advice, "stop; use best.safetensors", summary
-    advice = (
-        f"FWD has plateaued (best {_fmt(fwd.min())}; the last evaluations improved it by "
-        f"{_pct(max(improvement, 0.0))}, < {_pct(t.fwd_improving)}): you have converged, stop."
+    plateau = (
+        f"FWD has plateaued (best {_fmt(fwd.best)}; the last evaluations improved it by "
+        f"{_pct(max(improvement, 0.0))}, < {_pct(t.fwd_improving)})"
     )
+    if far:
+        advice = (
+            f"Losses are balanced and {plateau}, but at ×{_fmt_ratio(fwd.ratio)} the "
+            f"real-vs-real floor ({_fmt(fwd.floor)}: FWD between two disjoint samples of the "
+            f"evaluation images{fwd.at_n()}; ≥ ×{_fmt(t.fwd_floor_ratio)} counts as far). The "
+            "model has stalled far from the data; it has not converged to it, and more steps "
+            f"at the same rates are unlikely to close the gap. {_closer(s, t, run)}"
+        )
+        action = (
+            f"stalled at ×{_fmt_ratio(fwd.ratio)} the floor: try "
+            f"{_lr_pair(s.lr_g / t.lr_calm, s.lr_d / t.lr_calm, f'÷{_fmt(t.lr_calm)}')}"
+        )
+        return "Healthy — stalled far from the data", advice, action, summary
+    advice = f"{plateau}{fwd.beside_floor()}: you have converged, stop."
     return "Healthy — converged", advice, "converged: stop", summary
+
+
+def _closer(s: _Stats, t: Thresholds, run: _Run) -> str:
+    """What can still bring a stalled model closer to the data: rates, budget, recipe."""
+    calm = _lr_pair(s.lr_g / t.lr_calm, s.lr_d / t.lr_calm, f"÷{_fmt(t.lr_calm)}")
+    epochs = run.number("epochs")
+    longer = "--epochs N"
+    if math.isfinite(epochs) and epochs > 0:
+        longer = f"--epochs {_fmt(2 * epochs)}"
+    current = run.settings.get("recipe")
+    others = [r for name, r in RECIPES.items() if name != current]
+    recipes = "; ".join(f"{r.name}: {r.summary}" for r in others) or "none besides this one"
+    return (
+        "What can still help: lower learning rates (the blog's last round halved G's, 2e-3 → "
+        f"1e-3, and resumed for 30 epochs), e.g. {calm}, which `cxrgan train --resume RUN` "
+        f"takes; a longer budget for them, {longer} on the same resume (or --minutes); or "
+        f"another recipe in a new run, `cxrgan train --recipe NAME` ({recipes}). "
+        "checkpoints/best.safetensors keeps the best so far."
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -721,9 +888,54 @@ def _swing(loss: np.ndarray, t: Thresholds, floor: float) -> tuple[float, int]:
     return scale / max(float(np.median(np.abs(y))), floor), reversals
 
 
-def _fwd_series(quality: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    fwd = np.array([as_number(r.get("fwd")) for r in quality if isinstance(r, Mapping)])
-    return fwd[np.isfinite(fwd)]
+@dataclass(frozen=True)
+class _Fwd:
+    """The evaluation records' FWD, and the real-vs-real floor they were measured against."""
+
+    values: np.ndarray  # finite FWD values, in step order
+    floor: float  # the latest record's `fwd_floor` (NaN: none recorded)
+    floor_n: float  # images per side of that floor
+
+    @classmethod
+    def of(cls, quality: Sequence[Mapping[str, Any]]) -> _Fwd:
+        evals = [r for r in quality if isinstance(r, Mapping)]
+        fwd = np.array([as_number(r.get("fwd")) for r in evals], dtype=np.float64)
+        floor, n = fwd_floor(evals)
+        return cls(fwd[np.isfinite(fwd)], floor, math.nan if n is None else float(n))
+
+    @property
+    def latest(self) -> float:
+        return float(self.values[-1]) if len(self.values) else math.nan
+
+    @property
+    def best(self) -> float:
+        return float(self.values.min()) if len(self.values) else math.nan
+
+    @property
+    def ratio(self) -> float:
+        """Best FWD over the floor (NaN without either)."""
+        return self.best / self.floor if math.isfinite(self.floor) else math.nan
+
+    def summary(self) -> str:
+        """', FWD=0.107 (floor 4e-3)' for the hint: the latest FWD beside the floor."""
+        if not len(self.values):
+            return ""
+        floor = f" (floor {_fmt(self.floor)})" if math.isfinite(self.floor) else ""
+        return f", FWD={_fmt(self.latest)}{floor}"
+
+    def at_n(self) -> str:
+        return f", n={_fmt(self.floor_n)} per side" if math.isfinite(self.floor_n) else ""
+
+    def beside_floor(self) -> str:
+        """'; best ×27 the real-vs-real floor 4e-3', or nothing without a floor."""
+        if not math.isfinite(self.ratio):
+            return ""
+        return f"; best ×{_fmt_ratio(self.ratio)} the real-vs-real floor {_fmt(self.floor)}"
+
+
+def _fmt_ratio(x: float) -> str:
+    """A ratio to the floor: 27, 4.2, 1.3."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
 
 
 def _nan_to(x: float, default: float) -> float:
@@ -738,6 +950,14 @@ def _logit(p: float) -> float:
 def _fmt_logit(x: float) -> str:
     """A logit to two digits, with a real minus sign: 2, 2.2, −0.45."""
     return f"{x:.2g}".replace("-", "−") if math.isfinite(x) else str(x)
+
+
+def _fmt_p(p: float) -> str:
+    """A probability near 1 with the digits that tell it from 1: 0.9999, 0.99946 (else _fmt)."""
+    if not (isinstance(p, int | float) and 0.99 <= p < 1):
+        return _fmt(p)
+    digits = math.ceil(-math.log10(1 - p)) + 1
+    return f"{p:.{digits}f}".rstrip("0")
 
 
 def _fmt(x: float) -> str:

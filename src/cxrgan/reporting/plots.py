@@ -17,6 +17,7 @@ from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
+from cxrgan.reporting.run_records import fwd_floor
 from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:  # annotations only: drawing needs no torch
@@ -154,12 +155,27 @@ def _save_figure(fig: Any, path: Path) -> None:
 
 
 def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
-    """FWD and KID (± std) against step, the best FWD marked."""
+    """FWD and KID (± std) against step, the best FWD marked, and the real-vs-real FWD floor
+    as a horizontal line (the axis then starts at 0, so the distance to it shows)."""
     fig, (ax_fwd, ax_kid) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    floor, floor_n = fwd_floor(evals)
+    if math.isfinite(floor):
+        at = f" at n={floor_n}" if floor_n else ""
+        ax_fwd.axhline(
+            floor,
+            color="tab:gray",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"real-vs-real floor {floor:.2g}{at}",
+        )
+        ax_fwd.set_ylim(bottom=0)
     if evals:
         steps = [r["step"] for r in evals]
         fwd = [r["fwd"] for r in evals]
         ax_fwd.plot(steps, fwd, "o-", color="tab:purple", label="FWD")
+        finite = [v for v in map(_number, fwd) if math.isfinite(v)]
+        if math.isfinite(floor):
+            ax_fwd.set_ylim(0, max([*finite, floor]) * 1.08)
         best = int(np.nanargmin(fwd)) if np.isfinite(fwd).any() else None
         if best is not None:
             ax_fwd.plot(
@@ -178,7 +194,7 @@ def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
         ax_kid.fill_between(steps, kid - std, kid + std, color="tab:brown", alpha=0.2)
     ax_fwd.set_title("Sample quality (lower is better)")
     ax_fwd.set_ylabel("FWD")
-    ax_fwd.legend(loc="upper right")
+    ax_fwd.legend(loc="best")  # the floor puts 0 on the axis: the curve may sit up top
     ax_kid.set_ylabel("KID")
     ax_kid.set_xlabel("iterations")
     ax_kid.legend(loc="upper right")

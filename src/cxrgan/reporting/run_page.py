@@ -29,6 +29,7 @@ from cxrgan.reporting.html_page import (
     section,
 )
 from cxrgan.reporting.run_data import RunData, load_run
+from cxrgan.reporting.run_records import fwd_floor
 from cxrgan.reporting.svg_charts import Series, VLine, column, line_chart, raw_and_smooth
 
 MAX_FRAMES = 40  # filmstrip frames at most: every k-th epoch beyond that (first and last kept)
@@ -140,9 +141,14 @@ def _synthetic_banner(info: Mapping[str, Any]) -> str:
     )
 
 
+_T = th.DEFAULT_THRESHOLDS
 _EVIDENCE_LABELS = {
     "records": "training records judged",
     "step": "latest step",
+    "won_steps": f"steps D has won outright (D(x) ≥ {_T.outright_d_x:g}, "
+    f"D(G(z)) ≤ {_T.outright_d_g_z:g})",
+    "crushed_steps": f"steps D has crushed G (D(x) ≥ {_T.crush_d_x:g}, "
+    f"D(G(z)) ≤ {_T.crush_d_g_z:g})",
     "loss_d": "loss_D (recent median)",
     "loss_g": "loss_G (recent median)",
     "d_x": "D(x) = σ(logit) (recent median)",
@@ -167,6 +173,9 @@ _EVIDENCE_LABELS = {
     "real_diversity": "diversity of real images",
     "fwd_latest": "FWD (latest)",
     "fwd_best": "FWD (best)",
+    "fwd_floor": "FWD real-vs-real floor",
+    "fwd_floor_n": "images per side of the floor",
+    "fwd_floor_ratio": "best FWD ÷ floor",
     "min_records": "records needed",
 }
 
@@ -174,7 +183,7 @@ _EVIDENCE_LABELS = {
 # Shown first; the rest of the evidence is folded under "all numbers".
 _KEY_EVIDENCE = (
     *("loss_d", "loss_g", "d_x", "d_g_z", "lr_g", "lr_d", "augment_p"),
-    *("diversity", "real_diversity", "fwd_latest", "fwd_best"),
+    *("diversity", "real_diversity", "fwd_latest", "fwd_best", "fwd_floor", "fwd_floor_ratio"),
 )
 
 
@@ -274,11 +283,22 @@ def _quality_charts(run: RunData) -> list[str]:
         return []
     x = column(run.evals, "step")
     fwd = column(run.evals, "fwd")
+    floor, floor_n = fwd_floor(run.evals)
+    notes = [f"best {fmt(np.nanmin(fwd))}"] if np.isfinite(fwd).any() else []
+    hlines: list[tuple[float, str]] = []
+    if math.isfinite(floor):
+        at = f" (n={floor_n})" if floor_n else ""
+        hlines.append((floor, f"real-vs-real floor {fmt(floor)}{at}"))
+        if np.isfinite(fwd).any():
+            notes.append(f"×{fmt(np.nanmin(fwd) / floor)} the real-vs-real floor {fmt(floor)}")
     out = [
         line_chart(
             [Series("FWD", x, fwd, C_FWD, markers=True)],
             title="Quality: FWD (lower is better)",
-            note=f"best {fmt(np.nanmin(fwd))}" if np.isfinite(fwd).any() else "",
+            # From 0 when the floor is drawn: the gap to it is the point.
+            y_range=(0.0, None) if hlines else (None, None),
+            hlines=hlines,
+            note="; ".join(notes),
         )
     ]
     kid = column(run.evals, "kid_mean")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,14 @@ def as_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return math.nan
     return float(value)
+
+
+def fwd_floor(evals: Sequence[Mapping[str, Any]]) -> tuple[float, int | None]:
+    """(The latest real-vs-real FWD floor of the evaluation records, its n per side): (NaN,
+    None) when no record carries one (runs from before the floor, or too few real images)."""
+    for r in reversed(evals):
+        floor = as_number(r.get("fwd_floor")) if isinstance(r, Mapping) else math.nan
+        if math.isfinite(floor) and floor > 0:
+            n = as_number(r.get("fwd_floor_n"))
+            return floor, int(n) if math.isfinite(n) else None
+    return math.nan, None

@@ -63,6 +63,14 @@ class LossRanges:
     overpower_d_x: float  # ... D(x) at least this ...
     overpower_d_g_z: float  # ... D(G(z)) at most this ...
     overpower_loss_g: float  # ... and loss_G at least this (or rising): G is crushed
+    # D wins outright: D(x) at least `outright_d_x` and D(G(z)) at most `outright_d_g_z` in
+    # every record of the last `Thresholds.outright_steps` steps; or, a stronger signal needing
+    # fewer steps, `crush_d_x` / `crush_d_g_z` for the last `Thresholds.crush_steps` steps.
+    # Judged however few records there are (these are steps, whatever --log-every is).
+    outright_d_x: float
+    outright_d_g_z: float
+    crush_d_x: float
+    crush_d_g_z: float
     weak_loss_d: float  # loss_D at least this: D is worse than a coin (counts as "rising")
     explode_loss: float  # |loss| this large: saturated, the weights broke
     swing_floor: float  # swings are measured relative to at least this loss level
@@ -77,7 +85,10 @@ class Thresholds:
 
     # --- what to look at -------------------------------------------------------------------
     # Fewer records than this cannot separate a trend from the noise of the first iterations
-    # (one epoch of the Kaggle set at batch 64 and --log-every 10 is about 8 records).
+    # (one epoch of the Kaggle set at batch 64 and --log-every 10 is about 8 records). It gates
+    # the rules that read trends, medians over thirds and swings; it does not gate the evidence
+    # that needs no trend: a NaN/inf record (diverged) and D winning outright for a number of
+    # steps (d_overpowers_g), which are judged from the first record on.
     min_records: int = 8
     # "Now" is the last third of the window and "before" its first third: medians over a third
     # are robust to the isolated spikes every GAN loss has.
@@ -123,6 +134,30 @@ class Thresholds:
     overpower_loss_g: float = 3.0
     # Advice: multiply --g-lr by this (the tutorial-on-X-rays story: 2e-4 → 1e-3 worked).
     g_lr_raise: float = 5.0
+    # D wins outright, judged by steps rather than records: D(x) ≥ 0.99 and D(G(z)) ≤ 0.01
+    # (logits beyond ±4.6: D right at 99:1 odds on both sides) in every record covering the
+    # last 200 steps. The PyTorch DCGAN tutorial's published CelebA logs (single iterations,
+    # printed every 50) show a healthy start doing this for up to ~150 iterations (D(x) 0.99 –
+    # 0.9994 with D(G(z)) 0.0000 at iterations 50–150 in some runs, back to D(x) ≈ 0.5 by
+    # 200–250); 200 steps outlast that. The blog's setting on the Kaggle set never comes close
+    # (D(x) 0.73–0.76, D(G(z)) 0.38–0.42 over its first 50 steps). Both rates at 2e-4 on the
+    # Kaggle set (lightweight model, batch 64), where D crushes G for good, log 0.995 / 0.0065
+    # over steps 51–100 and 0.999 / 0.001 by step 250: judged at step 250 with --log-every 50,
+    # not after 8 records (step 400).
+    outright_d_x: float = 0.99
+    outright_d_g_z: float = 0.01
+    outright_steps: int = 200
+    # ... or a stronger signal, judged sooner: D(x) ≥ 0.999 and D(G(z)) ≤ 0.001 (logits beyond
+    # ±6.9) for the last 30 steps. A run with --d-lr 2e-3 --g-lr 2e-5 logs D(x) ≈ 0.9999,
+    # D(G(z)) ≈ 0.0004 from step 20: judged at step 40 (4 records at --log-every 10), where
+    # counting records said "too early" until step 80; a run crushed from step 11 is judged at
+    # the end of one epoch of the Kaggle set at batch 128 (41 steps, 4 records).
+    crush_d_x: float = 0.999
+    crush_d_g_z: float = 0.001
+    crush_steps: int = 30
+    # Before this step a D that wins outright may still be the start-up transient above (the
+    # tutorial's runs recover by iteration 200–250): the advice says so, and when to look again.
+    transient_steps: int = 250
 
     # --- d_too_weak --------------------------------------------------------------------------
     # D(x) − D(G(z)) at most this: D barely separates real from fake (both ≈ 0.5, or fakes
@@ -173,6 +208,14 @@ class Thresholds:
         overpower_d_g_z=0.12,
         # loss_G = −mean generated logit: ≥ 2 means G's images score below −2 on average.
         overpower_loss_g=2.0,
+        # Outright and crushing wins, as probabilities: the same certainty as bce's (logits
+        # beyond ±4.6 and ±6.9, i.e. 3.6 and 5.9 past the hinge's margin). Only a D whose
+        # logits run away (no spectral norm) gets there; a D that merely clears its margins
+        # is left to the windowed rule above.
+        outright_d_x=0.99,
+        outright_d_g_z=0.01,
+        crush_d_x=0.999,
+        crush_d_g_z=0.001,
         # The same 8% above the coin's 2 as bce's 1.5 is above 2 ln 2 (a D tossing a coin
         # with logits spread ±1 scores ≈ 2.17: it counts as worse than a coin).
         weak_loss_d=2.15,
@@ -215,6 +258,10 @@ class Thresholds:
             overpower_d_x=self.overpower_d_x,
             overpower_d_g_z=self.overpower_d_g_z,
             overpower_loss_g=self.overpower_loss_g,
+            outright_d_x=self.outright_d_x,
+            outright_d_g_z=self.outright_d_g_z,
+            crush_d_x=self.crush_d_x,
+            crush_d_g_z=self.crush_d_g_z,
             weak_loss_d=self.weak_loss_d,
             explode_loss=self.explode_loss,
             swing_floor=self.swing_floor,
@@ -230,6 +277,15 @@ class Thresholds:
     fwd_improving: float = 0.05
     # Latest FWD this much (relative) above the best: past its best, use best.safetensors.
     fwd_worse: float = 0.10
+    # A plateau is convergence only near the data. The real-vs-real floor (FWD between two
+    # disjoint halves of the evaluation images, `fwd_floor` of the evaluation records) is what
+    # a generator that draws from the data itself would score; the best FWD at least this many
+    # times the floor is "stalled far from the data", not "converged". Measured on the Kaggle
+    # set at 64 px: halves 0.004, the training split against the separate test split 0.017
+    # (×4: two real samples of one source, told apart by FWD), the blog's setting plateaued at
+    # 0.107–0.110 (×27) with samples far from X-rays. 10 lies between the two (their geometric
+    # mean), so a model as close as the test split is to the training split is not flagged.
+    fwd_floor_ratio: float = 10.0
 
 
 DEFAULT_THRESHOLDS = Thresholds()
