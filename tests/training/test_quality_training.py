@@ -40,6 +40,55 @@ def test_eval_every_epoch_logs_quality_and_keeps_best(tmp_path):
     assert "best so far" in (run / "train.log").read_text()
 
 
+def test_every_evaluation_records_the_real_vs_real_floor(tmp_path):
+    """A tiny real training with --eval-every: the floor is computed once, recorded in every
+    evaluation record, and shown beside FWD in train.log, quality.png's data and the hint."""
+    from cxrgan.reporting.diagnose import _fmt as fmt_number
+    from cxrgan.reporting.diagnose import diagnose_run
+
+    run = tmp_path / "run"
+    start_run(TrainConfig(out=str(run), epochs=3, eval_every=1, eval_n=64, **TINY))
+    evals = [r for r in _records(run) if "fwd" in r]
+    assert len(evals) == 3
+    floors = {r["fwd_floor"] for r in evals}
+    assert len(floors) == 1 and floors.pop() > 0  # once per run: the same in every record
+    # 96 images < 2 × 64: two disjoint halves of 48 (the evaluations use 64 a side)
+    assert {r["fwd_floor_n"] for r in evals} == {48}
+    log = (run / "train.log").read_text()
+    assert log.count("real-vs-real floor") == 3 and "at n=48, ×" in log
+    hints = [line for line in log.splitlines() if "diagnosis:" in line]
+    assert len(hints) == 3 and all("(floor " in line for line in hints)  # the per-epoch hint
+    hint = diagnose_run(run).hint()
+    assert (
+        f"FWD={fmt_number(evals[-1]['fwd'])} (floor {fmt_number(evals[-1]['fwd_floor'])})" in hint
+    )
+    assert (run / "plots/quality.png").is_file()
+
+
+def test_floor_uses_disjoint_samples_at_the_evaluations_n():
+    """With at least 2n real images the floor compares the reference sample with n others."""
+    import numpy as np
+
+    from cxrgan.data.phantoms import make_phantoms
+    from cxrgan.metrics.evaluate import QualityEvaluator, _sample_indices
+    from cxrgan.metrics.fwd import fwd
+
+    images = make_phantoms(100, 32, 0)
+    ev = QualityEvaluator(images, n=40, seed=3)
+    assert ev.fwd_floor_n == 40 and ev.fwd_floor > 0
+    ref = _sample_indices(len(images), 40, 3)
+    rest = np.setdiff1d(np.arange(len(images)), ref)
+    other = np.sort(np.random.default_rng(5).choice(rest, size=40, replace=False))
+    assert not set(ref) & set(other)
+    assert ev.fwd_floor == pytest.approx(fwd(images[ref], images[other]), rel=1e-9)
+    # the same sample as before the floor existed: evaluations stay comparable
+    assert ev.evaluate(images[ref])["fwd"] == pytest.approx(0.0, abs=1e-9)
+    # fewer than 2n: two halves of all of them; fewer than 4 images: no floor
+    assert QualityEvaluator(images[:50], n=40, seed=3).fwd_floor_n == 25
+    tiny = QualityEvaluator(images[:3], n=3, seed=3)
+    assert tiny.fwd_floor is None and tiny.fwd_floor_n == 1
+
+
 def test_early_stop_when_patience_runs_out(tmp_path, monkeypatch):
     # Make FWD worsen after the first evaluation, so patience 2 stops at the third.
     scores = iter([1.0, 1.5, 2.0, 2.5, 3.0])

@@ -259,6 +259,13 @@ class QualityEvaluator:
     `evaluate` only transforms the fakes, builds their statistics and two kernel blocks.
     Generated images are subsampled (seeded) to the same n as the real ones, since FWD depends
     on n; pass at least n fakes for comparable numbers across evaluations.
+
+    Also once: the real-vs-real floor `fwd_floor`, the FWD between two disjoint samples of the
+    real images, which is what a generator drawing from the data itself would score (FWD's
+    sampling bias at this n). When the real images number at least 2n, the floor compares the
+    reference sample with n other real images, at the evaluations' n; otherwise two disjoint
+    halves of all of them, at n = half (`fwd_floor_n`; FWD's bias ∝ 1/n makes that floor up
+    to twice the one at n). None when fewer than 4 real images leave no two halves of 2.
     """
 
     def __init__(
@@ -273,7 +280,9 @@ class QualityEvaluator:
         kid_subset_size: int = DEFAULT_SUBSET_SIZE,
     ) -> None:
         start = time.perf_counter()
-        x = to_unit(subsample(real_images, n, seed))
+        count = len(real_images)
+        reference_idx = _sample_indices(count, n, seed)  # the images subsample(n, seed) draws
+        x = to_unit(_take(real_images, reference_idx))
         self.n = n
         self.seed = seed
         self.shape = (int(x.shape[1]), int(x.shape[2]))
@@ -290,8 +299,34 @@ class QualityEvaluator:
         self.kid_reference = KidReference.build(
             self.space.standardize(d.kid_raw), kid_subsets, kid_subset_size, seed
         )
+        floor_start = time.perf_counter()
+        self.fwd_floor, self.fwd_floor_n = self._real_floor(real_images, reference_idx, seed)
+        self.floor_seconds = time.perf_counter() - floor_start
         self.setup_seconds = time.perf_counter() - start
         self.last_seconds = 0.0
+
+    def _real_floor(
+        self, real_images: ImageArray, reference_idx: np.ndarray, seed: int
+    ) -> tuple[float | None, int]:
+        """(FWD between two disjoint real samples, their size): see the class docstring."""
+        count, n = len(real_images), len(reference_idx)
+        rng = np.random.default_rng(seed + 2)  # apart from the reference's and the fakes' draws
+        if count >= 2 * n:
+            rest = np.setdiff1d(np.arange(count), reference_idx)
+            other = np.sort(rng.choice(rest, size=n, replace=False))
+            return fwd_from_stats(self.fwd_reference, self._stats_of(real_images, other)), n
+        half = count // 2
+        if half < MIN_IMAGES["fwd"]:
+            return None, half
+        order = rng.permutation(count)
+        a, b = np.sort(order[:half]), np.sort(order[half : 2 * half])
+        return fwd_from_stats(self._stats_of(real_images, a), self._stats_of(real_images, b)), half
+
+    def _stats_of(self, images: ImageArray, idx: np.ndarray) -> PacketStats:
+        d = _describe(to_unit(_take(images, idx)), self.level, self.log_scale, prdc_too=False)
+        stats = d.log if self.log_scale else d.lin
+        assert stats is not None
+        return stats
 
     def evaluate(self, fake_images: ImageArray) -> dict[str, float | None]:
         """{"fwd", "kid_mean", "kid_std", "kid_subsets"} of generated images against the real
@@ -314,3 +349,16 @@ class QualityEvaluator:
         }
         self.last_seconds = time.perf_counter() - start
         return out
+
+
+def _sample_indices(count: int, n: int, seed: int) -> np.ndarray:
+    """The indices `subsample(images, n, seed)` takes from `count` images, in order."""
+    if n >= count:
+        return np.arange(count)
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    return np.sort(np.random.default_rng(seed).choice(count, size=n, replace=False))
+
+
+def _take(images: ImageArray, idx: np.ndarray) -> ImageArray:
+    return images[torch.from_numpy(idx)] if isinstance(images, torch.Tensor) else images[idx]

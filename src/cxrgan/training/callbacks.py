@@ -149,8 +149,9 @@ class Quality(Callback):
                 t.tb.add_scalar(f"quality/{key}", record[key], c.step)
         spread = "" if record.get("kid_std") is None else f" ± {record['kid_std']:.2g}"
         t.run.log(
-            f"quality at step {c.step}: FWD {record['fwd']:.4g}  KID {record['kid_mean']:.4g}"
-            f"{spread}{'  (best so far)' if is_best else ''}  [{record['eval_s']:.1f}s]"
+            f"quality at step {c.step}: FWD {record['fwd']:.4g}{self.floor_text(record)}  "
+            f"KID {record['kid_mean']:.4g}{spread}{'  (best so far)' if is_best else ''}  "
+            f"[{record['eval_s']:.1f}s]"
         )
         reason = self.tracker.stop_reason()
         if reason:
@@ -162,6 +163,15 @@ class Quality(Callback):
 
     def load_state(self, t: Trainer, state: dict[str, Any]) -> None:
         self.tracker.load_state(state or {}, t.eval_records)
+
+    @staticmethod
+    def floor_text(record: dict[str, Any]) -> str:
+        """' (real-vs-real floor 0.0041 at n=2000, ×26)': how far FWD is from the floor."""
+        floor, fwd = record.get("fwd_floor"), record.get("fwd")
+        if not isinstance(floor, float | int) or floor <= 0 or not isinstance(fwd, float | int):
+            return ""
+        n = record.get("fwd_floor_n")
+        return f" (real-vs-real floor {floor:.2g} at n={n}, ×{fwd / floor:.3g})"
 
 
 class Checkpoints(Callback):

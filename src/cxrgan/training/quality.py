@@ -1,4 +1,5 @@
-"""Sample quality during training: FWD/KID every so often, `best` checkpoint, early stopping."""
+"""Sample quality during training: FWD/KID every so often (beside the real-vs-real floor),
+`best` checkpoint, early stopping."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class QualityTracker:
             "step": step,
             "epoch": epoch,
             **scores,
+            **self.floor(),
             "eval_s": round(time.perf_counter() - start, 3),
         }
         self.records.append(record)
@@ -48,6 +50,11 @@ class QualityTracker:
             self.best_fwd, self.best_step = scores["fwd"], step
         self.bad_evals = 0 if improved else self.bad_evals + 1
         return record, scores["fwd"] == self.best_fwd
+
+    def floor(self) -> dict[str, Any]:
+        """The real-vs-real FWD floor (computed once, with the real side) and its n, as every
+        evaluation record carries them: `fwd_floor` is null when too few real images."""
+        return {"fwd_floor": self.evaluator.fwd_floor, "fwd_floor_n": self.evaluator.fwd_floor_n}
 
     def stop_reason(self) -> str | None:
         if self.patience and self.bad_evals >= self.patience:
