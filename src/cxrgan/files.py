@@ -1,12 +1,19 @@
-"""Writing files so that a reader never sees half of one: a temporary file, then a rename."""
+"""Writing files so that a reader never sees half of one: a temporary file, then a rename; the
+leftovers of writers that were killed; and write errors (full or read-only disks) in one line."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from cxrgan.errors import CxrganError
 
 
 def _umask() -> int:
@@ -28,11 +35,118 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as exc:
+        exc.filename = str(path)
+        raise
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is None or exc.filename == tmp:  # name the file the user knows
+            exc.filename = str(path)
+        raise
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Leftovers of killed writes
+
+# atomic_path's temporary names: "." + the target's name + "." + mkstemp's 8 random characters
+# + the suffix (".tmp", or the target's own extension for writers that pick a format from it).
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}(?P<suffix>\.[A-Za-z0-9]+)$")
+
+
+def is_temp_leftover(path: Path) -> bool:
+    """Whether `path` is a temporary file that atomic_path left behind when its writer died."""
+    m = _TEMP_NAME.match(path.name)
+    return bool(m) and (m["suffix"] == ".tmp" or m["target"].endswith(m["suffix"]))
+
+
+def remove_temp_leftovers(folder: Path, recursive: bool = True) -> list[Path]:
+    """Delete atomic_path's temporary files under `folder` (a killed writer leaves one: the
+    target itself was never touched); the paths removed. Call only while no writer is running
+    there (a run directory: under its lock)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = folder.rglob(".*") if recursive else folder.glob(".*")
+    removed = []
+    for path in sorted(found):
+        if path.is_file() and not path.is_symlink() and is_temp_leftover(path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+# --------------------------------------------------------------------------------------------
+# Write errors: full, read-only or missing disks as one line that names the path and the space
+
+# errno values that can only come from writing: the disk is full, over quota or read-only.
+# (Permissions and paths through files are checked before a run starts: check_writable.)
+WRITE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EROFS", "EFBIG") if hasattr(errno, name)
+)
+
+
+def is_write_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS
+
+
+def _existing(path: Path) -> Path:
+    """`path` or its nearest ancestor that exists (what disk_usage can measure)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def free_space(path: Path) -> str:
+    """Free space on the disk that holds `path` (or its nearest existing folder), for humans."""
+    try:
+        free = shutil.disk_usage(_existing(path)).free
+    except OSError:
+        return "unknown space"
+    return f"{human_bytes(free)} free"
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # unreachable
+
+
+def write_error_message(exc: OSError, path: Path | str | None = None) -> str:
+    """One line: which path could not be written, why, and the free space on its disk."""
+    target = Path(exc.filename if exc.filename else path if path is not None else ".")
+    why = exc.strerror or str(exc)
+    return f"cannot write {target}: {why} ({free_space(target)} on its disk)"
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Fail now, with one line, if `folder` (existing or to be created) cannot take files:
+    a path through a file, a read-only or full disk, no permission. Creates nothing."""
+    folder = Path(folder)
+    existing = _existing(folder)
+    if not existing.is_dir():
+        inside = "" if existing == Path(os.path.abspath(folder)) else f" ({existing} is a file)"
+        raise CxrganError(f"{what} {folder} is not a folder{inside}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".cxrgan-probe.", suffix=".tmp")
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise CxrganError(
+            f"{what} {folder} is not writable: {why} in {existing} ({free_space(existing)})"
+        ) from None
