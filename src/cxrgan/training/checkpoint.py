@@ -1,12 +1,18 @@
 """Checkpoints as single safetensors files: weights, Adam state, RNG states, counters.
 
 Everything loads without unpickling: tensors in safetensors, the rest as JSON metadata.
-Files are written to a temporary name and renamed, so a crash never leaves a torn file.
+Files are written to a temporary name and renamed, so a crash never leaves a torn file. Each
+tensor's bytes have a checksum in the metadata (`checksums`), verified on load, so bytes damaged
+after the write are an error naming the tensor rather than a run that seems to diverge.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +57,15 @@ class Checkpoint:
             )
         model.load_state_dict(saved)
 
+    def non_finite(self, *prefixes: str) -> str | None:
+        """The first floating tensor under `prefixes` (all tensors if none) holding NaN or inf."""
+        for key, value in self.tensors.items():
+            if prefixes and not key.startswith(tuple(p + "." for p in prefixes)):
+                continue
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                return key
+        return None
+
     def load_optimizer(self, prefix: str, opt: torch.optim.Optimizer) -> None:
         """Restore Adam state; param_groups come from the metadata (lr may be changed after)."""
         state: dict[int, dict[str, Tensor]] = {}
@@ -89,21 +104,71 @@ def model_tensors(prefix: str, model: nn.Module) -> dict[str, Tensor]:
     return {f"{prefix}.{k}": v for k, v in model.state_dict().items()}
 
 
+def tensor_checksum(t: Tensor) -> str:
+    """blake2b (16 bytes) of a contiguous CPU tensor's raw bytes, as safetensors stores them."""
+    raw = t.reshape(-1).view(torch.uint8).numpy() if t.numel() else b""
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
-    """Atomically write the checkpoint's tensors and JSON-able meta to `path`."""
+    """Atomically write the checkpoint's tensors and JSON-able meta (with the tensors' checksums)
+    to `path`. A full or read-only disk raises OSError naming `path`; the file there before is
+    kept whole."""
     # safetensors needs contiguous, non-shared CPU tensors (channels_last params are neither).
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in ckpt.tensors.items()}
+    meta = {**ckpt.meta, "checksums": {k: tensor_checksum(v) for k, v in plain.items()}}
     with atomic_path(path) as tmp:
-        save_file(plain, str(tmp), metadata={k: json.dumps(v) for k, v in ckpt.meta.items()})
+        try:
+            save_file(plain, str(tmp), metadata={k: json.dumps(v) for k, v in meta.items()})
+        except SafetensorError as exc:  # an I/O error inside safetensors: make it an OSError
+            code = re.search(r"os error (\d+)", str(exc))
+            num = int(code.group(1)) if code else errno.EIO
+            raise OSError(num, os.strerror(num) if code else str(exc), str(path)) from None
+
+
+def choose_hint(path: Path) -> str:
+    """What to do about an unusable checkpoint: the other checkpoints of its run, by name."""
+    others = sorted(p.name.removesuffix(".safetensors") for p in path.parent.glob("*.safetensors")
+                    if p != path)  # fmt: skip
+    have = ", ".join(others) if others else "none"
+    return f"pick another with --checkpoint NAME (this run has: {have})"
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
+    """A checkpoint, its tensors checked against the checksums it was written with (files of
+    cxrgan versions before checksums load unchecked). Every failure is one line that names
+    --checkpoint and the run's other checkpoints."""
     if not path.is_file():
-        raise CxrganError(f"checkpoint not found: {path}")
+        raise CxrganError(f"checkpoint not found: {path}; {choose_hint(path)}")
     try:
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as f:
             raw = f.metadata() or {}
-    except (SafetensorError, OSError) as exc:
-        raise CxrganError(f"cannot read checkpoint {path}: {exc}") from None
-    return Checkpoint(tensors, {k: json.loads(v) for k, v in raw.items()})
+        meta = {k: json.loads(v) for k, v in raw.items()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CxrganError(f"cannot read checkpoint {path}: {exc}; {choose_hint(path)}") from None
+    checksums = meta.pop("checksums", None)
+    if isinstance(checksums, dict):
+        for key in sorted(checksums.keys() | tensors.keys()):
+            if key not in tensors or key not in checksums:
+                what = "missing" if key not in tensors else "has no checksum"
+                raise CxrganError(
+                    f"cannot read checkpoint {path}: tensor {key} is {what} (the file was "
+                    f"altered after it was written); {choose_hint(path)}"
+                )
+            if tensor_checksum(tensors[key]) != checksums[key]:
+                raise CxrganError(
+                    f"cannot read checkpoint {path}: tensor {key} does not match its checksum "
+                    f"(the file was damaged after it was written); {choose_hint(path)}"
+                )
+    return Checkpoint(tensors, meta)
+
+
+def saved_counters(path: Path) -> dict[str, Any] | None:
+    """A checkpoint's counters (epoch, step, ...) from its header alone; None if unreadable."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            counters = json.loads((f.metadata() or {})["state"])["counters"]
+    except Exception:  # missing, torn or foreign: the caller treats it as no checkpoint
+        return None
+    return counters if isinstance(counters, dict) else None
