@@ -35,6 +35,8 @@ class BatchSampler:
         self.gen = torch.Generator().manual_seed(seed)
         self.perm = torch.randperm(len(images), generator=self.gen)
         self.pos = 0
+        # Set by load_state when the checkpoint's pass was drawn over another number of images.
+        self.resized_from: int | None = None
 
     @property
     def local_batch_size(self) -> int:
@@ -62,6 +64,17 @@ class BatchSampler:
         return {"rng.data": self.gen.get_state(), "sampler.perm": self.perm}, {"pos": self.pos}
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict[str, int]) -> None:
+        """Continue the saved pass exactly. When the data now holds another number of images
+        (files added or deleted before a resume), the saved pass would index images that are
+        gone: a new pass over the images there are now is drawn instead, from the saved RNG,
+        and `resized_from` says how many images the old pass had."""
         self.gen.set_state(tensors["rng.data"])
-        self.perm = tensors["sampler.perm"]
+        perm = tensors["sampler.perm"]
+        self.resized_from = None
+        if len(perm) != len(self.images):
+            self.resized_from = len(perm)
+            self.perm = torch.randperm(len(self.images), generator=self.gen)
+            self.pos = 0
+            return
+        self.perm = perm
         self.pos = int(meta["pos"])
