@@ -29,6 +29,8 @@ from cxrgan.settings import Setting, setting, settings_of
 
 IMAGE_SIZES = (32, 64, 128, 256)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+NAN_POLICIES = ("rollback", "stop")
+MAX_ROLLBACKS = 3  # --on-nan rollback: at most this many per train or resume (docs/reliability.md)
 
 
 @dataclass
@@ -251,6 +253,15 @@ class TrainConfig:
         group="optim",
         resumable=True,
         choices=lambda: ("off", "auto"),
+    )
+    on_nan: str = setting(
+        "rollback",
+        "what a NaN/inf loss or weight does. rollback: reload checkpoints/last (the last finite "
+        f"state), halve both learning rates and go on, at most {MAX_ROLLBACKS} times per train "
+        "or resume, each logged in metrics.jsonl; stop: end the run (exit status 3)",
+        group="optim",
+        resumable=True,
+        choices=lambda: NAN_POLICIES,
     )
     tensorboard: bool = setting(
         False,

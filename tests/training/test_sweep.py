@@ -29,7 +29,7 @@ from cxrgan.reporting.plots import save_grid
 from cxrgan.sweep.folder import open_sweep, write_sweep
 from cxrgan.sweep.grid import format_value, member_name, parse_sweep_param, parse_values
 from cxrgan.sweep.rank import TIER_BROKEN, TIER_IMBALANCED, TIER_OK, summarise
-from cxrgan.sweep.resume import Plan, decide, remove_incomplete
+from cxrgan.sweep.resume import Plan, checkpoint_counters, decide, remove_incomplete
 from cxrgan.sweep.runner import child_env, member_command, thread_budget, write_member_config
 from cxrgan.sweep.session import compare_only
 from cxrgan.sweep.spec import SweepSpec, build_spec, steps_budget
@@ -397,9 +397,11 @@ def test_three_member_sweep_end_to_end(tmp_path, capsys, monkeypatch):
     assert "holds a different sweep (--g-lr swept over 2e-4,1e-3,2e-3, now 2e-4,1e-3)" in err
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300, epoch: int = 0) -> None:
+    """Until checkpoint `path` exists (and has trained `epoch` epochs: `train` writes `last`
+    before its first step too)."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while (checkpoint_counters(path) or (-1, -1))[0] < epoch:
         assert proc.poll() is None, "the sweep ended before the checkpoint appeared"
         assert time.monotonic() < deadline, f"{path} did not appear"
         time.sleep(0.02)
@@ -420,7 +422,7 @@ def test_killed_sweep_resumes_skips_and_finishes(kaggle224, tmp_path, capsys, mo
     runs = out / "runs"
     one, two, three = (runs / f"g_lr=1e-3,steps_per_epoch={n}" for n in (2, 100, 3))
     try:
-        _wait_for(two / "checkpoints" / "last.safetensors", first)
+        _wait_for(two / "checkpoints" / "last.safetensors", first, epoch=1)
     finally:
         with contextlib.suppress(ProcessLookupError):  # the sweep and its member, at once
             os.killpg(first.pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from cxrgan import __version__
 from cxrgan.errors import CxrganError
+from cxrgan.files import is_write_error, write_error_message
 
 # Each module defines add_parser(subparsers) and run(args) -> int.
 COMMANDS = ("train", "generate", "evaluate", "diagnose", "sweep", "report", "data")
@@ -42,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except CxrganError as exc:
         print(f"cxrgan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full, read-only or vanished disk under any command: one line
+        if not is_write_error(exc):
+            raise
+        print(f"cxrgan {args.command}: error: {write_error_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"cxrgan {args.command}: interrupted", file=sys.stderr)

@@ -12,7 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from cxrgan.config import SETTINGS, TrainConfig, load_toml
+from cxrgan.errors import CxrganError
 from cxrgan.settings import GROUPS, Setting
+
+# The numbers are cxrgan.training.rundir's EXIT_* (tests/training/test_faults.py checks), which
+# --help does not import: that module loads tqdm.
+EXIT_HELP = (
+    "Exit status: 0 completed, budget reached or stopped early; 2 an error (one line on "
+    "stderr); 3 diverged (NaN/inf; checkpoints/last keeps the last finite state); 130 "
+    "interrupted by Ctrl-C, 143 interrupted by SIGTERM (both after saving checkpoints/last: "
+    "--resume continues). A run directory is trained by one process at a time (RUN/.lock). "
+    "See docs/reliability.md."
+)
 
 # Metavars by type; text settings keep argparse's own (--data DATA, --out OUT).
 METAVARS = {int: "N", float: "X"}
@@ -25,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Train a DCGAN on chest X-rays. Writes a run directory with config.json, "
         "metrics.jsonl, sample grids, loss plots and resumable checkpoints. "
         "Settings come from the defaults, then --config FILE.toml, then the command line.",
+        epilog=EXIT_HELP,
     )
     p.add_argument(
         "--config",
@@ -33,6 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="TOML file with any of the options below (keys like g_lr or g-lr)",
     )
     p.add_argument("--resume", type=Path, metavar="RUN", help=resume_help())
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="NAME",
+        help="with --resume: the checkpoint of RUN to continue from: last (default), best or "
+        "epoch_NNNN; metrics after its step are dropped and trained again",
+    )
     add_setting_options(p)
     p.set_defaults(run=run)
 
@@ -89,11 +108,14 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: training imports torch, which `cxrgan --help` does not need
+    from cxrgan.training.rundir import exit_status
     from cxrgan.training.session import resume_run, start_run
 
     settings = {**(load_toml(args.config) if args.config else {}), **given_options(args)}
     if args.resume is not None:
-        resume_run(args.resume, settings)
+        run = resume_run(args.resume, settings, args.checkpoint or "last")
+    elif args.checkpoint is not None:
+        raise CxrganError("--checkpoint picks what --resume RUN continues from; it needs --resume")
     else:
-        start_run(TrainConfig.from_dict(settings))
-    return 0
+        run = start_run(TrainConfig.from_dict(settings))
+    return exit_status(run.stopped)

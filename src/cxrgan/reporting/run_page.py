@@ -29,7 +29,7 @@ from cxrgan.reporting.html_page import (
     section,
 )
 from cxrgan.reporting.run_data import RunData, load_run
-from cxrgan.reporting.run_records import fwd_floor
+from cxrgan.reporting.run_records import fwd_floor, load_events
 from cxrgan.reporting.svg_charts import Series, VLine, column, line_chart, raw_and_smooth
 
 MAX_FRAMES = 40  # filmstrip frames at most: every k-th epoch beyond that (first and last kept)
@@ -508,6 +508,10 @@ def _history_section(run: RunData) -> str:
                 _changes(changes),
             ]
         )
+    for r in load_events(run.path, "rollback"):  # --on-nan rollback (docs/reliability.md)
+        what = f"{r.get('reason', '')}; lr → G {fmt(r.get('lr_g'))}, D {fmt(r.get('lr_d'))}"
+        rows.append(["", "<strong>rollback</strong>", e(r.get("epoch", "")),
+                     e(fmt(r.get("step"))), e(what)])  # fmt: skip
     stopped = run.info.get("stopped")
     if isinstance(stopped, dict):
         reason = f"<strong>stopped</strong>: {e(stopped.get('reason', ''))}"

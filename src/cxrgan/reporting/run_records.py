@@ -40,6 +40,15 @@ def load_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
     return training, evaluation
 
 
+def load_events(run_dir: Path, event: str) -> list[dict[str, Any]]:
+    """RUN/metrics.jsonl's event records of one kind ("rollback", "balance"), in file order."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        return [r for r in map(_parse_line, fh) if r is not None and r.get("event") == event]
+
+
 def _parse_line(line: str) -> dict[str, Any] | None:
     line = line.strip()
     if not line:

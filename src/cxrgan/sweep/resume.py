@@ -12,11 +12,12 @@ from typing import Any
 from safetensors import safe_open
 
 from cxrgan.errors import CxrganError
+from cxrgan.files import is_temp_leftover
 
 # What `cxrgan train` (and `evaluate`) write into a run folder; anything else is the user's.
 RUN_FILES = frozenset(
     {"config.json", "metrics.jsonl", "train.log", "samples", "plots", "checkpoints",
-     "report.html", "memorisation.png"}
+     "report.html", "memorisation.png", ".lock"}
 )  # fmt: skip
 FINISHED_REASONS = ("completed", "early_stop")
 
@@ -77,7 +78,9 @@ def remove_incomplete(run_dir: Path, runs_root: Path) -> None:
         raise CxrganError(f"refusing to delete {run_dir}: not a member folder of this sweep")
     if (run_dir / "checkpoints" / "last.safetensors").exists():
         raise CxrganError(f"refusing to delete {run_dir}: it has checkpoints/last")
-    foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in RUN_FILES)
+    foreign = sorted(
+        p.name for p in run_dir.iterdir() if p.name not in RUN_FILES and not is_temp_leftover(p)
+    )
     if foreign:
         raise CxrganError(
             f"{run_dir} has no checkpoint but holds files cxrgan did not write "

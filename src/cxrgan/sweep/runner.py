@@ -21,7 +21,7 @@ from cxrgan.files import atomic_path
 from cxrgan.sweep.rank import Outcome, member_records, to_float
 from cxrgan.sweep.resume import Plan, is_finished, read_run_config, remove_incomplete
 from cxrgan.sweep.spec import RUNS, Member, SweepSpec
-from cxrgan.training.rundir import now_iso
+from cxrgan.training.rundir import EXIT_SIGINT, EXIT_SIGTERM, now_iso
 
 POLL_S = 0.2
 
@@ -87,7 +87,9 @@ class _Running:
 
 
 def interrupted_code(rc: int) -> bool:
-    return rc in (130, -signal.SIGINT)
+    """A member that was interrupted (and saved checkpoints/last): `cxrgan train` exits 130 after
+    SIGINT, 143 after SIGTERM (cxrgan.training.rundir); negative: killed by the signal."""
+    return rc in (EXIT_SIGINT, EXIT_SIGTERM, -signal.SIGINT, -signal.SIGTERM)
 
 
 class Runner:

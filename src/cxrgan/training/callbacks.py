@@ -175,23 +175,29 @@ class Quality(Callback):
 
 
 class Checkpoints(Callback):
-    """`last` after every epoch and at any stop but divergence; `epoch_NNNN` every K epochs."""
+    """`last` after every epoch and at any stop but divergence; `epoch_NNNN` every K epochs,
+    written before `last`: a kill between the two leaves `last` an epoch behind, and the resume
+    from it trains that epoch again and writes the same `epoch_NNNN`, so none is lost."""
 
     def __init__(self, every: int):
         self.every = every
 
     def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None:
-        t.save("last")
         epoch = t.state.counters.epoch
         if self.every and epoch % self.every == 0:
             t.save(f"epoch_{epoch:04d}")
+        t.save("last")
 
     def on_stop(self, t: Trainer, reason: str) -> None:
         # After divergence, `last` stays the last finite state to resume from.
         if not reason.startswith("diverged"):
             t.save("last")
         if reason == "interrupted":
-            t.run.log(f"interrupted at step {t.state.counters.step}; saved checkpoints/last")
+            by = f" by {t.stop_signal}" if t.stop_signal else ""
+            t.run.log(
+                f"interrupted{by} at step {t.state.counters.step}; saved checkpoints/last "
+                f"(continue with: cxrgan train --resume {t.run.root})"
+            )
 
 
 class EpochSummary(Callback):

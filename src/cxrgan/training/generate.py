@@ -35,8 +35,17 @@ def load_generator(
             f"(have: {', '.join(names) or 'none'})"
         )
     ckpt = load_checkpoint(path)
+    prefix = "G" if raw or not ckpt.has("G_ema") else "G_ema"
+    bad = ckpt.non_finite(prefix)
+    if bad is not None:  # it would draw NaN images: black or noise, never a chest
+        others = [p.stem for p in sorted(run.checkpoints.glob("*.safetensors")) if p != path]
+        raise CxrganError(
+            f"checkpoints/{checkpoint} of {run_dir} holds NaN/inf weights ({bad}): the run "
+            f"diverged; pick another with --checkpoint NAME (this run has: "
+            f"{', '.join(others) or 'none'})"
+        )
     g, _ = build_models(ckpt.model_spec())
-    ckpt.load_model("G" if raw or not ckpt.has("G_ema") else "G_ema", g)
+    ckpt.load_model(prefix, g)
     return g.to(device)
 
 

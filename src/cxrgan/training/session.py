@@ -1,9 +1,15 @@
-"""Start or resume a run: load data, write config.json, train, record why it stopped."""
+"""Start or resume a run: load data, write config.json, train, record why it stopped.
+
+A training holds the run directory's lock from before it reads anything there until it has
+recorded why it stopped; writes that fail for want of space or permission end it with one
+line naming the path and the free space (docs/reliability.md).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +22,11 @@ from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.folder import ImageSet
 from cxrgan.data.source import dataset_summary, load_images
 from cxrgan.errors import CxrganError
+from cxrgan.files import check_writable, is_write_error, write_error_message
 from cxrgan.recipes import RECIPES
 from cxrgan.reporting.html_report import write_report
 from cxrgan.reporting.plots import save_grid
-from cxrgan.training.checkpoint import load_checkpoint
+from cxrgan.training.checkpoint import Checkpoint, load_checkpoint, saved_counters
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
 from cxrgan.training.trainer import build_trainer, resolve_device, train
 
@@ -27,10 +34,21 @@ from cxrgan.training.trainer import build_trainer, resolve_device, train
 def start_run(cfg: TrainConfig) -> RunDir:
     cfg.validate()
     device = resolve_device(cfg.device)
+    out = Path(cfg.out) if cfg.out else default_run_path()
+    check_writable(out, "--out")  # before minutes of decoding, not after
     notes: list[str] = []  # cache messages, printed now and logged once the run folder exists
     # Data before the folder: bad data leaves nothing behind.
     data = load_data(cfg, log=lambda m: (print(m), notes.append(m)))
-    run = RunDir.create(Path(cfg.out) if cfg.out else default_run_path())
+    with _write_errors(out, None):
+        run = RunDir.create(out)
+    try:
+        with _write_errors(out, run):
+            return _start(cfg, run, data, device, notes)
+    finally:
+        run.unlock()
+
+
+def _start(cfg: TrainConfig, run: RunDir, data: ImageSet, device: Any, notes: list[str]) -> RunDir:
     for note in notes:
         run.log(note, echo=False)
     # Absolute paths, so a resume from another folder finds the same data.
@@ -52,8 +70,21 @@ def start_run(cfg: TrainConfig) -> RunDir:
     return _train(cfg, run, data, info, None)
 
 
-def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
+def resume_run(path: Path, overrides: dict[str, Any], checkpoint: str = "last") -> RunDir:
+    """Continue the run at `path` in place from checkpoints/<checkpoint> (last, best,
+    epoch_NNNN), with the resumable settings in `overrides` changed."""
     run = RunDir.open(path)
+    run.lock()  # before reading anything: a second training of this run stops here
+    try:
+        with _write_errors(run.root, run):
+            return _resume(run, overrides, checkpoint)
+    finally:
+        run.unlock()
+
+
+def _resume(run: RunDir, overrides: dict[str, Any], name: str) -> RunDir:
+    path = run.root
+    check_writable(run.root, "the run folder")
     info = run.read_config()
     old = TrainConfig.from_dict(info["config"])
     # Settings not declared resumable are fixed by the checkpoint; giving the same value is fine.
@@ -66,15 +97,24 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
         names = ", ".join(fixed)
         raise CxrganError(f"{names} cannot change on --resume (they are fixed by the checkpoint)")
     cfg = old.replace(**{k: v for k, v in overrides.items() if k in RESUMABLE}).validate()
-    ckpt = load_checkpoint(run.checkpoint("last"))
-    done = ckpt.meta["state"]["counters"]["epoch"]
+    ckpt = _resume_checkpoint(run, name)
+    c = ckpt.meta["state"]["counters"] if ckpt is not None else {"epoch": 0, "step": 0}
+    done = c["epoch"]
     if done >= cfg.epochs:
         raise CxrganError(
-            f"{path} has already trained {done} epoch(s); "
+            f"{path} has already trained {done} epoch(s)"
+            f"{'' if name == 'last' else f' in checkpoints/{name}'}; "
             f"pass --epochs N with N > {done} to continue"
+        )
+    dropped = run.truncate_metrics(c["step"])
+    if dropped:
+        run.log(
+            f"metrics.jsonl: dropped {dropped} line(s) after step {c['step']} (or torn), which "
+            f"this resume trains again"
         )
     data = load_data(cfg, log=run.log)
     _log_data(run, data)
+    _check_epoch_fits(cfg, data, c, info["dataset"].get("count"))
     if data.fingerprint != info["dataset"]["fingerprint"]:
         run.log(f"warning: the data's file list changed since the run started ({cfg.data})")
     changes = {  # in declaration order, so config.json's history reads the same every time
@@ -82,35 +122,129 @@ def resume_run(path: Path, overrides: dict[str, Any]) -> RunDir:
         for s in SETTINGS
         if s.resumable and getattr(old, s.name) != getattr(cfg, s.name)
     }
-    c = ckpt.meta["state"]["counters"]
-    info["history"].append(
-        {
-            "time": now_iso(),
-            "event": "resume",
-            "epoch": c["epoch"],
-            "step": c["step"],
-            "changes": changes,
-            # Running again: the previous stop moves into the history.
-            "previous_stop": (info.pop("stopped", None) or {}).get("reason"),
-        }
-    )
+    event = {
+        "time": now_iso(),
+        "event": "resume",
+        "epoch": c["epoch"],
+        "step": c["step"],
+        "changes": changes,
+        # Running again: the previous stop moves into the history.
+        "previous_stop": (info.pop("stopped", None) or {}).get("reason"),
+    }
+    if name != "last" or ckpt is None:
+        event["checkpoint"] = name if ckpt is not None else None
+    info["history"].append(event)
     info["config"] = cfg.to_dict()
     info["device"] = str(resolve_device(cfg.device))
     run.write_config(info)
     described = ", ".join(f"{k} {a} → {b}" for k, (a, b) in changes.items()) or "no changes"
-    run.log(f"resuming {run.root} at epoch {c['epoch']}, step {c['step']} ({described})")
-    return _train(cfg, run, data, info, ckpt)
+    source = "no checkpoint: starting again from step 0" if ckpt is None else f"checkpoints/{name}"
+    run.log(
+        f"resuming {run.root} at epoch {c['epoch']}, step {c['step']} from {source} ({described})"
+    )
+    return _train(cfg, run, data, info, ckpt, restart_last=name != "last")
 
 
-def _train(cfg: TrainConfig, run: RunDir, data: ImageSet, info: dict, ckpt: Any) -> RunDir:
+def _resume_checkpoint(run: RunDir, name: str) -> Checkpoint | None:
+    """The checkpoint to resume from, verified; None for a run that never wrote one (killed
+    before its first checkpoint: it starts again from its config)."""
+    if name == "last" and not run.checkpoint_names():
+        run.log(
+            f"warning: {run.checkpoints} holds no checkpoint (the run stopped before writing "
+            "one): starting it again from step 0 with its settings"
+        )
+        return None
+    ckpt = load_checkpoint(run.checkpoint(name))
+    bad = ckpt.non_finite("G", "D", "G_ema")
+    if bad is not None:
+        raise CxrganError(
+            f"checkpoints/{name} holds NaN/inf weights ({bad}): resume from a finite one with "
+            f"--checkpoint NAME (this run has: {', '.join(run.checkpoint_names())})"
+        )
+    return ckpt
+
+
+def _check_epoch_fits(
+    cfg: TrainConfig, data: ImageSet, counters: dict[str, Any], count: Any
+) -> None:  # fmt: skip
+    """With fewer images, an epoch of one pass may now end before the step the checkpoint
+    stopped at inside it; the sampler's pass is redrawn for the new size (see BatchSampler)."""
+    per_epoch = cfg.steps_per_epoch or max(1, len(data) // min(cfg.batch_size, len(data)))
+    if counters.get("step_in_epoch", 0) >= per_epoch:
+        raise CxrganError(
+            f"the data now has {len(data)} images (the run started with {count}): an epoch is "
+            f"{per_epoch} step(s), but the checkpoint is at step {counters['step_in_epoch']} of "
+            f"its epoch; pass --steps-per-epoch N with N > {counters['step_in_epoch']}, or "
+            "restore the images"
+        )
+
+
+def _train(
+    cfg: TrainConfig, run: RunDir, data: ImageSet, info: dict, ckpt: Any, restart_last: bool = False
+) -> RunDir:
+    """Train and record why it stopped. restart_last: `last` is rewritten from `ckpt` before the
+    first step (a resume from best or epoch_N), so a rollback returns to where this started."""
+    for leftover in run.remove_leftovers():
+        run.log(f"removed {leftover.relative_to(run.root)}: left by a write that was killed")
     trainer = build_trainer(cfg, run, data, ckpt)
-    reason = train(trainer)
+    if restart_last:
+        trainer.save("last")
+    resized = trainer.state.sampler.resized_from
+    if resized is not None:
+        run.log(
+            f"warning: the checkpoint drew its pass over {resized} images and the data now has "
+            f"{len(data)}: a new pass over the {len(data)} images starts here (the run is no "
+            "longer the one an unchanged resume would reproduce)"
+        )
+    try:
+        reason = train(trainer)
+    except BaseException as exc:
+        if is_write_error(exc):  # the last word in config.json, if the disk still takes it
+            _record_stop(run, info, trainer, f"failed: {write_error_message(exc)}")
+        raise
     c = trainer.state.counters
-    info["stopped"] = {"reason": reason, "epoch": c.epoch, "step": c.step, "time": now_iso()}
-    run.write_config(info)
+    _record_stop(run, info, trainer, reason)
     write_report(run.root)  # the last per-epoch refresh still said "in progress"
-    run.log(f"{reason}: {c.epoch} epoch(s), {c.step} steps; samples in {run.samples}")
+    by = f" by {trainer.stop_signal}" if trainer.stop_signal else ""
+    run.log(f"{reason}{by}: {c.epoch} epoch(s), {c.step} steps; samples in {run.samples}")
     return run
+
+
+def _record_stop(run: RunDir, info: dict, trainer: Any, reason: str) -> None:
+    c = trainer.state.counters
+    stopped = {"reason": reason, "epoch": c.epoch, "step": c.step, "time": now_iso()}
+    if trainer.stop_signal and reason == "interrupted":
+        stopped["signal"] = trainer.stop_signal
+    if trainer.rollbacks:
+        stopped["rollbacks"] = trainer.rollbacks
+    info["stopped"] = run.stopped = stopped
+    try:
+        run.write_config(info)
+    except OSError:
+        if not reason.startswith("failed"):
+            raise
+
+
+@contextlib.contextmanager
+def _write_errors(where: Path, run: RunDir | None) -> Iterator[None]:
+    """A full, read-only or vanished disk as one line naming the file, the free space and what
+    is still intact, instead of a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        if not is_write_error(exc):
+            raise
+        kept = ""
+        if run is not None:
+            saved = saved_counters(run.checkpoint("last"))
+            kept = (
+                f"; checkpoints/last is intact at step {saved['step']}: make room, then "
+                f"cxrgan train --resume {run.root}"
+                if saved
+                else f"; no checkpoint yet: make room, then cxrgan train --resume {run.root} "
+                "starts it again"
+            )
+        raise CxrganError(write_error_message(exc, where) + kept) from None
 
 
 def recipe_record(cfg: TrainConfig) -> dict[str, Any]:

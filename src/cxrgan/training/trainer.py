@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from cxrgan.augment import build_augment
-from cxrgan.config import TrainConfig
+from cxrgan.config import MAX_ROLLBACKS, TrainConfig
 from cxrgan.data.folder import ImageSet
 from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
@@ -26,7 +26,7 @@ from cxrgan.losses.base import GanLoss, StepBatch
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.reporting.run_records import load_records
 from cxrgan.training import callbacks as cb
-from cxrgan.training.checkpoint import Checkpoint, save_checkpoint
+from cxrgan.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, saved_counters
 from cxrgan.training.ema import EMA, make_ema_copy
 from cxrgan.training.quality import QualityTracker
 from cxrgan.training.rundir import RunDir
@@ -57,6 +57,8 @@ class Trainer:
     records: list[dict[str, Any]] = field(default_factory=list)  # the run's log records
     eval_records: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
+    stop_signal: str | None = None  # SIGINT or SIGTERM, when a signal interrupted training
+    rollbacks: int = 0  # --on-nan rollback: rollbacks in this train or resume
 
     @property
     def master_process(self) -> bool:
@@ -70,14 +72,20 @@ class Trainer:
     def request_stop(self, reason: str) -> None:
         self.stop_reason = reason
 
-    def save(self, name: str) -> None:
-        """Write checkpoints/<name> with the state of every part, callbacks included."""
+    def save(self, name: str) -> bool:
+        """Write checkpoints/<name> with the state of every part, callbacks included; never
+        non-finite weights (then nothing is written, the file there is kept, and False)."""
         if not self.master_process:
-            return
+            return False
+        bad = non_finite_weights(self.state)
+        if bad is not None:
+            self.run.log(f"warning: not saving checkpoints/{name}: {bad} holds NaN/inf")
+            return False
         for callback in self.callbacks:
             if callback.name is not None:
                 self.state.extras[callback.name] = callback.state()
         save_checkpoint(self.run.checkpoint(name), self.state.state_dict())
+        return True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -238,40 +246,63 @@ def _restore(t: Trainer, ckpt: Checkpoint) -> None:
 
 
 class StopFlag:
-    """First Ctrl-C asks the loop to stop after the current step; a second one aborts."""
+    """The first Ctrl-C (SIGINT) or SIGTERM (kill, a scheduler's preemption) asks the loop to
+    stop after the current step; a second one aborts."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self.signal: str | None = None  # the name of the signal that asked
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopFlag:
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal = signal.Signals(signum).name
 
 
 def train(t: Trainer) -> str:
-    """Train until `cfg.epochs`, an early stop, divergence or Ctrl-C; returns why it stopped."""
+    """Train until `cfg.epochs`, an early stop, divergence, Ctrl-C or SIGTERM; returns why it
+    stopped (t.stop_signal names the signal of an interruption)."""
     try:
         with StopFlag() as stop:
+            _save_start(t)
             while t.state.counters.epoch < t.cfg.epochs and t.stop_reason is None:
                 means = _run_epoch(t, stop)
                 if means is not None:
                     _end_epoch(t, means)
                     continue
                 if stop.requested:
-                    t.stop_reason = "interrupted"
+                    t.stop_reason, t.stop_signal = "interrupted", stop.signal
+                if t.stop_reason is None:
+                    continue  # rolled back after a NaN: train on from the restored step
                 t.emit("on_stop", t.stop_reason)
     finally:
         t.emit("on_close")
     return t.stop_reason or "completed"
+
+
+def _save_start(t: Trainer) -> None:
+    """checkpoints/last holds the state training starts from, before the first step: a run
+    killed or diverged before its first epoch ends can be resumed (or rolled back), and a resume
+    from `best` or `epoch_N` rolls back to where it started, not to a later `last`. Saving reads
+    the RNG states without drawing, so the training maths is unchanged."""
+    if not t.master_process:
+        return
+    saved = saved_counters(t.run.checkpoint("last")) or {}
+    if saved.get("step") != t.state.counters.step:
+        t.save("last")
 
 
 def _end_epoch(t: Trainer, means: dict[str, float]) -> None:
@@ -320,8 +351,10 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
                 t.emit("on_log", record)
                 bar.set_postfix_str(_postfix(record), refresh=False)
                 last_time, images, side_s = time.perf_counter(), 0, 0.0
-                if not all(math.isfinite(record[k]) for k in GUARDED if k in record):
-                    _diverged(t)
+                ends = c.step_in_epoch == t.steps_per_epoch or stop.requested or out_of_time
+                problem = _non_finite(t, record, weights=ends)
+                if problem is not None:
+                    _diverged(t, problem)
                     return None
             if stop.requested:
                 return None
@@ -344,14 +377,99 @@ def next_batch(s: TrainState, device: torch.device) -> StepBatch:
     return StepBatch(real, real_c if s.spec.c_dim else None, z, c)
 
 
-def _diverged(t: Trainer) -> None:
+def non_finite_weights(s: TrainState) -> str | None:
+    """The first tensor of G, D or G_ema (weights and buffers) holding NaN or inf, by name."""
+    nets = {"G": s.g, "D": s.d, "G_ema": s.g_ema}
+    named = [
+        (f"{prefix}.{name}", tensor)
+        for prefix, net in nets.items()
+        if net is not None
+        for name, tensor in net.state_dict().items()
+        if tensor.is_floating_point()
+    ]
+    if not named:
+        return None
+    finite = torch.stack([torch.isfinite(tensor).all() for _, tensor in named])
+    if bool(finite.all()):  # one device sync for all tensors
+        return None
+    return named[int((~finite).nonzero()[0])][0]
+
+
+def _non_finite(t: Trainer, record: dict[str, Any], weights: bool) -> str | None:
+    """Why the run diverged at this log record, else None: a NaN/inf statistic, or with
+    `weights` (before the checkpoint that ends an epoch or a stop) a NaN/inf weight. Weights
+    that turn NaN mid-epoch show as NaN losses at the next step, so the records show it too."""
+    step = t.state.counters.step
+    bad = [k for k in GUARDED if k in record and not math.isfinite(record[k])]
+    if bad:
+        return f"non-finite loss at step {step}"
+    weight = non_finite_weights(t.state) if weights else None
+    if weight is not None:
+        return f"non-finite weights at step {step} ({weight})"
+    return None
+
+
+def _diverged(t: Trainer, why: str) -> None:
+    """Roll back (--on-nan rollback, while rollbacks remain) or stop with the reason."""
+    if _rollback(t, why):
+        return
     c = t.state.counters
-    t.stop_reason = f"diverged: non-finite loss at step {c.step}"
+    tried = f" after {t.rollbacks} rollback(s)" if t.rollbacks else ""
+    t.stop_reason = f"diverged: {why}{tried}"
     if t.run is not None:
-        t.run.log(
-            f"warning: {t.stop_reason}; stopping. checkpoints/last keeps epoch "
-            f"{c.epoch}: resume from it with lower learning rates"
+        saved = saved_counters(t.run.checkpoint("last"))
+        lower = 2 ** (t.rollbacks + 1)  # below the rates the rollbacks already tried
+        kept = (
+            f"checkpoints/last keeps step {saved['step']} (epoch {saved['epoch']}), the last "
+            f"finite state: resume from it with lower learning rates, e.g. --resume "
+            f"{t.run.root} --g-lr {t.cfg.g_lr / lower:.3g} --d-lr {t.cfg.d_lr / lower:.3g}"
+            if saved
+            else "no checkpoint was written"
         )
+        t.run.log(f"warning: {t.stop_reason} (now at step {c.step}); stopping. {kept}")
+
+
+def _rollback(t: Trainer, why: str) -> bool:
+    """--on-nan rollback: reload checkpoints/last (never written with NaN/inf weights), halve
+    both learning rates and train on; False when the policy is stop, the rollbacks are used up
+    or there is no finite checkpoint. Each rollback is an event record in metrics.jsonl."""
+    if t.cfg.on_nan != "rollback" or t.rollbacks >= MAX_ROLLBACKS or t.run is None:
+        return False
+    path = t.run.checkpoint("last")
+    try:
+        ckpt = load_checkpoint(path)
+    except CxrganError as exc:
+        t.run.log(f"warning: cannot roll back: {exc}")
+        return False
+    if ckpt.non_finite("G", "D", "G_ema") is not None:
+        return False
+    s, diverged_at = t.state, t.state.counters.step
+    lr_g, lr_d = (opt.param_groups[0]["lr"] / 2 for opt in (s.opt_g, s.opt_d))
+    elapsed = s.counters.elapsed_s  # training time spent is spent, rolled back or not
+    s.load_state_dict(ckpt)
+    c = s.counters
+    c.elapsed_s = elapsed
+    t.rollbacks += 1
+    # What comes after the restored step is trained again: one record per step.
+    t.records = [r for r in t.records if r.get("step", 0) <= c.step]
+    t.eval_records = [r for r in t.eval_records if r.get("step", 0) <= c.step]
+    t.run.truncate_metrics(c.step)
+    for callback in t.callbacks:
+        if callback.name is not None:
+            callback.load_state(t, s.extras.get(callback.name) or {})
+    for opt, lr in ((s.opt_g, lr_g), (s.opt_d, lr_d)):
+        for group in opt.param_groups:
+            group["lr"] = lr
+    t.run.append_metrics({"step": c.step, "epoch": c.epoch + 1, "event": "rollback",
+                          "diverged_step": diverged_at, "reason": why, "lr_g": lr_g,
+                          "lr_d": lr_d, "rollback": t.rollbacks,
+                          "max_rollbacks": MAX_ROLLBACKS})  # fmt: skip
+    t.run.log(
+        f"warning: {why}; rolled back to checkpoints/last (step {c.step}) with both learning "
+        f"rates halved (lr_G {lr_g:.3g}, lr_D {lr_d:.3g}); rollback {t.rollbacks} of "
+        f"{MAX_ROLLBACKS} (--on-nan stop ends the run instead)"
+    )
+    return True
 
 
 def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, Any]:
