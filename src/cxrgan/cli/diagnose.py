@@ -10,7 +10,10 @@ from pathlib import Path
 from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS, DEFAULT_WINDOW
 
 EPILOG = """states (the first that applies wins; the others are listed as "also applies"):
-  too_early       fewer than {min_records} training records yet
+  too_early       fewer than {min_records} training records yet, unless the run diverged or D
+                  has won outright (judged by steps, whatever --log-every is: D(x) >=
+                  {r.outright_d_x:g} and D(G(z)) <= {r.outright_d_g_z:g} for {outright_steps}
+                  steps, or >= {r.crush_d_x:g} / <= {r.crush_d_g_z:g} for {crush_steps}; bce)
   diverged        NaN/inf in the losses, or a loss saturated (>= {explode_loss:g}) or exploding
   mode_collapse   the latest fixed-noise samples are near-copies of each other
   d_overfits      --augment ada's p pinned >= {ada_p_high:g} (or climbing to its cap): D memorises
@@ -18,12 +21,14 @@ EPILOG = """states (the first that applies wins; the others are listed as "also 
   d_overpowers_g  loss_D ~ 0, D(x) -> 1, D(G(z)) -> 0, loss_G high or rising: raise --g-lr
   d_too_weak      D cannot tell real from fake, loss_D > loss_G and climbing: lower --g-lr
   oscillating     losses swing widely for many records: lower both rates
-  healthy         none of the above; with --eval-every, FWD says train longer or stop
+  healthy         none of the above; with --eval-every, FWD says train longer or stop, and
+                  a plateau at >= {fwd_floor_ratio:g}x the real-vs-real FWD floor is "stalled far
+                  from the data", not converged
 
 Each loss is read on its own scale (the run's config.json says which): bce and ns
 (the same maths) put a coin-tossing D at loss_D = 2 ln 2 = 1.39, hinge at loss_D = 2,
 loss_G = 0. D(x) and D(G(z)) are always D's outputs as probabilities, sigma(logit).
-Every threshold is in cxrgan.reporting.diagnose.Thresholds, with the reason for its value.
+Every threshold is in cxrgan.reporting.thresholds.Thresholds, with the reason for its value.
 The exit status is 0 whatever the state; use --json to act on it from a script."""
 
 
@@ -50,7 +55,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             width=78,
         ),
         epilog=EPILOG.format(
-            min_records=t.min_records, explode_loss=t.explode_loss, ada_p_high=t.ada_p_high
+            min_records=t.min_records,
+            explode_loss=t.explode_loss,
+            ada_p_high=t.ada_p_high,
+            outright_steps=t.outright_steps,
+            crush_steps=t.crush_steps,
+            fwd_floor_ratio=t.fwd_floor_ratio,
+            r=t.for_loss("bce"),
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
