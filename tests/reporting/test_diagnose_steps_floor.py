@@ -278,3 +278,16 @@ def test_report_and_quality_plot_show_the_floor(
     plots.plot_quality(load_records(make_run("old", evals=[0.3, 0.2]))[1], run / "q.png")
     labels = [ln.get_label() for ln in drawn["fig"].axes[0].get_lines()]
     assert not any("floor" in label for label in labels)
+
+
+def test_a_run_the_trainer_stopped_as_diverged_is_diverged_whatever_its_losses() -> None:
+    from cxrgan.reporting.diagnose import diagnose
+    from cxrgan.reporting.thresholds import DIVERGED
+
+    records = [
+        {"step": s, "loss_d": 1.2, "loss_g": 1.0, "d_x": 0.6, "d_g_z1": 0.4, "d_g_z2": 0.4}
+        for s in range(10, 210, 10)
+    ]
+    assert diagnose(records).state != DIVERGED
+    d = diagnose(records, stopped="diverged: non-finite weights at step 200")
+    assert d.state == DIVERGED

@@ -51,6 +51,7 @@ from cxrgan.reporting.run_records import (
     fwd_floor,
     is_run_dir,
     load_records,
+    read_config,
     run_settings,
 )
 from cxrgan.reporting.thresholds import (
@@ -202,6 +203,7 @@ def diagnose(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     loss: str | None = None,
     settings: Mapping[str, Any] | None = None,
+    stopped: str | None = None,
 ) -> Diagnosis:
     """Name the state of training from its records (see the module docstring for the rules).
 
@@ -211,6 +213,9 @@ def diagnose(
     `loss`: the run's loss ("bce", "ns", "hinge"), which sets the healthy ranges of loss_d and
     loss_g; default: `settings["loss"]`, else "bce". `settings`: the run's settings (config.json's
     `config`), which make the advice concrete (current widths, R1, augmentation, image size).
+    `stopped`: why training last stopped (config.json's `stopped.reason`): a run the trainer
+    stopped as diverged (NaN weights caught at a checkpoint, say) is diverged even when its
+    logged losses look finite.
     """
     t = thresholds
     settings = settings if isinstance(settings, Mapping) else {}
@@ -224,15 +229,16 @@ def diagnose(
         return _too_early(0, _Wins.none(), t, name, fwd)
     s = _stats(train, window, t, run.ranges)
     wins = _Wins.of(train, run.ranges)
+    stopped_diverged = [f"training stopped: {stopped}"] if _diverged_stop(stopped) else []
     if len(train) < t.min_records:
         # Too few records for trends; judge what needs none, whatever the record count.
         checks = {
-            DIVERGED: _rule_nonfinite(s, t),
+            DIVERGED: stopped_diverged + _rule_nonfinite(s, t),
             D_OVERPOWERS_G: _rule_outright(wins, t, run.ranges),
         }
     else:
         checks = {
-            DIVERGED: _rule_diverged(s, t, run.ranges),
+            DIVERGED: stopped_diverged + _rule_diverged(s, t, run.ranges),
             MODE_COLLAPSE: _rule_collapse(diversity, reference_diversity, t),
             D_OVERFITS: _rule_overfits(s, t),
             D_OVERPOWERS_G: _rule_overpower(s, t, run.ranges) + _rule_outright(wins, t, run.ranges),
@@ -361,6 +367,10 @@ def _rule_nonfinite(s: _Stats, t: Thresholds) -> list[str]:
         f"{s.nonfinite} records with NaN/inf in the last {s.n} "
         f"(first at step {_fmt(s.first_nonfinite_step)})"
     ]
+
+
+def _diverged_stop(reason: str | None) -> bool:
+    return isinstance(reason, str) and reason.startswith("diverged")
 
 
 def _rule_diverged(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
@@ -1029,4 +1039,5 @@ def diagnose_run(
         reference_diversity=real,
         thresholds=thresholds,
         settings=run_settings(run_dir),
+        stopped=(read_config(run_dir).get("stopped") or {}).get("reason"),
     )

@@ -91,8 +91,9 @@ class RunDir:
         return run
 
     @classmethod
-    def open(cls, root: Path) -> RunDir:
+    def open(cls, root: str | Path) -> RunDir:
         run = cls(root)
+        root = run.root
         if not root.is_dir():
             raise CxrganError(f"run folder not found: {root}")
         if not run.config.is_file():
