@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "cxrgan.reporting": 3,
     "cxrgan.training": 4,
     "cxrgan.sweep": 5,
+    "cxrgan.study": 5,
     "cxrgan.cli": 6,
 }
 # Layer 1's packages are independent building blocks: none imports another.
@@ -46,7 +47,7 @@ NAMES = {
     2: "settings",
     3: "reporting",
     4: "training",
-    5: "sweep",
+    5: "many runs and studies",
     6: "command line",
 }
 

@@ -13,7 +13,9 @@ from cxrgan.errors import CxrganError
 from cxrgan.files import is_write_error, write_error_message
 
 # Each module defines add_parser(subparsers) and run(args) -> int.
-COMMANDS = ("train", "generate", "evaluate", "diagnose", "sweep", "report", "data")
+COMMANDS = (
+    "train", "generate", "evaluate", "diagnose", "sweep", "report", "data", "turing", "export",
+)  # fmt: skip
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
