@@ -92,6 +92,10 @@ def _num(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _share(value: Any) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
 def _duration(seconds: float | None) -> str:
     if not seconds:
         return "unknown"
@@ -273,16 +277,16 @@ def model_card(
             "",
             f"{len(score.get('readers', []))} reader(s) judged {score.get('images')} images "
             f"({score.get('reals')} real, {score.get('fakes')} generated): mean accuracy "
-            f"{_num(score.get('mean_accuracy'), 3)} (0.5 is chance); Fleiss' κ "
-            f"{_num(ag.get('fleiss_kappa'), 3)}.",
+            f"{_share(score.get('mean_accuracy'))} (0.5 is chance); Fleiss' κ "
+            f"{_share(ag.get('fleiss_kappa'))}.",
             "",
             "| reader | accuracy | sensitivity | specificity | p | AUC |",
             "|---|---|---|---|---|---|",
         ]
         for r in score.get("readers", []):
             out.append(
-                f"| {r['reader']} | {_num(r['accuracy'], 3)} | {_num(r['sensitivity'], 3)} | "
-                f"{_num(r['specificity'], 3)} | {_num(r['p_value'], 3)} | {_num(r['auc'], 3)} |"
+                f"| {r['reader']} | {_share(r['accuracy'])} | {_share(r['sensitivity'])} | "
+                f"{_share(r['specificity'])} | {_num(r['p_value'], 3)} | {_share(r['auc'])} |"
             )
     out += [
         "",

@@ -1,0 +1,120 @@
+"""`cxrgan export` on a short run on the shared Kaggle X-rays: the model card's numbers are the
+run's own, and the bundle loads and samples in a fresh interpreter where cxrgan (and numpy and
+Pillow) cannot be imported, only torch and safetensors."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import _shared
+from helpers import answers_file
+from PIL import Image
+from safetensors import safe_open
+from tiny import TINY_CONFIG
+
+from cxrgan.cli.main import main
+from cxrgan.config import TrainConfig
+from cxrgan.study.make import make_study
+from cxrgan.study.score import score_study
+from cxrgan.training.checkpoint import load_checkpoint
+from cxrgan.training.generate import generate_images
+from cxrgan.training.session import start_run
+
+# Only torch and safetensors: no site hooks (so no editable cxrgan), numpy and Pillow refused.
+ISOLATED = """
+import importlib.abc, importlib.util, runpy, sys
+sys.path[:0] = [{bundle!r}, {site!r}]
+assert importlib.util.find_spec("cxrgan") is None, "cxrgan is importable"
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("cxrgan", "numpy", "PIL"):
+            raise ModuleNotFoundError(f"no {{name}} here")
+sys.meta_path.insert(0, Refuse())
+runpy.run_path({load!r}, run_name="__main__")
+print("loaded:", sorted(m for m in sys.modules if m.split(".")[0] in ("cxrgan", "numpy", "PIL")))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    kaggle, held_out = _shared("kaggle-chest-xray-224/train"), _shared("cxr-kermany/png128")
+    tmp = tmp_path_factory.mktemp("export")
+    run = tmp / "run"
+    config = {**TINY_CONFIG, "batch_size": 32}
+    start_run(TrainConfig(data=str(kaggle), out=str(run), epochs=1, steps_per_epoch=3,
+                          ema_kimg=0.01, cache_dir=str(tmp / "cache"), **config))  # fmt: skip
+    assert main(["evaluate", "--real", str(held_out), "--fake", str(run), "--n", "64",
+                 "--json", str(run / "evaluation.json"), "--no-progress"]) == 0  # fmt: skip
+    make_study(held_out, run, 10, run / "turing", seed=0)
+    key = json.loads((run / "turing" / "key.json").read_text())
+    right = lambda i: ("F" if i["truth"] == "fake" else "R", 4)  # noqa: E731
+    score_study(run / "turing", [answers_file(tmp / "a.json", key, "A", right)])
+    bundle = tmp / "bundle"
+    assert main(["export", str(run), "--out", str(bundle)]) == 0
+    return run, bundle, tmp
+
+
+def test_model_card_numbers_are_the_runs(exported: tuple[Path, Path, Path]) -> None:
+    run, bundle, _ = exported
+    card = (bundle / "README.md").read_text()
+    info = json.loads((run / "config.json").read_text())
+    front = card.split("---\n")[1]
+    assert "license: cc-by-4.0" in front and "datasets:\n  - kermany-chest-xray" in front
+    assert "tags:\n  - gan" in front
+    classes = info["dataset"]["classes"]
+    assert classes == {"NORMAL": 1341, "PNEUMONIA": 3875}
+    for cls, count in classes.items():
+        assert f"  - {cls}: {count}\n" in card
+    assert f"- images: {info['dataset']['count']}\n" in card
+    assert "- file formats: jpeg: 5216" in card
+    assert "CC BY 4.0" in card and "Kermany DS, Zhang K, Goldbaum M" in card
+    assert "- 3 steps over 1 epoch(s); stopped: completed" in card
+    assert f"device: {info['device']}; torch {info['torch_version']}" in card
+    metrics = json.loads((run / "evaluation.json").read_text())["metrics"]
+    for key in ("fwd", "kid_mean", "precision", "recall", "density", "coverage"):
+        assert f"| {key} | {metrics[key]:.4g} |" in card
+    assert f"Memorised share: {metrics['memorised_share']:.4g}" in card
+    score = json.loads((run / "turing" / "score.json").read_text())
+    assert score["readers"][0]["accuracy"] == 1.0
+    assert "| A | 1.000 | 1.000 | 1.000 |" in card
+    assert "**Not for clinical use or diagnosis.**" in card
+    assert "(the EMA copy, G_ema)" in card
+
+
+def test_bundle_is_the_ema_generator_with_its_spec(exported: tuple[Path, Path, Path]) -> None:
+    run, bundle, _ = exported
+    ckpt = load_checkpoint(run / "checkpoints" / "last.safetensors")
+    with safe_open(str(bundle / "generator.safetensors"), "pt") as f:
+        meta = f.metadata()
+        names = set(f.keys())
+        weight = f.get_tensor("main.0.weight")
+    assert json.loads(meta["model_spec"]) == ckpt.model_spec().to_dict()
+    assert json.loads((bundle / "model_spec.json").read_text()) == ckpt.model_spec().to_dict()
+    assert meta["weights"] == "G_ema"
+    assert all(not n.startswith(("G.", "D.", "opt")) for n in names)  # G_ema alone
+    assert np.array_equal(weight.numpy(), ckpt.tensors["G_ema.main.0.weight"].numpy())
+    assert (bundle / "samples.png").stat().st_size > 500
+    assert len((bundle / "load.py").read_text().splitlines()) <= 17
+
+
+def test_bundle_loads_without_cxrgan(exported: tuple[Path, Path, Path]) -> None:
+    run, bundle, tmp = exported
+    elsewhere = tmp / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    code = ISOLATED.format(
+        bundle=str(bundle), site=sysconfig.get_paths()["purelib"], load=str(bundle / "load.py")
+    )
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=elsewhere,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loaded: []" in done.stdout
+    got = np.stack([np.asarray(Image.open(bundle / f"sample_{i:02d}.png")) for i in range(16)])
+    assert np.array_equal(got, generate_images(run, 16, seed=0))  # the same images as cxrgan's
+    assert re.search(r"\bcxrgan\b", (bundle / "generator.py").read_text().split('"""')[2]) is None
