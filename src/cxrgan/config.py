@@ -270,6 +270,13 @@ class TrainConfig:
         group="run",
         resumable=True,
     )
+    sync_bn: bool = setting(
+        True,
+        "with several processes (torchrun, --nproc): batch-norm statistics over the global "
+        "batch, as one process computes them (--no-sync-bn: each process's own share)",
+        group="model",
+        resumable=True,
+    )
 
     def validate(self) -> TrainConfig:
         """Types, choices and bounds of every setting (from the declarations), then the checks

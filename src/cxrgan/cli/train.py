@@ -7,6 +7,8 @@ help groups, with the allowed values and the default in the help.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="with --resume: the checkpoint of RUN to continue from: last (default), best or "
         "epoch_NNNN; metrics after its step are dropped and trained again",
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train with N processes on this machine (one per GPU, or CPU processes with "
+        "gloo): runs torchrun for you; --batch-size stays the global batch. Several machines: "
+        "run torchrun yourself (docs/distributed.md)",
     )
     add_setting_options(p)
     p.set_defaults(run=run)
@@ -107,11 +117,39 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = {**(load_toml(args.config) if args.config else {}), **given_options(args)}
+    if args.nproc is not None and args.nproc < 1:
+        raise CxrganError(f"--nproc {args.nproc}: expected 1 or more processes")
+    world = os.environ.get("WORLD_SIZE")
+    if world is not None and "RANK" in os.environ:  # a worker that torchrun started
+        if args.nproc is not None and args.nproc != int(world):
+            raise CxrganError(
+                f"--nproc {args.nproc} under torchrun, which started {world} process(es): "
+                "leave --nproc out (torchrun's --nproc_per_node decides)"
+            )
+    elif args.nproc is not None and args.nproc > 1:
+        return launch(args, settings)
+    try:
+        return _run(args, settings)
+    finally:
+        from cxrgan.training import distributed
+
+        distributed.shutdown()
+
+
+def _run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     # deferred: training imports torch, which `cxrgan --help` does not need
+    from cxrgan.config import RESUMABLE
     from cxrgan.training.rundir import exit_status
     from cxrgan.training.session import resume_run, start_run
 
-    settings = {**(load_toml(args.config) if args.config else {}), **given_options(args)}
+    restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT") or 0) > 0
+    out = settings.get("out")
+    if args.resume is None and restarted and out and (Path(out) / "config.json").exists():
+        # torchrun --max-restarts restarted the workers: continue the run from checkpoints/last
+        # (the settings given are the run's own; only the resumable ones are passed on).
+        args.resume = Path(out)
+        settings = {k: v for k, v in settings.items() if k in RESUMABLE}
     if args.resume is not None:
         run = resume_run(args.resume, settings, args.checkpoint or "last")
     elif args.checkpoint is not None:
@@ -119,3 +157,61 @@ def run(args: argparse.Namespace) -> int:
     else:
         run = start_run(TrainConfig.from_dict(settings))
     return exit_status(run.stopped)
+
+
+def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    """`cxrgan train --nproc N`: this same command under torchrun on this machine (python -m
+    torch.distributed.run --standalone), with --out fixed so every restart finds the run.
+    Ctrl-C and SIGTERM are passed to torchrun once; the exit status is the run's (config.json's
+    stop), as one process would give."""
+    import signal
+    import subprocess
+    import sys
+
+    from cxrgan.training.rundir import default_run_path, exit_status, now_iso
+
+    argv = sys.argv[1:]
+    if "train" not in argv:
+        raise CxrganError("--nproc reruns the command line: run it as `cxrgan train --nproc N ...`")
+    child = _without_nproc(argv)
+    root = args.resume
+    if root is None:
+        root = Path(settings.get("out") or default_run_path())
+        if not settings.get("out"):
+            child += ["--out", str(root)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={args.nproc}", "-m", "cxrgan", *child]  # fmt: skip
+    started = now_iso()
+    proc = subprocess.Popen(cmd, start_new_session=True)  # our signals reach it once, from here
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        code = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    stopped = _stopped(root)
+    if stopped is not None and stopped.get("time", "") >= started:
+        return exit_status(stopped)
+    return code if code > 0 else 2
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--nproc":
+            skip = True
+        elif not token.startswith("--nproc="):
+            out.append(token)
+    return out
+
+
+def _stopped(root: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((root / "config.json").read_text()).get("stopped")
+    except (OSError, ValueError):
+        return None

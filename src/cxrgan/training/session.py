@@ -26,12 +26,23 @@ from cxrgan.files import check_writable, is_write_error, write_error_message
 from cxrgan.recipes import RECIPES
 from cxrgan.reporting.html_report import write_report
 from cxrgan.reporting.plots import save_grid
+from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import Checkpoint, load_checkpoint, saved_counters
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
 from cxrgan.training.trainer import build_trainer, resolve_device, train
 
 
 def start_run(cfg: TrainConfig) -> RunDir:
+    world = ddp.from_env()
+    if world.distributed:  # under torchrun: rank 0 prepares and writes the run, the others follow
+        ddp.init(world)
+        if world.rank != 0:
+            return _follow(world)
+    with ddp.leading(world):
+        return _start_run(cfg)
+
+
+def _start_run(cfg: TrainConfig) -> RunDir:
     cfg.validate()
     device = resolve_device(cfg.device)
     out = Path(cfg.out) if cfg.out else default_run_path()
@@ -54,6 +65,7 @@ def _start(cfg: TrainConfig, run: RunDir, data: ImageSet, device: Any, notes: li
     # Absolute paths, so a resume from another folder finds the same data.
     cfg = cfg.replace(out=str(run.root.resolve()), data=data.root and str(data.root))
     _log_data(run, data)
+    start = {"time": now_iso(), "event": "start", "epoch": 0, "step": 0, "changes": {}}
     info = {
         "cxrgan_version": __version__,
         "torch_version": torch.__version__,
@@ -62,7 +74,7 @@ def _start(cfg: TrainConfig, run: RunDir, data: ImageSet, device: Any, notes: li
         "config": cfg.to_dict(),
         "recipe": recipe_record(cfg),
         "dataset": dataset_summary(data),
-        "history": [{"time": now_iso(), "event": "start", "epoch": 0, "step": 0, "changes": {}}],
+        "history": [{**start, **_processes()}],
     }
     run.write_config(info)
     _save_real_grid(run, data, cfg.seed)
@@ -73,6 +85,16 @@ def _start(cfg: TrainConfig, run: RunDir, data: ImageSet, device: Any, notes: li
 def resume_run(path: Path, overrides: dict[str, Any], checkpoint: str = "last") -> RunDir:
     """Continue the run at `path` in place from checkpoints/<checkpoint> (last, best,
     epoch_NNNN), with the resumable settings in `overrides` changed."""
+    world = ddp.from_env()
+    if world.distributed:
+        ddp.init(world)
+        if world.rank != 0:
+            return _follow(world)
+    with ddp.leading(world):
+        return _resume_run(path, overrides, checkpoint)
+
+
+def _resume_run(path: Path, overrides: dict[str, Any], checkpoint: str) -> RunDir:
     run = RunDir.open(path)
     run.lock()  # before reading anything: a second training of this run stops here
     try:
@@ -130,6 +152,7 @@ def _resume(run: RunDir, overrides: dict[str, Any], name: str) -> RunDir:
         "changes": changes,
         # Running again: the previous stop moves into the history.
         "previous_stop": (info.pop("stopped", None) or {}).get("reason"),
+        **_processes(),
     }
     if name != "last" or ckpt is None:
         event["checkpoint"] = name if ckpt is not None else None
@@ -186,7 +209,15 @@ def _train(
     first step (a resume from best or epoch_N), so a rollback returns to where this started."""
     for leftover in run.remove_leftovers():
         run.log(f"removed {leftover.relative_to(run.root)}: left by a write that was killed")
-    trainer = build_trainer(cfg, run, data, ckpt)
+    world = ddp.from_env()
+    ddp.hand_over(cfg.to_dict(), ckpt)  # the other ranks train the same from here
+    if world.distributed:
+        share = cfg.batch_size // world.world_size
+        run.log(
+            f"training with {world.world_size} processes; each draws {share} of every batch "
+            f"of {cfg.batch_size}"
+        )
+    trainer = build_trainer(cfg, run, data, ckpt, world.rank, world.world_size)
     if restart_last:
         trainer.save("last")
     resized = trainer.state.sampler.resized_from
@@ -208,6 +239,33 @@ def _train(
     by = f" by {trainer.stop_signal}" if trainer.stop_signal else ""
     run.log(f"{reason}{by}: {c.epoch} epoch(s), {c.step} steps; samples in {run.samples}")
     return run
+
+
+def _processes() -> dict[str, int]:
+    """For config.json's history: the number of processes, when more than one."""
+    world = ddp.from_env()
+    return {"processes": world.world_size} if world.distributed else {}
+
+
+class Followed:
+    """What a rank other than 0 returns: why training stopped, as rank 0 records it."""
+
+    def __init__(self, stopped: dict[str, Any]):
+        self.stopped = stopped
+
+
+def _follow(world: ddp.World) -> Followed:
+    """A rank other than 0: wait for rank 0's config and checkpoint, load the same data and
+    train its share, writing nothing."""
+    values, ckpt = ddp.receive()
+    cfg = TrainConfig.from_dict(values)
+    data = load_data(cfg)
+    trainer = build_trainer(cfg, None, data, ckpt, world.rank, world.world_size)
+    reason = train(trainer)
+    stopped: dict[str, Any] = {"reason": reason}
+    if trainer.stop_signal and reason == "interrupted":
+        stopped["signal"] = trainer.stop_signal
+    return Followed(stopped)
 
 
 def _record_stop(run: RunDir, info: dict, trainer: Any, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,8 @@ class BoundPhase:
     phase: Phase
     module: nn.Module
     opt: torch.optim.Optimizer
+    # Multi-process: averages the module's gradients over ranks before the optimiser steps.
+    sync: Callable[[nn.Module], None] | None = None
 
 
 def bind_phases(
@@ -45,6 +48,8 @@ def train_step(
         finally:
             if frozen is not None:
                 frozen.requires_grad_(True)
+        if bound.sync is not None:
+            bound.sync(bound.module)
         bound.opt.step()
     return stats
 

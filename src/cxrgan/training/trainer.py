@@ -1,8 +1,8 @@
 """The training loop: everything it needs is passed in; side effects live in callbacks.
 
-One loop for one process or many: `rank` and `world_size` are part of the design (today a run
-is one process, rank 0 of 1). Only the main process (rank 0) runs the callbacks that write the
-run directory.
+One loop for one process or many: `rank` and `world_size` are part of the design (a run under
+torchrun has one process per rank, see cxrgan.training.distributed). Only the main process
+(rank 0) runs the callbacks that write the run directory.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from cxrgan.losses.base import GanLoss, StepBatch
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.reporting.run_records import load_records
 from cxrgan.training import callbacks as cb
+from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, saved_counters
 from cxrgan.training.ema import EMA, make_ema_copy
 from cxrgan.training.quality import QualityTracker
@@ -35,6 +36,7 @@ from cxrgan.training.state import TrainState
 from cxrgan.training.step import BoundPhase, StepStats, bind_phases, train_step
 
 FIXED_NOISE = 64  # images in each sample grid, as in the tutorial
+REPEAT_S = 2.0  # multi-process: a second stop signal within this many seconds is the same stop
 R1_INTERVAL = 16  # lazy R1: one Dreg phase every this many steps (StyleGAN2's value)
 # Logged statistics that must stay finite; anything else means the run diverged.
 GUARDED = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
@@ -130,6 +132,8 @@ def build_state(
     """Fresh networks, optimisers, sampler and RNGs, all seeded from the config."""
     torch.manual_seed(cfg.seed)
     g, d = build_models(spec)
+    if world_size > 1 and cfg.sync_bn:  # batch statistics over the global batch
+        g, d = ddp.sync_batch_norm(g), ddp.sync_batch_norm(d)
     g = g.to(device, memory_format=torch.channels_last)
     d = d.to(device, memory_format=torch.channels_last)
     betas = (cfg.beta1, cfg.beta2)
@@ -139,8 +143,9 @@ def build_state(
     images = torch.from_numpy(data.images).to(device)
     labels = torch.from_numpy(data.labels).long()
     sampler = BatchSampler(images, labels, cfg.batch_size, cfg.seed, cfg.hflip, rank, world_size)
-    # Per-rank latents; rank 0 draws what a single process draws.
-    noise_gen = torch.Generator(device).manual_seed(cfg.seed + 1 + rank * 1_000_003)
+    # Every rank draws the global batch's latents and keeps its slice (next_batch), so the
+    # latents, like the images, do not depend on the world size.
+    noise_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
     fixed_z = g.sample_latents(FIXED_NOISE, generator=noise_gen, device=device)
     augment = build_augment(cfg.augment)
     if augment is not None:
@@ -160,6 +165,15 @@ def build_trainer(
 ) -> Trainer:
     """The whole training setup from the config; state from `checkpoint` when resuming."""
     device = resolve_device(cfg.device)
+    if world_size > 1:
+        # The process group is joined already (cxrgan.training.session), when there is one.
+        device = ddp.rank_device(ddp.World(rank, world_size, ddp.from_env().local_rank), device)
+        if cfg.batch_size % world_size:
+            raise CxrganError(
+                f"--batch-size {cfg.batch_size} is the global batch: it must be a multiple of "
+                f"the {world_size} processes (e.g. "
+                f"{max(1, cfg.batch_size // world_size) * world_size})"
+            )
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
     spec = checkpoint.model_spec() if checkpoint is not None else model_spec(cfg)
@@ -168,7 +182,18 @@ def build_trainer(
                                  r1_gamma=cfg.r1_gamma, r1_interval=R1_INTERVAL)  # fmt: skip
     nets = {"G": (state.g, state.opt_g), "D": (state.d, state.opt_d)}
     per_epoch = cfg.steps_per_epoch or max(1, len(data) // state.sampler.batch_size)
-    t = Trainer(cfg, device, state, loss, bind_phases(loss, nets), per_epoch, run,
+    phases = bind_phases(loss, nets)
+    if world_size > 1:
+        if state.sampler.batch_size % world_size:
+            raise CxrganError(
+                f"the data has {len(data)} images, fewer than --batch-size: the batch of "
+                f"{state.sampler.batch_size} does not split over {world_size} processes"
+            )
+        for net in (state.g, state.d):
+            ddp.broadcast_module(net)
+        for bound in phases:  # each phase's gradients averaged once, before its optimiser steps
+            bound.sync = ddp.average_gradients
+    t = Trainer(cfg, device, state, loss, phases, per_epoch, run,
                 rank=rank, world_size=world_size)  # fmt: skip
     t.ema = EMA(cfg.ema_kimg, cfg.ema_rampup or None) if cfg.ema_kimg > 0 else None
     if t.master_process:
@@ -251,10 +276,17 @@ class StopFlag:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
-        self.requested = False
+    def __init__(self, distributed: bool = False) -> None:
+        self.requested = False  # the loop stops after this step (on every rank, when several)
         self.signal: str | None = None  # the name of the signal that asked
         self._previous: dict[int, Any] = {}
+        # Multi-process: a signal only marks this rank as asking (`asked`); `agree` makes the
+        # stop every rank's at the same step. The same stop may arrive twice within moments
+        # (Ctrl-C reaches every process of the terminal and torchrun forwards it too): only a
+        # later one aborts.
+        self.distributed = distributed
+        self.asked = False
+        self._at = 0.0
 
     def __enter__(self) -> StopFlag:
         for sig in self.SIGNALS:
@@ -266,22 +298,48 @@ class StopFlag:
             signal.signal(sig, previous)
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
+        if self.asked:
+            if self.distributed and time.monotonic() - self._at < REPEAT_S:
+                return
             raise KeyboardInterrupt
-        self.requested = True
+        self.asked, self._at = True, time.monotonic()
         self.signal = signal.Signals(signum).name
+        if not self.distributed:
+            self.requested = True
+
+    CODES = (None, "SIGINT", "SIGTERM")
+
+    def agree(self, t: Trainer, out_of_time: bool) -> bool:
+        """Multi-process: a stop asked on any rank (and by which signal) holds on every rank from
+        this step, as does a time budget spent on any; returns whether the budget is spent."""
+        if not self.distributed:
+            return out_of_time
+        mine = self.CODES.index(self.signal) if self.asked else 0
+        code, spent = ddp.max_flags([mine, int(out_of_time)], t.device)
+        if code:
+            if not self.asked:
+                self.asked, self._at = True, time.monotonic()
+            self.requested, self.signal = True, self.CODES[code]
+        return bool(spent)
+
+
+def _agree_stop(t: Trainer) -> None:
+    """Multi-process: a stop decided on rank 0 (early stopping, its callbacks) holds on all."""
+    if t.world_size > 1 and ddp.max_flags([int(t.stop_reason is not None)], t.device)[0]:
+        t.stop_reason = ddp.from_main(t.stop_reason) or t.stop_reason
 
 
 def train(t: Trainer) -> str:
     """Train until `cfg.epochs`, an early stop, divergence, Ctrl-C or SIGTERM; returns why it
     stopped (t.stop_signal names the signal of an interruption)."""
     try:
-        with StopFlag() as stop:
+        with StopFlag(distributed=t.world_size > 1) as stop:
             _save_start(t)
             while t.state.counters.epoch < t.cfg.epochs and t.stop_reason is None:
                 means = _run_epoch(t, stop)
                 if means is not None:
                     _end_epoch(t, means)
+                    _agree_stop(t)
                     continue
                 if stop.requested:
                     t.stop_reason, t.stop_signal = "interrupted", stop.signal
@@ -342,17 +400,20 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
             images += s.sampler.batch_size
             bar.update(1)
             spent = c.elapsed_s + time.perf_counter() - last_time - side_s
-            out_of_time = spent >= budget_s
+            out_of_time = stop.agree(t, spent >= budget_s)
             due = c.step % cfg.log_every == 0 or c.step_in_epoch == t.steps_per_epoch
             if due or stop.requested or out_of_time:
                 now = time.perf_counter()
                 c.elapsed_s += now - last_time - side_s  # evaluation time is not training time
-                record = _log_record(t, window.pop_means(), images / max(now - last_time, 1e-9))
+                means = ddp.mean_stats(window.pop_means(), t.device)  # over all ranks
+                record = _log_record(t, means, images / max(now - last_time, 1e-9))
                 t.emit("on_log", record)
                 bar.set_postfix_str(_postfix(record), refresh=False)
                 last_time, images, side_s = time.perf_counter(), 0, 0.0
                 ends = c.step_in_epoch == t.steps_per_epoch or stop.requested or out_of_time
                 problem = _non_finite(t, record, weights=ends)
+                if t.world_size > 1 and ddp.max_flags([int(problem is not None)], t.device)[0]:
+                    problem = ddp.from_main(problem) or problem or f"non-finite at step {c.step}"
                 if problem is not None:
                     _diverged(t, problem)
                     return None
@@ -363,16 +424,21 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
                 return None
             started = time.perf_counter()
             t.emit("on_step_end")
+            _agree_stop(t)
             side_s += time.perf_counter() - started
             if t.stop_reason:
                 return None
-    return epoch_stats.pop_means()
+    return ddp.mean_stats(epoch_stats.pop_means(), t.device)
 
 
 def next_batch(s: TrainState, device: torch.device) -> StepBatch:
-    """This rank's real images of the next step, with the latents (and labels) of its fakes."""
+    """This rank's real images of the next step, with the latents (and labels) of its fakes:
+    its slice of the global batch's latents, which every rank draws."""
     real, real_c = s.sampler.next()
-    z = s.g.sample_latents(len(real), generator=s.noise_gen, device=device)
+    z = s.g.sample_latents(s.sampler.batch_size, generator=s.noise_gen, device=device)
+    if len(real) != len(z):
+        rank = s.sampler.rank
+        z = z[rank * len(real) : (rank + 1) * len(real)]
     c = real_c if s.spec.c_dim else None  # conditional training will draw fake labels here
     return StepBatch(real, real_c if s.spec.c_dim else None, z, c)
 
@@ -434,6 +500,9 @@ def _rollback(t: Trainer, why: str) -> bool:
     both learning rates and train on; False when the policy is stop, the rollbacks are used up
     or there is no finite checkpoint. Each rollback is an event record in metrics.jsonl."""
     if t.cfg.on_nan != "rollback" or t.rollbacks >= MAX_ROLLBACKS or t.run is None:
+        return False
+    if t.world_size > 1:  # every rank would have to reload together: not done yet
+        t.run.log("warning: --on-nan rollback is not supported with several processes: stopping")
         return False
     path = t.run.checkpoint("last")
     try:

@@ -1,0 +1,197 @@
+"""Data-parallel training (issue 11): 2 processes under torchrun with gloo on CPU, tiny settings.
+
+`cxrgan train --nproc 2` runs `python -m torch.distributed.run --standalone` itself, so each
+test here launches torchrun as a user would (docs/distributed.md's single-node command).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from tiny import TINY_ARGS, TINY_CONFIG
+
+from cxrgan.cli.main import main
+from cxrgan.errors import CxrganError
+from cxrgan.training import distributed as ddp
+from cxrgan.training.checkpoint import load_checkpoint
+from cxrgan.training.rundir import EXIT_SIGTERM
+
+pytestmark = pytest.mark.skipif(
+    not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+    reason="needs torch.distributed with gloo",
+)
+
+TINY = [*TINY_ARGS, "--no-cache", "--demo-images", "64", "--log-every", "1"]
+
+
+def _cmd(*args: str, nproc: int | None = None) -> list[str]:
+    extra = ["--nproc", str(nproc)] if nproc else []
+    return [sys.executable, "-m", "cxrgan", "train", *TINY, *args, *extra]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    return {**env, "OMP_NUM_THREADS": "1", **extra}
+
+
+def _train(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
+    return subprocess.run(_cmd(*args, nproc=nproc), capture_output=True, text=True,
+                          timeout=300, env=_env())  # fmt: skip
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _train_steps(run: Path) -> list[int]:
+    return [r["step"] for r in _records(run) if "loss_d" in r]
+
+
+def _config(run: Path) -> dict:
+    return json.loads((run / "config.json").read_text())
+
+
+def _nets(run: Path) -> dict[str, torch.Tensor]:
+    tensors = load_file(str(run / "checkpoints" / "last.safetensors"))
+    return {k: v for k, v in tensors.items() if k.startswith(("G.", "D."))}
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_a_two_processes_write_one_consistent_run_directory(tmp_path):
+    single, run = tmp_path / "single", tmp_path / "run"
+    assert main(["train", *TINY, "--epochs", "2", "--steps-per-epoch", "3", "--out",
+                 str(single)]) == 0  # fmt: skip
+    done = _train("--epochs", "2", "--steps-per-epoch", "3", "--out", str(run))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "single"]  # nothing else
+    assert _files(run) == _files(single)  # the same files as one process writes
+    assert _train_steps(run) == [1, 2, 3, 4, 5, 6]  # one record per step, from rank 0 only
+    info = _config(run)
+    assert info["history"][0]["processes"] == 2
+    assert info["stopped"]["reason"] == "completed" and info["stopped"]["step"] == 6
+    log = (run / "train.log").read_text()
+    assert log.count("run directory:") == 1 and "training with 2 processes" in log
+    ckpt = load_checkpoint(run / "checkpoints" / "last.safetensors")
+    assert ckpt.meta["state"]["counters"]["step"] == 6
+    # Statistics are averaged over the ranks: they match one process on the same batches.
+    for a, b in zip(_records(single), _records(run), strict=True):
+        assert a["loss_d"] == pytest.approx(b["loss_d"], abs=1e-5)
+
+
+def test_b_sync_bn_two_ranks_of_32_equal_one_process_of_64(tmp_path):
+    """Same 64 images, same latents (every rank draws the global batch's and keeps its slice),
+    batch norm over the global batch: one step gives the same G and D, weights and buffers."""
+    args = ["--batch-size", "64", "--epochs", "1", "--steps-per-epoch", "1"]
+    assert main(["train", *TINY, *args, "--out", str(tmp_path / "one")]) == 0
+    done = _train(*args, "--out", str(tmp_path / "two"))
+    assert done.returncode == 0, done.stderr
+    assert "each draws 32 of every batch of 64" in (tmp_path / "two" / "train.log").read_text()
+    one, two = _nets(tmp_path / "one"), _nets(tmp_path / "two")
+    assert one.keys() == two.keys() and any("running_mean" in k for k in one)
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], atol=1e-5, rtol=1e-5, msg=key)
+
+
+def test_c_resume_one_two_one_processes_continues_without_gaps(tmp_path):
+    straight, run = tmp_path / "straight", tmp_path / "run"
+    args = ["--steps-per-epoch", "3"]
+    assert main(["train", *TINY, *args, "--epochs", "3", "--out", str(straight)]) == 0
+    assert main(["train", *TINY, *args, "--epochs", "1", "--out", str(run)]) == 0
+    done = _train("--resume", str(run), "--epochs", "2")
+    assert done.returncode == 0, done.stderr
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--nproc", "1"]) == 0
+
+    assert _train_steps(run) == list(range(1, 10))  # no gaps, no duplicates
+    assert [r["epoch"] for r in _records(run) if "loss_d" in r] == [1] * 3 + [2] * 3 + [3] * 3
+    info = _config(run)
+    assert [h["event"] for h in info["history"]] == ["start", "resume", "resume"]
+    assert [h.get("processes", 1) for h in info["history"]] == [1, 2, 1]
+    assert [h["step"] for h in info["history"]] == [0, 3, 6]
+    assert info["stopped"]["step"] == 9
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "epoch_0001.png", "epoch_0002.png", "epoch_0003.png", "real.png"]  # fmt: skip
+    # The data and the latents do not depend on the world size: the same run as one process.
+    a, b = _nets(straight), _nets(run)
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-4, rtol=1e-4, msg=key)
+    for x, y in zip(_records(straight), _records(run), strict=True):
+        assert x["loss_g"] == pytest.approx(y["loss_g"], abs=1e-4)
+
+
+def _rank_pid(marker: str, rank: int) -> int | None:
+    """The pid of the torchrun worker of `rank` among the processes started with `marker`."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            env = (proc / "environ").read_bytes().split(b"\0")
+            if f"CXRGAN_TEST={marker}".encode() in env and f"RANK={rank}".encode() in env:
+                return int(proc.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers in /proc")
+def test_d_sigterm_to_one_rank_stops_every_rank_with_last_saved(tmp_path):
+    run, marker = tmp_path / "run", uuid.uuid4().hex
+    proc = subprocess.Popen(
+        _cmd("--epochs", "1", "--steps-per-epoch", "100000", "--out", str(run), nproc=2),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(CXRGAN_TEST=marker),
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not (run / "metrics.jsonl").exists() or len(_train_steps(run)) < 3:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "training did not start in time"
+        time.sleep(0.1)
+    pid = _rank_pid(marker, 1)
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)  # rank 1 only: a preempted or killed worker
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_SIGTERM, err
+    stopped = _config(run)["stopped"]
+    assert stopped["reason"] == "interrupted" and stopped["signal"] == "SIGTERM"
+    ckpt = load_checkpoint(run / "checkpoints" / "last.safetensors")
+    assert ckpt.meta["state"]["counters"]["step"] == stopped["step"] >= 3
+    assert ckpt.non_finite("G", "D") is None
+    assert _train_steps(run) == list(range(1, stopped["step"] + 1))
+
+
+# ------------------------------------------------------------------------------------------------
+# Mistakes, in one process
+
+
+def test_batch_size_must_split_over_the_processes():
+    from cxrgan.config import TrainConfig
+    from cxrgan.data.source import load_phantoms
+    from cxrgan.training.trainer import build_trainer
+
+    cfg = TrainConfig(epochs=1, steps_per_epoch=1, **{**TINY_CONFIG, "batch_size": 10})
+    with pytest.raises(CxrganError, match="multiple of the 3 processes"):
+        build_trainer(cfg, None, load_phantoms(32, 32, seed=0), rank=1, world_size=3)
+
+
+def test_nccl_on_cpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("CXRGAN_DIST_BACKEND", "nccl")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CxrganError, match="nccl needs CUDA"):
+        ddp.init(ddp.World(0, 2, 0))
+
+
+def test_nproc_under_torchrun_must_agree(monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", *TINY, "--nproc", "3"]) == 2
+    assert "leave --nproc out" in capsys.readouterr().err
