@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 CLASSES = ("NORMAL", "PNEUMONIA")
@@ -44,4 +46,16 @@ def answers_file(path: Path, key: dict, reader: str, answer) -> Path:
     data = {"format": 1, "study": key["study"], "reader": reader,
             "exported": "2026-01-01T00:00:00Z", "answers": answers}  # fmt: skip
     path.write_text(json.dumps(data))
+    return path
+
+
+def shared(sub: str) -> Path:
+    """../shared/data/SUB, skipped (failed under CI) when absent, as tests/conftest.py does;
+    for module-scoped fixtures, which cannot use conftest's function-scoped ones."""
+    root = Path(__file__).resolve().parents[2]
+    path = Path(os.environ.get("CXRGAN_SHARED_DATA", root.parent / "shared" / "data")) / sub
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the shared data, but {path} is missing")
+        pytest.skip(f"shared data not found at {path} (set CXRGAN_SHARED_DATA)")
     return path

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import _shared
-from helpers import answers_file
+from helpers import answers_file, shared
 from PIL import Image
 from safetensors import safe_open
 from tiny import TINY_CONFIG
 
 from cxrgan.cli.main import main
 from cxrgan.config import TrainConfig
+from cxrgan.reporting.html_report import write_report
 from cxrgan.study.make import make_study
 from cxrgan.study.score import score_study
 from cxrgan.training.checkpoint import load_checkpoint
@@ -44,7 +44,7 @@ print("loaded:", sorted(m for m in sys.modules if m.split(".")[0] in ("cxrgan", 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    kaggle, held_out = _shared("kaggle-chest-xray-224/train"), _shared("cxr-kermany/png128")
+    kaggle, held_out = shared("kaggle-chest-xray-224/train"), shared("cxr-kermany/png128")
     tmp = tmp_path_factory.mktemp("export")
     run = tmp / "run"
     config = {**TINY_CONFIG, "batch_size": 32}
@@ -118,3 +118,10 @@ def test_bundle_loads_without_cxrgan(exported: tuple[Path, Path, Path]) -> None:
     got = np.stack([np.asarray(Image.open(bundle / f"sample_{i:02d}.png")) for i in range(16)])
     assert np.array_equal(got, generate_images(run, 16, seed=0))  # the same images as cxrgan's
     assert re.search(r"\bcxrgan\b", (bundle / "generator.py").read_text().split('"""')[2]) is None
+
+
+def test_run_report_links_to_the_study(exported: tuple[Path, Path, Path]) -> None:
+    run, _, _ = exported
+    page = write_report(run).read_text()
+    assert '<a href="turing/score.html">' in page
+    assert "1 reader(s), mean accuracy 1.000 (0.5 is chance)" in page

@@ -4,7 +4,9 @@ memorisation, configuration and history."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ def build_run_page(path: Path) -> str:
         ("samples", "Samples", _samples_section(run)),
         ("real", "Real vs generated", _real_vs_generated(run)),
         ("memorisation", "Memorisation", _memorisation_section(run)),
+        ("turing", "Reading study", _turing_section(run)),
         ("config", "Configuration", _config_section(run)),
         ("history", "History", _history_section(run)),
     ]
@@ -468,6 +471,22 @@ def _memorisation_section(run: RunData) -> str:
         f"{img_tag(img, 'closest generated/training pairs')}</figure>"
     )
     return section("memorisation", "Memorisation check", body, note)
+
+
+def _turing_section(run: RunData) -> str:
+    """A link to the run's reading study, when `cxrgan turing score` wrote RUN/turing.json."""
+    try:
+        link = json.loads((run.path / "turing.json").read_text("utf-8"))
+        href = os.path.relpath(link["summary"], run.path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    acc = link.get("mean_accuracy")
+    text = f"{link.get('readers', '?')} reader(s), mean accuracy " + (
+        "–" if acc is None else f"{acc:.3f} (0.5 is chance)"
+    )
+    body = f'<p>{e(text)}: <a href="{e(href)}">the study\'s summary</a></p>'
+    note = "Can readers tell real from generated images? (<code>cxrgan turing</code>)"
+    return section("turing", "Reading study", body, note)
 
 
 def _config_section(run: RunData) -> str:
