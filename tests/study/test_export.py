@@ -117,7 +117,9 @@ def test_bundle_loads_without_cxrgan(exported: tuple[Path, Path, Path]) -> None:
     assert "loaded: []" in done.stdout
     got = np.stack([np.asarray(Image.open(bundle / f"sample_{i:02d}.png")) for i in range(16)])
     assert np.array_equal(got, generate_images(run, 16, seed=0))  # the same images as cxrgan's
-    assert re.search(r"\bcxrgan\b", (bundle / "generator.py").read_text().split('"""')[2]) is None
+    assert (
+        re.search(r"^\s*(import|from) cxrgan", (bundle / "generator.py").read_text(), re.M) is None
+    )
 
 
 def test_run_report_links_to_the_study(exported: tuple[Path, Path, Path]) -> None:
@@ -125,3 +127,12 @@ def test_run_report_links_to_the_study(exported: tuple[Path, Path, Path]) -> Non
     page = write_report(run).read_text()
     assert '<a href="turing/score.html">' in page
     assert "1 reader(s), mean accuracy 1.000 (0.5 is chance)" in page
+
+
+def test_study_of_a_run_names_nothing(exported: tuple[Path, Path, Path]) -> None:
+    run, _, tmp = exported
+    page = (run / "turing" / "study.html").read_text()
+    for hint in (str(tmp), "checkpoint", "seed", "NORMAL", "PNEUMONIA", "png128", "truth"):
+        assert hint not in page, hint
+    key = json.loads((run / "turing" / "key.json").read_text())
+    assert key["run"] == str(run.resolve()) and key["image_size"] == 32

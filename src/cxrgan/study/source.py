@@ -23,7 +23,7 @@ from cxrgan.errors import CxrganError
 from cxrgan.models.base import Generator
 
 # What the forward may reference besides `torch` (fx prints these names as they are).
-ALLOWED_GLOBALS = {"torch", "len", "inf", "nan", "NoneType", "device", "_Tensor_", "getattr"}
+ALLOWED_GLOBALS = {"torch", "len", "inf", "nan", "NoneType", "device", "getattr"}
 
 HEADER = '''"""{title}
 
@@ -40,7 +40,6 @@ import zlib
 import torch
 from torch import nn
 
-_Tensor_ = torch.Tensor
 inf, nan = float("inf"), float("nan")
 NoneType = type(None)
 device = torch.device
@@ -102,6 +101,8 @@ def _trace(g: Generator) -> fx.Graph:
     for node in list(graph.nodes):  # the "c is None" guard of an unconditional model
         if node.op == "call_function" and getattr(node.target, "__name__", "") == "_assert_is_none":
             graph.erase_node(node)
+        else:
+            node.type = None  # no annotations: `Tensor | None` would need names of its own
     return graph
 
 
@@ -134,8 +135,12 @@ def generator_source(g: Generator, title: str) -> str:
     if unknown:
         raise CxrganError(f"cannot export {type(g).__name__}: its forward calls {unknown}")
     used = sorted({n.target for n in graph.nodes if n.op == "call_module"})
-    if any(n.op == "get_attr" for n in graph.nodes):
-        raise CxrganError(f"cannot export {type(g).__name__}: its forward reads tensors directly")
+    direct = sorted({str(n.target) for n in graph.nodes if n.op == "get_attr"})
+    if direct:  # a layer of its own (not torch.nn) that holds weights: traced into, not rebuilt
+        raise CxrganError(
+            f"cannot export {type(g).__name__}: its forward reads {', '.join(direct)} directly "
+            "(only torch.nn layers hold weights in an exported generator)"
+        )
     lines = [f"        self._put({name!r}, {_layer(name, g.get_submodule(name))})" for name in used]
     kept = [line for line in code.src.splitlines() if not line.startswith("torch.fx.")]
     forward = textwrap.indent("\n".join(kept).strip("\n"), "    ")
