@@ -124,3 +124,10 @@ def test_reader_answers_reloads_continues_and_exports(browser: Browser, tmp_path
 
     s = score_study(study, files)
     assert s["readers"][0]["accuracy"] == 1.0 and s["readers"][0]["answered"] == N
+
+    summary = Page(browser)  # the organiser's one-page summary: self-contained too
+    summary.open(study / "score.html")
+    images = summary.js("Array.from(document.images).map(i => i.complete && i.naturalWidth)")
+    assert len(images) == 1 and images[0] > 0  # every fake caught; no real called fake
+    assert summary.problems() == []
+    summary.screenshot(ARTIFACTS / "turing-score.png")

@@ -229,7 +229,7 @@ def _img(path: Path | None) -> str:
     if path is None:
         return "<p>none</p>"
     uri = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-    return f'<img src="{uri}" alt="{html.escape(path.stem)}">'
+    return f'<img class="grid" src="{uri}" alt="{html.escape(path.stem)}">'
 
 
 def summary_page(s: dict[str, Any], grids: dict[str, Path | None]) -> str:
@@ -246,11 +246,20 @@ def summary_page(s: dict[str, Any], grids: dict[str, Path | None]) -> str:
         for p in s["agreement"]["pairs"]
     )
     ag = s["agreement"]
+    if len(s["readers"]) < 2:
+        agreement = "<p>Agreement between readers needs two readers or more.</p>"
+    else:
+        agreement = (
+            f"<p>Fleiss' κ over all readers: {_fmt(ag['fleiss_kappa'])} ({ag['fleiss_images']} "
+            "images every reader answered).</p><table><tr><th>readers</th><th>images</th>"
+            f"<th>Cohen's κ</th></tr>{pairs}</table>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Reading study: results</title>
 <style>body{{font:14px/1.4 system-ui,sans-serif;max-width:60em;margin:1em auto;color:#222}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}img{{max-width:100%;image-rendering:pixelated}}
+img.grid{{width:100%;max-width:520px}}
 .grids{{display:flex;gap:2em}}.grids div{{flex:1}}</style></head><body>
 <h1>Reading study: can readers tell real from generated?</h1>
 <p>{s["images"]} images ({s["reals"]} real, {s["fakes"]} generated), {len(s["readers"])}
@@ -261,9 +270,7 @@ from the confidence ratings.</p>
 <table><tr><th>reader</th><th>answered</th><th>accuracy</th><th>sensitivity</th>
 <th>specificity</th><th>p</th><th>AUC</th></tr>{rows}</table>
 <h2>Agreement</h2>
-<p>Fleiss' κ over all readers: {_fmt(ag["fleiss_kappa"])} ({ag["fleiss_images"]} images
-every reader answered).</p>
-<table><tr><th>readers</th><th>images</th><th>Cohen's κ</th></tr>{pairs}</table>
+{agreement}
 <div class="grids"><div><h2>Generated images caught most often</h2>
 {_img(grids["fakes_caught"])}</div><div><h2>Real images most often called fake</h2>
 {_img(grids["reals_called_fake"])}</div></div>
