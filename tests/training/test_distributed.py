@@ -169,6 +169,30 @@ def test_d_sigterm_to_one_rank_stops_every_rank_with_last_saved(tmp_path):
     assert _train_steps(run) == list(range(1, stopped["step"] + 1))
 
 
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers in /proc")
+def test_torchrun_max_restarts_restarts_a_killed_worker_from_last(tmp_path):
+    """torchrun --max-restarts restarts the workers with the same command: cxrgan sees
+    TORCHELASTIC_RESTART_COUNT and resumes --out from checkpoints/last."""
+    run, marker = tmp_path / "run", uuid.uuid4().hex
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "--max-restarts=1", "-m", "cxrgan", "train", *TINY, "--epochs", "1",
+           "--steps-per-epoch", "30", "--out", str(run)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(CXRGAN_TEST=marker))  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not (run / "metrics.jsonl").exists() or len(_train_steps(run)) < 3:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "training did not start in time"
+        time.sleep(0.1)
+    os.kill(_rank_pid(marker, 1), signal.SIGKILL)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err[-3000:]
+    assert _train_steps(run) == list(range(1, 31))  # trained again from last, no duplicates
+    info = _config(run)
+    assert [h["event"] for h in info["history"]] == ["start", "resume"]
+    assert info["stopped"]["reason"] == "completed" and info["stopped"]["step"] == 30
+
+
 # ------------------------------------------------------------------------------------------------
 # Mistakes, in one process
 

@@ -84,7 +84,21 @@ def init(world: World) -> None:
     if cuda and world.local_rank < torch.cuda.device_count():
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group(backend, rank=world.rank, world_size=world.world_size,
-                            timeout=TIMEOUT)  # fmt: skip
+                            timeout=TIMEOUT, store=_attempt_store(world))  # fmt: skip
+
+
+def _attempt_store(world: World) -> dist.Store | None:
+    """After a torchrun restart (--max-restarts), the rendezvous store may still hold the
+    previous attempt's addresses, and gloo then dials a dead worker: each attempt gets its own
+    key prefix. None (torch's env:// rendezvous) outside torchrun's restarts."""
+    attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT") or 0)
+    if attempt == 0 or "MASTER_ADDR" not in os.environ:
+        return None
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]),
+                          world.world_size, is_master=not agent and world.rank == 0,
+                          timeout=TIMEOUT)  # fmt: skip
+    return dist.PrefixStore(f"cxrgan/attempt_{attempt}/", store)
 
 
 _NO_NCCL = (
