@@ -30,6 +30,7 @@ from cxrgan.settings import Setting, setting, settings_of
 IMAGE_SIZES = (32, 64, 128, 256)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NAN_POLICIES = ("rollback", "stop")
+PRECISIONS = ("fp32", "bf16", "fp16")
 MAX_ROLLBACKS = 3  # --on-nan rollback: at most this many per train or resume (docs/reliability.md)
 
 
@@ -267,6 +268,22 @@ class TrainConfig:
         False,
         "also write scalars and sample grids to RUN/tb/ for TensorBoard (needs: pip install "
         "'cxrgan[tensorboard]')",
+        group="run",
+        resumable=True,
+    )
+    precision: str = setting(
+        "fp32",
+        "arithmetic of the forward passes: bf16 or fp16 autocast (fp16 with a gradient scaler "
+        "per network, kept in checkpoints). CUDA; bf16 also on CPUs with AVX-512 BF16 or AMX "
+        "(elsewhere emulated and much slower); untested on GPUs",
+        group="run",
+        resumable=True,
+        choices=lambda: PRECISIONS,
+    )
+    compile: bool = setting(
+        False,
+        "torch.compile G's and D's forward passes (the first steps compile; needs a C++ "
+        "compiler on CPU); untested on GPUs",
         group="run",
         resumable=True,
     )

@@ -219,3 +219,75 @@ def test_nproc_under_torchrun_must_agree(monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", *TINY, "--nproc", "3"]) == 2
     assert "leave --nproc out" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# --precision and --compile (issue 11 item 4): CUDA untested; these are their CPU checks
+
+
+def _bound_phases(scaler_scale: float):
+    from cxrgan.losses import LOSSES
+    from cxrgan.models import ModelSpec, build_models
+    from cxrgan.training.step import bind_phases
+
+    torch.manual_seed(0)
+    g, d = build_models(ModelSpec("dcgan", 8, 32, kwargs={"ngf": 4, "ndf": 4}))
+    opts = {"G": (g, torch.optim.Adam(g.parameters())), "D": (d, torch.optim.Adam(d.parameters()))}
+    loss = LOSSES.load("bce")(g, d, augment=None)
+    phases = bind_phases(loss, opts)
+    scalers = {n: torch.amp.GradScaler("cpu", init_scale=scaler_scale) for n in ("G", "D")}
+    for bound in phases:
+        bound.autocast, bound.scaler = ("cpu", torch.float16), scalers[bound.phase.net]
+    return g, loss, phases, scalers
+
+
+def test_fp16_scales_the_gradients_skips_overflow_and_keeps_its_state():
+    from cxrgan.losses.base import StepBatch
+    from cxrgan.training.callbacks import GradScalers
+    from cxrgan.training.step import train_step
+
+    def batch():
+        return StepBatch(torch.randn(4, 1, 32, 32), None, torch.randn(4, 8), None)
+
+    g, loss, phases, scalers = _bound_phases(2.0**10)
+    before = [p.detach().clone() for p in g.parameters()]
+    train_step(loss, phases, batch(), 0)
+    assert all(torch.isfinite(p).all() for p in g.parameters())
+    assert any(not torch.equal(a, p) for a, p in zip(before, g.parameters(), strict=True))
+    # A scale that overflows fp16 gradients: the step is skipped and the scale halved.
+    g, loss, phases, scalers = _bound_phases(2.0**70)
+    before = [p.detach().clone() for p in g.parameters()]
+    train_step(loss, phases, batch(), 0)
+    assert all(torch.equal(a, p) for a, p in zip(before, g.parameters(), strict=True))
+    assert scalers["G"].get_scale() == 2.0**69
+    # Its state goes into checkpoints (JSON) and comes back.
+    state = json.loads(json.dumps(GradScalers(scalers).state()))
+    fresh = {n: torch.amp.GradScaler("cpu") for n in ("G", "D")}
+    GradScalers(fresh).load_state(None, state)
+    assert fresh["G"].get_scale() == 2.0**69
+
+
+def test_precision_on_cpu_refuses_fp16_and_warns_for_emulated_bf16(tmp_path, monkeypatch, capsys):
+    from cxrgan.config import TrainConfig
+    from cxrgan.training import trainer
+
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--precision", "fp16", "--out", str(out)]) == 2
+    assert "fp16 needs a CUDA GPU" in capsys.readouterr().err and not out.exists()
+    cfg = TrainConfig(precision="bf16", **TINY_CONFIG)
+    monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: False)
+    autocast, scalers, note = trainer.precision(cfg, torch.device("cpu"))
+    assert autocast == ("cpu", torch.bfloat16) and scalers is None and "20x slower" in note
+
+
+def test_bf16_and_compile_train_on_cpu_with_the_same_checkpoint_keys(tmp_path):
+    base = ["--epochs", "1", "--steps-per-epoch", "2"]
+    assert main(["train", *TINY, *base, "--out", str(tmp_path / "fp32")]) == 0
+    bf16_args = ["--precision", "bf16", "--out", str(tmp_path / "bf16")]
+    assert main(["train", *TINY, *base, *bf16_args]) == 0
+    assert main(["train", *TINY, *base, "--compile", "--out", str(tmp_path / "compiled")]) == 0
+    fp32, bf16, compiled = (_nets(tmp_path / n) for n in ("fp32", "bf16", "compiled"))
+    assert fp32.keys() == bf16.keys() == compiled.keys()
+    for key in fp32:
+        assert torch.isfinite(bf16[key].float()).all(), key
+        torch.testing.assert_close(compiled[key], fp32[key], atol=1e-4, rtol=1e-4, msg=key)

@@ -103,6 +103,24 @@ class Balance(Callback):
             self.resumed = True
 
 
+class GradScalers(Callback):
+    """--precision fp16: the gradient scalers of G and D, kept in checkpoints, on every rank."""
+
+    main_only = False
+    name = "grad_scaler"
+
+    def __init__(self, scalers: dict[str, torch.amp.GradScaler]):
+        self.scalers = scalers
+
+    def state(self) -> dict[str, Any]:
+        return {net: scaler.state_dict() for net, scaler in self.scalers.items()}
+
+    def load_state(self, t: Trainer, state: dict[str, Any]) -> None:
+        for net, saved in state.items():
+            if net in self.scalers and saved:
+                self.scalers[net].load_state_dict(saved)
+
+
 class SampleGrids(Callback):
     """The fixed latents through the sampling generator after every epoch."""
 

@@ -29,7 +29,7 @@ from cxrgan.reporting.plots import save_grid
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import Checkpoint, load_checkpoint, saved_counters
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
-from cxrgan.training.trainer import build_trainer, resolve_device, train
+from cxrgan.training.trainer import build_trainer, precision, resolve_device, train
 
 
 def start_run(cfg: TrainConfig) -> RunDir:
@@ -45,6 +45,7 @@ def start_run(cfg: TrainConfig) -> RunDir:
 def _start_run(cfg: TrainConfig) -> RunDir:
     cfg.validate()
     device = resolve_device(cfg.device)
+    precision(cfg, device)  # an impossible --precision before anything is written
     out = Path(cfg.out) if cfg.out else default_run_path()
     check_writable(out, "--out")  # before minutes of decoding, not after
     notes: list[str] = []  # cache messages, printed now and logged once the run folder exists
@@ -119,6 +120,7 @@ def _resume(run: RunDir, overrides: dict[str, Any], name: str) -> RunDir:
         names = ", ".join(fixed)
         raise CxrganError(f"{names} cannot change on --resume (they are fixed by the checkpoint)")
     cfg = old.replace(**{k: v for k, v in overrides.items() if k in RESUMABLE}).validate()
+    precision(cfg, resolve_device(cfg.device))
     ckpt = _resume_checkpoint(run, name)
     c = ckpt.meta["state"]["counters"] if ckpt is not None else {"epoch": 0, "step": 0}
     done = c["epoch"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ class BoundPhase:
     opt: torch.optim.Optimizer
     # Multi-process: averages the module's gradients over ranks before the optimiser steps.
     sync: Callable[[nn.Module], None] | None = None
+    # --precision bf16|fp16: (device type, dtype) of autocast; fp16 also scales the gradients.
+    autocast: tuple[str, torch.dtype] | None = None
+    scaler: torch.amp.GradScaler | None = None
 
 
 def bind_phases(
@@ -43,14 +47,28 @@ def train_step(
         frozen = loss.D if bound.phase.net == "G" else None
         if frozen is not None:
             frozen.requires_grad_(False)
+        gain: float = interval
+        if bound.scaler is not None:  # fp16: the loss scale multiplies the gain, as scale() does
+            one = torch.ones((), device=next(bound.module.parameters()).device)
+            gain = interval * float(bound.scaler.scale(one))
+        autocast = (
+            torch.autocast(bound.autocast[0], dtype=bound.autocast[1])
+            if bound.autocast is not None
+            else contextlib.nullcontext()
+        )
         try:
-            stats.update(loss.accumulate_gradients(bound.phase.name, batch, gain=interval))
+            with autocast:
+                stats.update(loss.accumulate_gradients(bound.phase.name, batch, gain=gain))
         finally:
             if frozen is not None:
                 frozen.requires_grad_(True)
         if bound.sync is not None:
             bound.sync(bound.module)
-        bound.opt.step()
+        if bound.scaler is not None:  # unscale; skip the step on inf/NaN and lower the scale
+            bound.scaler.step(bound.opt)
+            bound.scaler.update()
+        else:
+            bound.opt.step()
     return stats
 
 
