@@ -42,7 +42,8 @@ class TrainConfig:
         DEFAULT_RECIPE,
         "a named, tested bundle of the settings that make the GAN (networks, loss, "
         "augmentation, rates, EMA, R1, batch); options you give override it. tutorial: the "
-        "DCGAN tutorial's; blog: the tutorial's networks with G at 1e-3",
+        "DCGAN tutorial's; blog: the tutorial's networks with G at 1e-3; small-data (the "
+        "recommended one): the blog's rates with batch 16 and an EMA generator",
         group="run",
         choices=recipe_names,
     )
@@ -184,6 +185,16 @@ class TrainConfig:
         "where the decode-once cache lives (default: $XDG_CACHE_HOME/cxrgan, else ~/.cache/cxrgan)",
         group="data",
         resumable=True,
+    )
+    data_on: str = setting(
+        "auto",
+        "where the training images live. device: all copied to the GPU once (fastest); host: "
+        "in host memory (the decode-once cache is memory-mapped) and each step copies only "
+        "this process's share, through pinned memory, for data larger than the GPU; auto: "
+        "device when they take at most half the GPU's free memory (on CPU they are in memory)",
+        group="data",
+        resumable=True,
+        choices=lambda: ("auto", "device", "host"),
     )
     demo_images: int = setting(
         2048, "number of phantoms when --data is omitted", group="data", min=1

@@ -291,3 +291,45 @@ def test_bf16_and_compile_train_on_cpu_with_the_same_checkpoint_keys(tmp_path):
     for key in fp32:
         assert torch.isfinite(bf16[key].float()).all(), key
         torch.testing.assert_close(compiled[key], fp32[key], atol=1e-4, rtol=1e-4, msg=key)
+
+
+# ------------------------------------------------------------------------------------------------
+# --data-on host: the images stay in host memory, each step copies this rank's share (item 2)
+
+
+def test_streamed_batches_equal_the_in_memory_batches(tmp_path):
+    import numpy as np
+
+    from cxrgan.training.sampler import BatchSampler
+
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 32, 32), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", pixels)
+    mapped = np.load(tmp_path / "images.npy", mmap_mode="c")  # as the decode-once cache is
+    for rank in (0, 1):
+        memory = BatchSampler(torch.from_numpy(pixels.copy()), None, 16, 3, True, rank, 2)
+        streamed = BatchSampler(torch.from_numpy(mapped), None, 16, 3, True, rank, 2,
+                                device=torch.device("cpu"))  # fmt: skip
+        assert streamed.streamed and not memory.streamed
+        for _ in range(7):  # across passes (40 images, 16 a step)
+            (a, la), (b, lb) = memory.next(), streamed.next()
+            assert torch.equal(a, b) and torch.equal(la, lb) and len(a) == 8
+
+
+def test_data_on_host_trains_the_same_run_and_auto_picks_by_free_memory(tmp_path, monkeypatch):
+    from cxrgan.config import TrainConfig
+    from cxrgan.data.source import load_phantoms
+    from cxrgan.training import trainer
+
+    base = ["--epochs", "1", "--steps-per-epoch", "2"]
+    assert main(["train", *TINY, *base, "--out", str(tmp_path / "device")]) == 0
+    host = ["--data-on", "host", "--out", str(tmp_path / "host")]
+    assert main(["train", *TINY, *base, *host]) == 0
+    a, b = _nets(tmp_path / "device"), _nets(tmp_path / "host")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    data = load_phantoms(16, 32, seed=0)  # 16 KiB of images
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (32 * 1024, 10**9))
+    auto = TrainConfig(data_on="auto", **TINY_CONFIG)
+    assert trainer.data_on_device(auto, data, torch.device("cuda"))  # fits in half the free
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (31 * 1024, 10**9))
+    assert not trainer.data_on_device(auto, data, torch.device("cuda"))
+    assert not trainer.data_on_device(auto.replace(data_on="host"), data, torch.device("cpu"))

@@ -24,8 +24,13 @@ class BatchSampler:
         hflip: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        device: torch.device | None = None,
     ):
-        self.images = images  # (N, H, W) uint8, already on the training device
+        # (N, H, W) uint8: on the training device, or in host memory (a memory-mapped cache)
+        # when `device` is another one: then each step copies only this rank's share there.
+        self.images = images
+        self.device = torch.device(device) if device is not None else images.device
+        self.streamed = device is not None
         if labels is None:  # unlabelled images: all class 0
             labels = torch.zeros(len(images), dtype=torch.long)
         self.labels = labels.to(images.device)  # (N,) int64 class indices
@@ -54,11 +59,17 @@ class BatchSampler:
         flip = torch.rand(len(idx), generator=self.gen) < 0.5 if self.hflip else None
         share = slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
         idx = idx[share].to(self.images.device)
-        batch = from_uint8(self.images[idx].unsqueeze(1))
+        pixels, labels = self.images[idx], self.labels[idx]
+        if self.streamed:  # from host memory: this rank's share only
+            if self.device.type == "cuda":
+                pixels, labels = pixels.pin_memory(), labels.pin_memory()
+            pixels = pixels.to(self.device, non_blocking=True)
+            labels = labels.to(self.device, non_blocking=True)
+        batch = from_uint8(pixels.unsqueeze(1))
         if flip is not None:
             flip = flip[share].to(batch.device)
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
-        return batch.contiguous(memory_format=torch.channels_last), self.labels[idx]
+        return batch.contiguous(memory_format=torch.channels_last), labels
 
     def state(self) -> tuple[dict[str, Tensor], dict[str, int]]:
         return {"rng.data": self.gen.get_state(), "sampler.perm": self.perm}, {"pos": self.pos}

@@ -125,6 +125,19 @@ def d_adam_settings(cfg: TrainConfig) -> tuple[float, tuple[float, float]]:
     return cfg.d_lr * ratio, (cfg.beta1**ratio, cfg.beta2**ratio)
 
 
+DEVICE_SHARE = 0.5  # --data-on auto: the images go to the GPU when they take at most this share
+
+
+def data_on_device(cfg: TrainConfig, data: ImageSet, device: torch.device) -> bool:
+    """--data-on: whether the whole data set is copied to the device (else it stays in host
+    memory and each step copies this rank's share). auto: when it fits in DEVICE_SHARE of the
+    device's free memory; always on CPU, where host memory is the device's."""
+    if cfg.data_on != "auto" or device.type != "cuda":
+        return cfg.data_on != "host"
+    free, _ = torch.cuda.mem_get_info(device)
+    return data.images.nbytes <= DEVICE_SHARE * free
+
+
 def build_state(
     cfg: TrainConfig, spec: ModelSpec, data: ImageSet, device: torch.device, rank: int = 0,
     world_size: int = 1,
@@ -140,9 +153,13 @@ def build_state(
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.g_lr, betas=betas)
     d_lr, d_betas = d_adam_settings(cfg)
     opt_d = torch.optim.Adam(d.parameters(), lr=d_lr, betas=d_betas)
-    images = torch.from_numpy(data.images).to(device)
+    images = torch.from_numpy(data.images)  # host memory: a memory-mapped cache, or decoded
+    on_device = data_on_device(cfg, data, device)
+    if on_device:
+        images = images.to(device)
     labels = torch.from_numpy(data.labels).long()
-    sampler = BatchSampler(images, labels, cfg.batch_size, cfg.seed, cfg.hflip, rank, world_size)
+    sampler = BatchSampler(images, labels, cfg.batch_size, cfg.seed, cfg.hflip, rank, world_size,
+                           device=None if on_device else device)  # fmt: skip
     # Every rank draws the global batch's latents and keeps its slice (next_batch), so the
     # latents, like the images, do not depend on the world size.
     noise_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
