@@ -123,6 +123,7 @@ def train_row(run: Path, folder: Path, regime: Regime, row: str, minutes: float)
                  "--seed", "0", "--log-every", "50", "--out", str(run)]  # fmt: skip
     cmd = [sys.executable, "-m", "cxrgan", "train", *args, "--no-progress"]
     print(f"  training {run.name}: {' '.join(cmd[3:])}", flush=True)
+    run.parent.mkdir(parents=True, exist_ok=True)
     with (run.parent / f"{run.name}.log").open("a") as log:
         subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
 
