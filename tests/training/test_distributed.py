@@ -169,6 +169,26 @@ def test_d_sigterm_to_one_rank_stops_every_rank_with_last_saved(tmp_path):
     assert _train_steps(run) == list(range(1, stopped["step"] + 1))
 
 
+def test_ctrl_c_to_nproc_stops_every_rank_with_last_saved(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        _cmd("--epochs", "1", "--steps-per-epoch", "100000", "--out", str(run), nproc=2),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not (run / "metrics.jsonl").exists() or len(_train_steps(run)) < 3:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "training did not start in time"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # to `cxrgan train --nproc 2`, which passes it to torchrun
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    stopped = _config(run)["stopped"]
+    assert stopped["signal"] == "SIGINT"
+    ckpt = load_checkpoint(run / "checkpoints" / "last.safetensors")
+    assert ckpt.meta["state"]["counters"]["step"] == stopped["step"] >= 3
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers in /proc")
 def test_torchrun_max_restarts_restarts_a_killed_worker_from_last(tmp_path):
     """torchrun --max-restarts restarts the workers with the same command: cxrgan sees
