@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from run_files import config as _config
+from run_files import records as _records
+from run_files import train_steps as _train_steps
 from safetensors.torch import load_file
 from tiny import TINY_ARGS, TINY_CONFIG
 
@@ -48,18 +51,6 @@ def _env(**extra: str) -> dict[str, str]:
 def _train(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
     return subprocess.run(_cmd(*args, nproc=nproc), capture_output=True, text=True,
                           timeout=300, env=_env())  # fmt: skip
-
-
-def _records(run: Path) -> list[dict]:
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-def _train_steps(run: Path) -> list[int]:
-    return [r["step"] for r in _records(run) if "loss_d" in r]
-
-
-def _config(run: Path) -> dict:
-    return json.loads((run / "config.json").read_text())
 
 
 def _nets(run: Path) -> dict[str, torch.Tensor]:

@@ -25,6 +25,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from run_files import config as _config
+from run_files import records as _records
+from run_files import train_steps as _train_steps
 from safetensors.torch import load_file
 from tiny import TINY_ARGS
 
@@ -40,18 +43,6 @@ from cxrgan.training.checkpoint import (
 from cxrgan.training.rundir import EXIT_DIVERGED, EXIT_SIGINT, EXIT_SIGTERM
 
 TINY = [*TINY_ARGS, "--no-cache", "--log-every", "1"]
-
-
-def _records(run: Path) -> list[dict]:
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-def _train_steps(run: Path) -> list[int]:
-    return [r["step"] for r in _records(run) if "loss_d" in r]
-
-
-def _config(run: Path) -> dict:
-    return json.loads((run / "config.json").read_text())
 
 
 def _counters(run: Path, name: str = "last") -> dict:
