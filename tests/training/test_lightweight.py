@@ -32,12 +32,10 @@ def _decoder_params(d):
     return [*d.decoder_whole.parameters(), *d.decoder_part.parameters()]
 
 
-def test_registered_with_its_sizes_and_unconditional():
+def test_registered_with_its_sizes_and_conditional():
     arch = architecture("lightweight")
     assert arch.resolutions == RESOLUTIONS == (64, 128, 256, 512)
-    assert not arch.conditional
-    with pytest.raises(CxrganError, match="is unconditional"):
-        build_models(ModelSpec("lightweight", 16, 64, c_dim=2))
+    assert arch.conditional  # tests/training/test_conditional_training.py builds it so
     with pytest.raises(CxrganError, match="supports 64, 128, 256, 512 px, not 32"):
         build_models(ModelSpec("lightweight", 16, 32))
 

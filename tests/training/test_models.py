@@ -98,12 +98,21 @@ def test_init_follows_tutorial():
         (_spec("nope"), "unknown model 'nope'"),
         (_spec(size=48), "supports 32, 64, 128, 256 px, not 48"),
         (_spec(width=3), "unexpected keyword argument 'width'"),
-        (ModelSpec("dcgan", 16, 32, c_dim=2), "is unconditional"),
     ],
 )
 def test_bad_specs_are_one_line_errors(spec, message):
     with pytest.raises(CxrganError, match=message):
         build_models(spec)
+
+
+def test_an_unconditional_architecture_refuses_classes():
+    """Built-in architectures are all conditional; one that is not says so before building."""
+    from cxrgan.models.base import Architecture
+    from cxrgan.models.dcgan import build_dcgan
+
+    plain = Architecture(build_dcgan, resolutions=(32,))
+    with pytest.raises(CxrganError, match="model dcgan is unconditional"):
+        plain.build(ModelSpec("dcgan", 16, 32, c_dim=2, classes=("a", "b")))
 
 
 def test_checkpoint_without_model_spec_is_refused_clearly():

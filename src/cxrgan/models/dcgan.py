@@ -15,6 +15,7 @@ import math
 from torch import Tensor, nn
 
 from cxrgan.models.base import Architecture, Discriminator, Generator
+from cxrgan.models.conditional import ClassCode, Projection
 
 MAX_MULT = 8
 
@@ -26,11 +27,18 @@ def _mults(resolution: int) -> list[int]:
 
 
 class DCGANGenerator(Generator):
-    def __init__(self, z_dim: int = 100, resolution: int = 64, channels: int = 1, ngf: int = 64):
-        super().__init__(z_dim, 0, resolution, channels)
+    """With c_dim > 0, a learned class code as long as z is appended to z (models.conditional)."""
+
+    def __init__(
+        self, z_dim: int = 100, resolution: int = 64, channels: int = 1, ngf: int = 64,
+        c_dim: int = 0,
+    ):  # fmt: skip
+        super().__init__(z_dim, c_dim, resolution, channels)
         mults = _mults(resolution)
+        self.class_code = ClassCode(c_dim, z_dim) if c_dim else None
+        z_in = z_dim * 2 if c_dim else z_dim
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, ngf * mults[0], 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(z_in, ngf * mults[0], 4, 1, 0, bias=False),
             nn.BatchNorm2d(ngf * mults[0]),
             nn.ReLU(True),
         ]
@@ -44,12 +52,16 @@ class DCGANGenerator(Generator):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.main(z.view(len(z), self.z_dim, 1, 1))
+        if self.class_code is not None:
+            z = self.class_code(z, c)
+        return self.main(z.view(len(z), -1, 1, 1))
 
 
 class DCGANDiscriminator(Discriminator):
-    def __init__(self, resolution: int = 64, channels: int = 1, ndf: int = 64):
-        super().__init__(0, resolution, channels)
+    """With c_dim > 0, a projection head on the 4×4 features adds the class term to the logit."""
+
+    def __init__(self, resolution: int = 64, channels: int = 1, ndf: int = 64, c_dim: int = 0):
+        super().__init__(c_dim, resolution, channels)
         mults = _mults(resolution)[::-1]  # e.g. 64 px → [1, 2, 4, 8]
         layers: list[nn.Module] = [
             nn.Conv2d(channels, ndf * mults[0], 4, 2, 1, bias=False),
@@ -62,10 +74,14 @@ class DCGANDiscriminator(Discriminator):
                 nn.LeakyReLU(0.2, inplace=True),
             ]
         layers += [nn.Conv2d(ndf * mults[-1], 1, 4, 1, 0, bias=False)]
-        self.main = nn.Sequential(*layers)
+        self.main = nn.Sequential(*layers)  # one Sequential: the tutorial's parameter names
+        self.projection = Projection(c_dim, ndf * mults[-1]) if c_dim else None
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        return self.main(x).view(-1)
+        if self.projection is None:
+            return self.main(x).view(-1)
+        features = self.main[:-1](x)
+        return self.main[-1](features).view(-1) + self.projection(features, c)
 
 
 def weights_init(module: nn.Module) -> None:
@@ -81,8 +97,8 @@ def weights_init(module: nn.Module) -> None:
 def build_dcgan(
     z_dim: int, c_dim: int, resolution: int, channels: int, ngf: int = 64, ndf: int = 64
 ) -> tuple[DCGANGenerator, DCGANDiscriminator]:
-    g = DCGANGenerator(z_dim, resolution, channels, ngf)
-    d = DCGANDiscriminator(resolution, channels, ndf)
+    g = DCGANGenerator(z_dim, resolution, channels, ngf, c_dim)
+    d = DCGANDiscriminator(resolution, channels, ndf, c_dim)
     g.apply(weights_init)
     d.apply(weights_init)
     return g, d
@@ -91,5 +107,6 @@ def build_dcgan(
 ARCHITECTURE = Architecture(
     build_dcgan,
     resolutions=(32, 64, 128, 256),
+    conditional=True,
     summary="the PyTorch DCGAN tutorial's networks (BatchNorm, transposed convolutions)",
 )

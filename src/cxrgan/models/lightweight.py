@@ -46,6 +46,9 @@ Widths
     (FastGAN's own widths at ngf = ndf = 64 are 4–8× these.) G's parameters: 1.77 M at 64 px,
     1.71 M at 128 px, 1.73 M at 256 px; D's: 0.43 M, 0.44 M, 0.44 M (decoders 31–35 k).
 
+Class conditioning (c_dim > 0, models.conditional): G appends a learned class code as long as z
+to z; D adds a projection of its 8 px map (Miyato & Koyama 2018) to the logit.
+
 Initialisation: FastGAN's (conv weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0).
 """
 
@@ -58,6 +61,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cxrgan.models.base import Architecture, Discriminator, Generator
+from cxrgan.models.conditional import ClassCode, Projection
 
 RESOLUTIONS = (64, 128, 256, 512)
 # Channels of G's map at r px, in sixteenths of ngf (ngf = 64: 256 at 4 px, 128, 64, 32, 16, ...).
@@ -107,12 +111,16 @@ class SLE(nn.Module):
 
 
 class LightweightGenerator(Generator):
-    def __init__(self, z_dim: int = 100, resolution: int = 256, channels: int = 1, ngf: int = 64):
-        super().__init__(z_dim, 0, resolution, channels)
+    def __init__(
+        self, z_dim: int = 100, resolution: int = 256, channels: int = 1, ngf: int = 64,
+        c_dim: int = 0,
+    ):  # fmt: skip
+        super().__init__(z_dim, c_dim, resolution, channels)
         sizes = [2**k for k in range(2, int(math.log2(resolution)) + 1)]  # 4, 8, ..., resolution
         width = {s: _width(ngf, G_UNITS[s]) for s in sizes}
+        self.class_code = ClassCode(c_dim, z_dim) if c_dim else None
         self.init = nn.Sequential(
-            nn.ConvTranspose2d(z_dim, width[4] * 2, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(z_dim * 2 if c_dim else z_dim, width[4] * 2, 4, 1, 0, bias=False),
             nn.BatchNorm2d(width[4] * 2),
             nn.GLU(dim=1),
         )
@@ -122,7 +130,9 @@ class LightweightGenerator(Generator):
         self.to_img = nn.Conv2d(width[resolution], channels, 3, 1, 1, bias=False)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        feat = self.init(z.view(len(z), self.z_dim, 1, 1))
+        if self.class_code is not None:
+            z = self.class_code(z, c)
+        feat = self.init(z.view(len(z), -1, 1, 1))
         sources = {s for s, _ in self.pairs}
         source_of = {t: s for s, t in self.pairs}
         kept = {4: feat}
@@ -181,8 +191,8 @@ class Decoder(nn.Module):
 
 
 class LightweightDiscriminator(Discriminator):
-    def __init__(self, resolution: int = 256, channels: int = 1, ndf: int = 64):
-        super().__init__(0, resolution, channels)
+    def __init__(self, resolution: int = 256, channels: int = 1, ndf: int = 64, c_dim: int = 0):
+        super().__init__(c_dim, resolution, channels)
         width = {s: _width(ndf, u) for s, u in D_UNITS.items()}
         self.from_img = nn.Sequential(
             nn.Conv2d(channels, width[resolution], 3, 1, 1, bias=False),
@@ -202,9 +212,11 @@ class LightweightDiscriminator(Discriminator):
         self.part_size = min(resolution // 2, RECON_MAX)
         self.decoder_whole = Decoder(width[8], self.whole_size, channels, ndf)
         self.decoder_part = Decoder(width[16], self.part_size, channels, ndf)
+        self.projection = Projection(c_dim, width[8]) if c_dim else None
 
     def spectral_norm_modules(self) -> list[nn.Module]:
-        """What the logits depend on: spectral norm goes here, not on the decoders."""
+        """What the logits depend on: spectral norm goes here, not on the decoders (nor on the
+        projection's embedding, which is no conv or linear layer)."""
         return [self.from_img, self.downs, self.head]
 
     def _features(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -217,15 +229,16 @@ class LightweightDiscriminator(Discriminator):
         feat16 = feat
         return feat16, self.downs["8"](feat16)
 
-    def _logits(self, feat8: Tensor) -> Tensor:
-        return self.head(feat8).mean(dim=(1, 2, 3))
+    def _logits(self, feat8: Tensor, c: Tensor | None) -> Tensor:
+        logits = self.head(feat8).mean(dim=(1, 2, 3))
+        return logits if self.projection is None else logits + self.projection(feat8, c)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        return self._logits(self._features(x)[1])
+        return self._logits(self._features(x)[1], c)
 
     def forward_with_aux(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         feat16, feat8 = self._features(x)
-        return self._logits(feat8), self.reconstruction_loss(x, feat16, feat8)
+        return self._logits(feat8, c), self.reconstruction_loss(x, feat16, feat8)
 
     @staticmethod
     def crop_offset() -> tuple[int, int]:
@@ -267,8 +280,8 @@ def build_lightweight(
     ngf: int = 64,
     ndf: int = 64,
 ) -> tuple[LightweightGenerator, LightweightDiscriminator]:
-    g = LightweightGenerator(z_dim, resolution, channels, ngf)
-    d = LightweightDiscriminator(resolution, channels, ndf)
+    g = LightweightGenerator(z_dim, resolution, channels, ngf, c_dim)
+    d = LightweightDiscriminator(resolution, channels, ndf, c_dim)
     g.apply(weights_init)
     d.apply(weights_init)
     return g, d
@@ -277,5 +290,6 @@ def build_lightweight(
 ARCHITECTURE = Architecture(
     build_lightweight,
     resolutions=RESOLUTIONS,
+    conditional=True,
     summary="FastGAN-style: skip-layer excitation in G, a self-supervised reconstructing D",
 )

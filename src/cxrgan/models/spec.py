@@ -14,6 +14,8 @@ class ModelSpec:
 
     Every builder takes the four shared arguments (latent size, number of classes with 0 for
     unconditional, square resolution, image channels) and its own `kwargs` (widths, ...).
+    `classes` names what each class index means (the training folder's class subfolders), so a
+    loaded conditional generator can be asked for a class by name; empty when unconditional.
     """
 
     name: str
@@ -23,9 +25,26 @@ class ModelSpec:
     channels: int = 1
     kwargs: dict[str, Any] = field(default_factory=dict)
     d_spectral_norm: bool = False  # any architecture: SN on every conv/linear weight of D
+    classes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", tuple(self.classes))
+        if self.classes and len(self.classes) != self.c_dim:
+            raise CxrganError(
+                f"model spec names {len(self.classes)} classes but has c_dim {self.c_dim}"
+            )
+
+    def class_index(self, name: str) -> int:
+        """The class index of `name`; a clear error listing the classes otherwise."""
+        if not self.c_dim:
+            raise CxrganError(f"model {self.name} is unconditional: it has no class {name!r}")
+        if name not in self.classes:
+            raise CxrganError(f"no class {name!r}; this generator draws {', '.join(self.classes)}")
+        return self.classes.index(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON values (the class names as a list)."""
+        return {**asdict(self), "classes": list(self.classes)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
