@@ -92,7 +92,8 @@ def test_resumable_is_what_the_declarations_say():
     # What a checkpoint fixes: the data, the images, the networks, Adam's betas, the batch.
     fixed = {"data", "image_size", "fit", "hflip", "model", "nz", "ngf", "ndf", "loss", "augment",
              "d_spectral_norm", "ema_kimg", "ema_rampup", "r1_gamma", "recipe", "beta1", "beta2",
-             "batch_size", "seed", "demo_images", "out"}  # fmt: skip
+             "batch_size", "seed", "demo_images", "out", "conditional",
+             "class_sampling"}  # fmt: skip
     assert fixed.isdisjoint(RESUMABLE) and fixed | RESUMABLE == set(BY_NAME)
 
 

@@ -86,6 +86,20 @@ class TrainConfig:
         "spectral normalisation of every D layer's weights (Miyato et al. 2018), for any model",
         group="model",
     )
+    conditional: bool = setting(
+        False,
+        "class-conditional GAN: the classes are the data folder's subfolders (e.g. NORMAL/, "
+        "PNEUMONIA/); G gets a class code, D a projection head (Miyato & Koyama 2018); grids "
+        "get one row band per class and FWD/KID are also computed per class",
+        group="model",
+    )
+    class_sampling: str = setting(
+        "empirical",
+        "with --conditional, the classes of generated images during training: empirical (as "
+        "often as in the data) or uniform (every class equally often)",
+        group="model",
+        choices=lambda: ("empirical", "uniform"),
+    )
     ema_kimg: float = setting(
         0.0,
         "keep an EMA generator with this half-life in thousands of images, ramped up over the "

@@ -1,6 +1,6 @@
-"""A conditional generator (c_dim > 0; no built-in architecture is conditional yet): the study
-is balanced by class on both sides with fakes drawn for the right class, and export writes
-source that takes the class indices."""
+"""A conditional generator (c_dim > 0): the study is balanced by class on both sides with fakes
+drawn for the right class, and export writes source that takes the class indices (a stand-in
+generator whose classes are black and white, and the built-in conditional networks)."""
 
 from __future__ import annotations
 
@@ -69,3 +69,14 @@ def test_conditional_source_takes_class_indices() -> None:
     out = copy(torch.zeros(4, 4), torch.tensor([0, 1, 0, 1]))
     assert out[:, 0, 0, 0].tolist() == [-1.0, 1.0, -1.0, 1.0]
     assert scope["C_DIM"] == 2
+
+
+@pytest.mark.parametrize(("name", "resolution"), [("dcgan", 32), ("lightweight", 64)])
+def test_built_in_conditional_generators_export(name: str, resolution: int) -> None:
+    from cxrgan.models import ModelSpec, build_models
+
+    spec = ModelSpec(name, 8, resolution, c_dim=2, kwargs={"ngf": 8, "ndf": 8}, classes=CLASSES)
+    g, _ = build_models(spec)
+    g.class_mix.copy_(torch.tensor([0.25, 0.75]))
+    source = generator_source(g, name)
+    check_equivalent(g, source)  # class code, class_mix buffer and all

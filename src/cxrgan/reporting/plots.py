@@ -42,6 +42,37 @@ def make_grid(
     return grid
 
 
+LABEL_WIDTH = 96  # px of the left margin that names each class band
+
+
+def class_grid(
+    images: np.ndarray, labels: Sequence[int], names: Sequence[str], columns: int = GRID_COLUMNS
+) -> np.ndarray:
+    """A grid of a conditional model's samples: one band of whole rows per class (images
+    grouped by label, in class order), each band named in a left margin and set off by a
+    gray rule. Labels must come in bands of whole rows, as the trainer's fixed labels do."""
+    from PIL import ImageDraw
+
+    labels = [int(x) for x in labels]
+    grid = make_grid(images, columns)
+    h = images.shape[1] + GRID_PADDING
+    canvas = Image.new("L", (LABEL_WIDTH + grid.shape[1], grid.shape[0]), 0)
+    canvas.paste(Image.fromarray(grid), (LABEL_WIDTH, 0))
+    draw = ImageDraw.Draw(canvas)
+    for k, start in _bands(labels):
+        rows = sum(1 for x in labels if x == k) // columns or 1
+        top = start // columns * h
+        if top:
+            draw.line([(0, top), (canvas.width, top)], fill=128)
+        draw.text((4, top + rows * h // 2 - 6), names[k][:14], fill=255)
+    return np.asarray(canvas)
+
+
+def _bands(labels: Sequence[int]) -> list[tuple[int, int]]:
+    """(class, index of its first image) for each band of consecutive equal labels."""
+    return [(k, i) for i, k in enumerate(labels) if i == 0 or labels[i - 1] != k]
+
+
 def save_png_atomic(image: Image.Image, path: Path) -> None:
     with atomic_path(path, ".png") as tmp:
         image.save(tmp)
@@ -154,9 +185,20 @@ def _save_figure(fig: Any, path: Path) -> None:
         plt.close(fig)
 
 
+def _plot_per_class(ax: Any, evals: Sequence[dict[str, Any]]) -> None:
+    """A conditional run's FWD per class, thin dashed beside the overall curve."""
+    names = sorted({name for r in evals for name in r.get("per_class") or {}})
+    for name in names:
+        points = [(r["step"], r["per_class"][name]["fwd"]) for r in evals
+                  if name in (r.get("per_class") or {})]  # fmt: skip
+        steps, values = zip(*points, strict=True)
+        ax.plot(steps, values, "--", marker=".", linewidth=1, label=f"FWD {name}")
+
+
 def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
     """FWD and KID (± std) against step, the best FWD marked, and the real-vs-real FWD floor
-    as a horizontal line (the axis then starts at 0, so the distance to it shows)."""
+    as a horizontal line (the axis then starts at 0, so the distance to it shows); a
+    conditional run's per-class FWD dashed."""
     fig, (ax_fwd, ax_kid) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
     floor, floor_n = fwd_floor(evals)
     if math.isfinite(floor):
@@ -173,7 +215,8 @@ def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
         steps = [r["step"] for r in evals]
         fwd = [r["fwd"] for r in evals]
         ax_fwd.plot(steps, fwd, "o-", color="tab:purple", label="FWD")
-        finite = [v for v in map(_number, fwd) if math.isfinite(v)]
+        per_class = [c["fwd"] for r in evals for c in (r.get("per_class") or {}).values()]
+        finite = [v for v in map(_number, [*fwd, *per_class]) if math.isfinite(v)]
         if math.isfinite(floor):
             ax_fwd.set_ylim(0, max([*finite, floor]) * 1.08)
         best = int(np.nanargmin(fwd)) if np.isfinite(fwd).any() else None
@@ -187,6 +230,7 @@ def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
                 markeredgecolor="black",
                 label=f"best {fwd[best]:.4g} (step {steps[best]})",
             )
+        _plot_per_class(ax_fwd, evals)
         kid = np.array([r["kid_mean"] for r in evals])
         # No spread when KID came from one subset (kid_std null): no band, not a zero band.
         std = np.array([np.nan if r.get("kid_std") is None else r["kid_std"] for r in evals])

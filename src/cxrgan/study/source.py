@@ -49,6 +49,8 @@ Z_DIM, C_DIM, RESOLUTION, CHANNELS = {z_dim}, {c_dim}, {res}, {channels}
 class Generator(nn.Module):
     def __init__(self):
         super().__init__()
+        if C_DIM:  # how often training drew each class: batch norm samples best in that mix
+            self.register_buffer("class_mix", torch.zeros(C_DIM))
 {layers}
 
     def _put(self, name, module):

@@ -11,9 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import torch
+from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
-from cxrgan.reporting.plots import make_grid, plot_losses, plot_quality, save_grid
+from cxrgan.reporting.plots import (
+    class_grid,
+    make_grid,
+    plot_losses,
+    plot_quality,
+    save_png_atomic,
+)
 from cxrgan.training.balance import BalanceController
 from cxrgan.training.quality import QualityTracker
 
@@ -128,9 +135,13 @@ class SampleGrids(Callback):
         s = t.state
         with torch.no_grad():
             samples = to_uint8(s.sampling_g(s.fixed_z, s.fixed_c))
-        save_grid(samples, t.run.sample_grid(s.counters.epoch))
+        if s.fixed_c is None:
+            grid = make_grid(samples)
+        else:  # one labelled band per class
+            grid = class_grid(samples, s.fixed_c.tolist(), s.spec.classes)
+        save_png_atomic(Image.fromarray(grid), t.run.sample_grid(s.counters.epoch))
         if t.tb is not None:
-            t.tb.add_image("samples", make_grid(samples)[None], s.counters.step)
+            t.tb.add_image("samples", grid[None], s.counters.step)
 
 
 class LossPlot(Callback):
@@ -165,11 +176,15 @@ class Quality(Callback):
         if t.tb is not None:
             for key in ("fwd", "kid_mean"):
                 t.tb.add_scalar(f"quality/{key}", record[key], c.step)
+            for name, scores in (record.get("per_class") or {}).items():
+                t.tb.add_scalar(f"quality/fwd_{name}", scores["fwd"], c.step)
         spread = "" if record.get("kid_std") is None else f" ± {record['kid_std']:.2g}"
+        classes = record.get("per_class") or {}
+        per_class = "".join(f"  {name} {scores['fwd']:.4g}" for name, scores in classes.items())
         t.run.log(
             f"quality at step {c.step}: FWD {record['fwd']:.4g}{self.floor_text(record)}  "
             f"KID {record['kid_mean']:.4g}{spread}{'  (best so far)' if is_best else ''}  "
-            f"[{record['eval_s']:.1f}s]"
+            f"[{record['eval_s']:.1f}s]" + (f"\n  FWD per class:{per_class}" if per_class else "")
         )
         reason = self.tracker.stop_reason()
         if reason:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -15,6 +16,39 @@ from cxrgan.metrics.evaluate import QualityEvaluator
 from cxrgan.training.generate import sample_images
 
 EVAL_NOISE_OFFSET = 7919  # the same noise at every evaluation, apart from training's
+
+
+@dataclass
+class ClassReference:
+    """A conditional model's real side per class: the overall fakes are drawn in the real
+    images' class mix, and each class with at least MIN_CLASS_IMAGES images is also judged on
+    its own against that class's real images."""
+
+    names: tuple[str, ...]
+    shares: list[float]  # each class's share of the real images
+    evaluators: dict[int, QualityEvaluator]  # class index -> its own real-side statistics
+
+    @classmethod
+    def build(
+        cls, real: np.ndarray, labels: np.ndarray, names: tuple[str, ...], n: int, seed: int
+    ) -> ClassReference:
+        counts = np.array([(labels == k).sum() for k in range(len(names))])  # -1: other classes
+        evaluators = {
+            k: QualityEvaluator(real[labels == k], n=min(n, int(counts[k])), seed=seed)
+            for k in range(len(names))
+            if counts[k] >= MIN_CLASS_IMAGES
+        }
+        return cls(names, (counts / counts.sum()).tolist(), evaluators)
+
+    def mix(self, n: int) -> torch.Tensor:
+        """`n` class indices in the real class mix (largest remainders), grouped by class."""
+        exact = np.asarray(self.shares) * n
+        counts = np.floor(exact).astype(int)
+        counts[np.argsort(counts - exact)[: n - counts.sum()]] += 1
+        return torch.arange(len(counts)).repeat_interleave(torch.from_numpy(counts))
+
+
+MIN_CLASS_IMAGES = 4  # FWD's floor needs two halves of two
 
 
 @dataclass
@@ -29,27 +63,46 @@ class QualityTracker:
     best_step: int = 0
     bad_evals: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
+    classes: ClassReference | None = None  # a conditional model's per-class real side
 
     def evaluate(
         self, g: nn.Module, device: torch.device, step: int, epoch: int
     ) -> tuple[dict, bool]:
-        """Returns the metrics record and whether FWD improved on the best so far."""
+        """Returns the metrics record and whether FWD improved on the best so far (the overall
+        FWD; a conditional model's record also holds FWD/KID per class under `per_class`)."""
         start = time.perf_counter()
-        fakes = sample_images(g, self.evaluator.n, self.seed + EVAL_NOISE_OFFSET, device)
-        scores = self.evaluator.evaluate(fakes)
+        n, seed = self.evaluator.n, self.seed + EVAL_NOISE_OFFSET
+        labels = self.classes.mix(n) if self.classes is not None else None
+        scores = self.evaluator.evaluate(sample_images(g, n, seed, device, labels))
         record = {
             "step": step,
             "epoch": epoch,
             **scores,
             **self.floor(),
-            "eval_s": round(time.perf_counter() - start, 3),
         }
+        if self.classes is not None:
+            record["per_class"] = self._per_class(g, device, seed)
+        record["eval_s"] = round(time.perf_counter() - start, 3)
         self.records.append(record)
         improved = scores["fwd"] < self.best_fwd - self.min_delta
         if scores["fwd"] < self.best_fwd:
             self.best_fwd, self.best_step = scores["fwd"], step
         self.bad_evals = 0 if improved else self.bad_evals + 1
         return record, scores["fwd"] == self.best_fwd
+
+    def _per_class(self, g: nn.Module, device: torch.device, seed: int) -> dict[str, Any]:
+        assert self.classes is not None
+        out = {}
+        for k, evaluator in self.classes.evaluators.items():
+            labels = torch.full((evaluator.n,), k, dtype=torch.long)
+            scores = evaluator.evaluate(sample_images(g, evaluator.n, seed, device, labels))
+            out[self.classes.names[k]] = {
+                "fwd": scores["fwd"],
+                "kid_mean": scores["kid_mean"],
+                "n": evaluator.n,
+                "fwd_floor": evaluator.fwd_floor,
+            }
+        return out
 
     def floor(self) -> dict[str, Any]:
         """The real-vs-real FWD floor (computed once, with the real side) and its n, as every

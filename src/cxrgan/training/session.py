@@ -29,7 +29,13 @@ from cxrgan.reporting.plots import save_grid
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import Checkpoint, load_checkpoint, saved_counters
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
-from cxrgan.training.trainer import build_trainer, precision, resolve_device, train
+from cxrgan.training.trainer import (
+    build_trainer,
+    precision,
+    resolve_device,
+    train,
+    training_classes,
+)
 
 
 def start_run(cfg: TrainConfig) -> RunDir:
@@ -51,6 +57,8 @@ def _start_run(cfg: TrainConfig) -> RunDir:
     notes: list[str] = []  # cache messages, printed now and logged once the run folder exists
     # Data before the folder: bad data leaves nothing behind.
     data = load_data(cfg, log=lambda m: (print(m), notes.append(m)))
+    if cfg.conditional:
+        training_classes(data)  # classes the run cannot train on: an error, nothing written
     with _write_errors(out, None):
         run = RunDir.create(out)
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -24,6 +25,7 @@ from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.losses.base import GanLoss, StepBatch
 from cxrgan.models import ModelSpec, build_models
+from cxrgan.reporting.plots import GRID_COLUMNS
 from cxrgan.reporting.run_records import load_records
 from cxrgan.training import callbacks as cb
 from cxrgan.training import distributed as ddp
@@ -108,14 +110,64 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def model_spec(cfg: TrainConfig) -> ModelSpec:
+def model_spec(cfg: TrainConfig, data: ImageSet | None = None) -> ModelSpec:
+    classes = training_classes(data) if cfg.conditional and data is not None else ()
     return ModelSpec(
         cfg.model,
         z_dim=cfg.nz,
         resolution=cfg.image_size,
+        c_dim=len(classes),
         kwargs={"ngf": cfg.ngf, "ndf": cfg.ndf},
         d_spectral_norm=cfg.d_spectral_norm,
+        classes=classes,
     )
+
+
+def training_classes(data: ImageSet) -> tuple[str, ...]:
+    """--conditional: the classes are the data folder's subfolders; at least two, every image
+    in one of them."""
+    where = "the built-in demo data" if data.synthetic else str(data.root)
+    loose = data.class_counts.get("", 0)
+    if loose:
+        raise CxrganError(
+            f"--conditional: {loose} image(s) of {where} sit directly in the folder, in no class "
+            f"subfolder; put every image in its class's subfolder (e.g. NORMAL/, PNEUMONIA/)"
+        )
+    if len(data.classes) < 2:
+        found = f"one class ({data.classes[0]!r})" if data.classes else "no class subfolders"
+        raise CxrganError(
+            f"--conditional needs at least two classes, i.e. class subfolders such as NORMAL/ "
+            f"and PNEUMONIA/; {where} has {found}"
+        )
+    return tuple(data.classes)
+
+
+def check_resumed_classes(spec: ModelSpec, data: ImageSet) -> None:
+    """A conditional checkpoint's class indices mean the classes it was trained on."""
+    if spec.c_dim and tuple(data.classes) != spec.classes:
+        raise CxrganError(
+            f"this conditional run was trained on the classes {', '.join(spec.classes)}, but "
+            f"the data now has {', '.join(c or '(no class)' for c in data.classes)}: resume "
+            f"with the same class subfolders"
+        )
+
+
+def fake_class_probs(cfg: TrainConfig, spec: ModelSpec, data: ImageSet) -> torch.Tensor | None:
+    """How often each class is drawn for generated images (--class-sampling); None when
+    unconditional."""
+    if not spec.c_dim:
+        return None
+    if cfg.class_sampling == "uniform":
+        return torch.full((spec.c_dim,), 1.0 / spec.c_dim)
+    counts = torch.bincount(torch.from_numpy(data.labels).long(), minlength=spec.c_dim)
+    return counts.double().div(counts.sum()).float()
+
+
+def fixed_labels(c_dim: int, total: int = FIXED_NOISE, columns: int = GRID_COLUMNS) -> torch.Tensor:
+    """The sample grid's classes: one band of whole rows per class, in class order (at least
+    one row each, so more than 8 classes make a grid of more than `total` images)."""
+    rows = max(1, total // columns // c_dim)
+    return torch.arange(c_dim).repeat_interleave(rows * columns)
 
 
 def d_adam_settings(cfg: TrainConfig) -> tuple[float, tuple[float, float]]:
@@ -163,13 +215,19 @@ def build_state(
     # Every rank draws the global batch's latents and keeps its slice (next_batch), so the
     # latents, like the images, do not depend on the world size.
     noise_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
-    fixed_z = g.sample_latents(FIXED_NOISE, generator=noise_gen, device=device)
+    fixed_c = fixed_labels(spec.c_dim).to(device) if spec.c_dim else None
+    n_fixed = FIXED_NOISE if fixed_c is None else len(fixed_c)
+    fixed_z = g.sample_latents(n_fixed, generator=noise_gen, device=device)
     augment = build_augment(cfg.augment)
     if augment is not None:
         augment = augment.to(device)
+    probs = fake_class_probs(cfg, spec, data)
+    if probs is not None:
+        g.class_mix.copy_(probs)
     g_ema = make_ema_copy(g) if cfg.ema_kimg > 0 else None
-    return TrainState(spec, g, d, opt_g, opt_d, sampler, noise_gen, fixed_z, g_ema=g_ema,
-                      augment=augment)  # fmt: skip
+    return TrainState(spec, g, d, opt_g, opt_d, sampler, noise_gen, fixed_z, fixed_c, g_ema=g_ema,
+                      augment=augment,
+                      class_probs=None if probs is None else probs.to(device))  # fmt: skip
 
 
 def build_trainer(
@@ -193,7 +251,8 @@ def build_trainer(
             )
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
-    spec = checkpoint.model_spec() if checkpoint is not None else model_spec(cfg)
+    spec = checkpoint.model_spec() if checkpoint is not None else model_spec(cfg, data)
+    check_resumed_classes(spec, data)
     state = build_state(cfg, spec, data, device, rank, world_size)
     # --compile: the loss runs compiled forwards; the state keeps the modules (checkpoint keys).
     g, d = (torch.compile(state.g), torch.compile(state.d)) if cfg.compile else (state.g, state.d)
@@ -210,6 +269,8 @@ def build_trainer(
             )
         for net in (state.g, state.d):
             ddp.broadcast_module(net)
+        if hasattr(state.augment, "set_share"):  # draws for the global batch, as one process
+            state.augment.set_share(rank, world_size)
         for bound in phases:  # each phase's gradients averaged once, before its optimiser steps
             bound.sync = ddp.average_gradients
     autocast, scalers, note = precision(cfg, device)
@@ -223,7 +284,7 @@ def build_trainer(
     t.ema = EMA(cfg.ema_kimg, cfg.ema_rampup or None) if cfg.ema_kimg > 0 else None
     if t.master_process:
         t.tb = _tensorboard(run) if cfg.tensorboard else None
-        t.callbacks = _callbacks(cfg, run, data)
+        t.callbacks = _callbacks(cfg, run, data, spec)
     elif cfg.balance == "auto":
         t.callbacks = [cb.Balance(cfg.g_lr)]
     if scalers:
@@ -272,37 +333,50 @@ def precision(
     return (device.type, dtype), scalers, note
 
 
-def _callbacks(cfg: TrainConfig, run: RunDir, data: ImageSet) -> list[cb.Callback]:
+def _callbacks(cfg: TrainConfig, run: RunDir, data: ImageSet, spec: ModelSpec) -> list[cb.Callback]:
     """In the order they run at each event (e.g. `best` is saved before `last`)."""
     callbacks: list[cb.Callback] = [cb.MetricsLog()]
     if cfg.balance == "auto":
         callbacks.append(cb.Balance(cfg.g_lr))
     callbacks += [cb.SampleGrids(), cb.LossPlot()]
     if cfg.eval_every:
-        callbacks.append(cb.Quality(_quality_tracker(cfg, run, data), cfg.eval_every,
+        callbacks.append(cb.Quality(_quality_tracker(cfg, run, data, spec), cfg.eval_every,
                                     cfg.eval_unit))  # fmt: skip
     return [*callbacks, cb.Checkpoints(cfg.checkpoint_every), cb.EpochSummary(),
             cb.HintAndReport()]  # fmt: skip
 
 
-def _quality_tracker(cfg: TrainConfig, run: RunDir, data: ImageSet) -> QualityTracker:
+def _quality_tracker(
+    cfg: TrainConfig, run: RunDir, data: ImageSet, spec: ModelSpec
+) -> QualityTracker:
     # deferred: the metrics stack is only needed with --eval-every
     from cxrgan.data.folder import load_folder
     from cxrgan.metrics.evaluate import QualityEvaluator
+    from cxrgan.training.quality import ClassReference
 
-    real = data.images
+    real = data
     if cfg.eval_data:
-        real = load_folder(
-            Path(cfg.eval_data), cfg.image_size, cfg.fit, cfg.workers, cfg.progress
-        ).images
+        real = load_folder(Path(cfg.eval_data), cfg.image_size, cfg.fit, cfg.workers, cfg.progress)
     n = min(cfg.eval_n, len(real))
     start = time.perf_counter()
-    evaluator = QualityEvaluator(real, n=n, seed=cfg.seed)
+    evaluator = QualityEvaluator(real.images, n=n, seed=cfg.seed)
+    classes = None
+    if spec.c_dim:
+        classes = ClassReference.build(real.images, class_indices(real, spec.classes),
+                                       spec.classes, n, cfg.seed)  # fmt: skip
+    per_class = " (and per class)" if classes is not None else ""
     run.log(
-        f"quality: FWD/KID on {n} images every {cfg.eval_every} {cfg.eval_unit}(s); "
+        f"quality: FWD/KID{per_class} on {n} images every {cfg.eval_every} {cfg.eval_unit}(s); "
         f"real-side statistics computed once in {time.perf_counter() - start:.1f}s"
     )
-    return QualityTracker(evaluator, cfg.seed, cfg.early_stop_patience, cfg.early_stop_min_delta)
+    return QualityTracker(evaluator, cfg.seed, cfg.early_stop_patience, cfg.early_stop_min_delta,
+                          classes=classes)  # fmt: skip
+
+
+def class_indices(data: ImageSet, classes: tuple[str, ...]) -> np.ndarray:
+    """Each image's index among a model's `classes` (matched by name), -1 for other classes."""
+    index = {name: classes.index(name) if name in classes else -1 for name in data.classes}
+    return np.array([index[data.classes[i]] for i in data.labels], dtype=np.int64)
 
 
 def _tensorboard(run: RunDir) -> Any:
@@ -502,10 +576,13 @@ def next_batch(s: TrainState, device: torch.device) -> StepBatch:
     its slice of the global batch's latents, which every rank draws."""
     real, real_c = s.sampler.next()
     z = s.g.sample_latents(s.sampler.batch_size, generator=s.noise_gen, device=device)
+    c = None
+    if s.class_probs is not None:  # the generated images' classes (--class-sampling)
+        c = torch.multinomial(s.class_probs, s.sampler.batch_size, replacement=True,
+                              generator=s.noise_gen)  # fmt: skip
     if len(real) != len(z):
-        rank = s.sampler.rank
-        z = z[rank * len(real) : (rank + 1) * len(real)]
-    c = real_c if s.spec.c_dim else None  # conditional training will draw fake labels here
+        share = slice(s.sampler.rank * len(real), (s.sampler.rank + 1) * len(real))
+        z, c = z[share], None if c is None else c[share]
     return StepBatch(real, real_c if s.spec.c_dim else None, z, c)
 
 
@@ -564,19 +641,15 @@ def _diverged(t: Trainer, why: str) -> None:
 def _rollback(t: Trainer, why: str) -> bool:
     """--on-nan rollback: reload checkpoints/last (never written with NaN/inf weights), halve
     both learning rates and train on; False when the policy is stop, the rollbacks are used up
-    or there is no finite checkpoint. Each rollback is an event record in metrics.jsonl."""
-    if t.cfg.on_nan != "rollback" or t.rollbacks >= MAX_ROLLBACKS or t.run is None:
+    or there is no finite checkpoint. Each rollback is an event record in metrics.jsonl. With
+    several processes every rank reloads rank 0's checkpoint at the same step (they all see
+    the divergence together), so they stay in step."""
+    if t.cfg.on_nan != "rollback" or t.rollbacks >= MAX_ROLLBACKS:
         return False
-    if t.world_size > 1:  # every rank would have to reload together: not done yet
-        t.run.log("warning: --on-nan rollback is not supported with several processes: stopping")
-        return False
-    path = t.run.checkpoint("last")
-    try:
-        ckpt = load_checkpoint(path)
-    except CxrganError as exc:
-        t.run.log(f"warning: cannot roll back: {exc}")
-        return False
-    if ckpt.non_finite("G", "D", "G_ema") is not None:
+    ckpt = _finite_last(t) if t.master_process else None
+    if t.world_size > 1:
+        ckpt = ddp.from_main_checkpoint(ckpt)
+    if ckpt is None:
         return False
     s, diverged_at = t.state, t.state.counters.step
     lr_g, lr_d = (opt.param_groups[0]["lr"] / 2 for opt in (s.opt_g, s.opt_d))
@@ -588,13 +661,15 @@ def _rollback(t: Trainer, why: str) -> bool:
     # What comes after the restored step is trained again: one record per step.
     t.records = [r for r in t.records if r.get("step", 0) <= c.step]
     t.eval_records = [r for r in t.eval_records if r.get("step", 0) <= c.step]
-    t.run.truncate_metrics(c.step)
     for callback in t.callbacks:
         if callback.name is not None:
             callback.load_state(t, s.extras.get(callback.name) or {})
     for opt, lr in ((s.opt_g, lr_g), (s.opt_d, lr_d)):
         for group in opt.param_groups:
             group["lr"] = lr
+    if t.run is None:  # ranks other than 0 write nothing
+        return True
+    t.run.truncate_metrics(c.step)
     t.run.append_metrics({"step": c.step, "epoch": c.epoch + 1, "event": "rollback",
                           "diverged_step": diverged_at, "reason": why, "lr_g": lr_g,
                           "lr_d": lr_d, "rollback": t.rollbacks,
@@ -605,6 +680,16 @@ def _rollback(t: Trainer, why: str) -> bool:
         f"{MAX_ROLLBACKS} (--on-nan stop ends the run instead)"
     )
     return True
+
+
+def _finite_last(t: Trainer) -> Checkpoint | None:
+    """checkpoints/last, when it loads and holds finite weights (rank 0)."""
+    try:
+        ckpt = load_checkpoint(t.run.checkpoint("last"))
+    except CxrganError as exc:
+        t.run.log(f"warning: cannot roll back: {exc}")
+        return None
+    return ckpt if ckpt.non_finite("G", "D", "G_ema") is None else None
 
 
 def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, Any]:

@@ -1,0 +1,224 @@
+"""Class-conditional GANs: G's class code, D's projection head, fake labels, labelled grids,
+per-class quality, resume, and the errors for data without classes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+from tiny import TINY_CONFIG
+
+from cxrgan.config import TrainConfig
+from cxrgan.errors import CxrganError
+from cxrgan.models import ModelSpec, build_models
+from cxrgan.reporting.plots import LABEL_WIDTH
+from cxrgan.training.checkpoint import load_checkpoint
+from cxrgan.training.generate import load_model, sample_images
+from cxrgan.training.quality import ClassReference
+from cxrgan.training.session import resume_run, start_run
+from cxrgan.training.trainer import fixed_labels, next_batch
+
+TINY = {**TINY_CONFIG, "steps_per_epoch": 3, "log_every": 3, "conditional": True}
+
+
+def two_class_folder(root: Path, counts: dict[str, int], size: int = 32) -> Path:
+    """Class `bright/` holds light noisy images and `dark/` dark ones, so a conditional G can
+    learn which is which within a few dozen steps."""
+    rng = np.random.default_rng(0)
+    for name, n in counts.items():
+        level = 200 if name == "bright" else 50
+        for i in range(n):
+            pixels = np.clip(rng.normal(level, 20, (size, size)), 0, 255).astype(np.uint8)
+            (root / name).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels, "L").save(root / name / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def classes_dir(tmp_path: Path) -> Path:
+    return two_class_folder(tmp_path / "data", {"bright": 48, "dark": 16})
+
+
+# --- the networks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "resolution", "last_d"), [("dcgan", 32, 8 * 4),
+                                                            ("lightweight", 64, 16)])  # fmt: skip
+def test_conditional_networks_add_a_class_code_and_a_projection(name, resolution, last_d):
+    kwargs = {"ngf": 8, "ndf": 8}
+    plain = build_models(ModelSpec(name, 16, resolution, kwargs=kwargs))
+    g, d = build_models(ModelSpec(name, 16, resolution, c_dim=3, kwargs=kwargs,
+                                  classes=("a", "b", "c")))  # fmt: skip
+    count = [sum(p.numel() for p in m.parameters()) for m in (*plain, g, d)]
+    # G's first layer reads z and a 16-value class code: 16 more input channels, plus the
+    # 3 × 16 code table; D adds one embedding row of its last feature width per class.
+    first = next(m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d))
+    assert count[2] - count[0] == 3 * 16 + 16 * first.out_channels * 16
+    assert count[3] - count[1] == 3 * last_d
+    z = torch.randn(4, 16)
+    c = torch.tensor([0, 1, 2, 0])
+    g.eval()
+    images = g(z, c)
+    assert images.shape == (4, 1, resolution, resolution)
+    # Same z, another class: another image.
+    assert not torch.allclose(g(z, torch.tensor([1, 1, 2, 0]))[0], images[0])
+    assert d(images, c).shape == (4,)
+    with pytest.raises(CxrganError, match="conditional"):
+        g(z)
+
+
+def test_projection_term_is_the_embedding_dot_the_summed_features():
+    _, d = build_models(ModelSpec("dcgan", 16, 32, c_dim=2, kwargs={"ngf": 8, "ndf": 8},
+                                  classes=("a", "b")))  # fmt: skip
+    d.eval()
+    x = torch.randn(3, 1, 32, 32)
+    c = torch.tensor([0, 1, 1])
+    features = d.main[:-1](x)
+    plain = d.main[-1](features).view(-1)
+    expected = plain + (d.projection.embed.weight[c] * features.sum(dim=(2, 3))).sum(dim=1)
+    torch.testing.assert_close(d(x, c), expected)
+    # The class term is the only difference between two classes' logits.
+    e = d.projection.embed.weight
+    delta = d(x, torch.ones(3, dtype=torch.long)) - d(x, torch.zeros(3, dtype=torch.long))
+    torch.testing.assert_close(delta, ((e[1] - e[0]) * features.sum(dim=(2, 3))).sum(dim=1))
+
+
+def test_spec_names_its_classes_and_checks_them():
+    spec = ModelSpec("dcgan", 16, 32, c_dim=2, classes=["NORMAL", "PNEUMONIA"])
+    assert spec.classes == ("NORMAL", "PNEUMONIA")
+    assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert spec.class_index("PNEUMONIA") == 1
+    with pytest.raises(CxrganError, match="NORMAL, PNEUMONIA"):
+        spec.class_index("COVID")
+    with pytest.raises(CxrganError, match="2 classes but has c_dim 3"):
+        ModelSpec("dcgan", 16, 32, c_dim=3, classes=("a", "b"))
+    with pytest.raises(CxrganError, match="unconditional"):
+        ModelSpec("dcgan", 16, 32).class_index("a")
+
+
+def test_fixed_labels_are_bands_of_whole_rows():
+    assert fixed_labels(2).tolist() == [0] * 32 + [1] * 32
+    assert fixed_labels(3).tolist() == [0] * 16 + [1] * 16 + [2] * 16
+    assert fixed_labels(10).tolist() == [k for k in range(10) for _ in range(8)]
+
+
+def test_class_mix_keeps_the_real_shares():
+    ref = ClassReference(("a", "b", "c"), [0.5, 0.3, 0.2], {})
+    assert np.bincount(ref.mix(10).numpy()).tolist() == [5, 3, 2]
+    assert np.bincount(ref.mix(7).numpy()).tolist() == [4, 2, 1]  # 3.5, 2.1, 1.4
+    assert len(ref.mix(1)) == 1
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def test_conditional_run_trains_saves_classes_and_draws_labelled_grids(tmp_path, classes_dir):
+    run = tmp_path / "run"
+    start_run(TrainConfig(data=str(classes_dir), out=str(run), epochs=1, eval_every=1,
+                          eval_n=16, **TINY))  # fmt: skip
+    spec = load_checkpoint(run / "checkpoints" / "last.safetensors").model_spec()
+    assert (spec.c_dim, spec.classes) == (2, ("bright", "dark"))
+    grid = Image.open(run / "samples" / "epoch_0001.png")
+    plain_width = 8 * (32 + 2) + 2
+    assert grid.size == (LABEL_WIDTH + plain_width, 8 * (32 + 2) + 2)
+    # The label margin carries text (light pixels) beside each band.
+    margin = np.asarray(grid)[:, :LABEL_WIDTH]
+    assert (margin[: grid.size[1] // 2] > 200).any() and (margin[grid.size[1] // 2 :] > 200).any()
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "fwd" in r]
+    assert len(evals) == 1
+    per_class = evals[0]["per_class"]
+    assert set(per_class) == {"bright", "dark"}
+    assert per_class["bright"]["n"] == 16 and per_class["dark"]["n"] == 16
+    assert all(np.isfinite(v["fwd"]) and v["fwd"] >= 0 for v in per_class.values())
+    tensors = load_file(str(run / "checkpoints" / "last.safetensors"))
+    assert tensors["fixed_labels"].tolist() == [0] * 32 + [1] * 32
+
+
+@pytest.mark.parametrize(("sampling", "share"), [("empirical", 0.75), ("uniform", 0.5)])
+def test_fake_labels_follow_class_sampling(tmp_path, classes_dir, sampling, share):
+    from cxrgan.data.folder import load_folder
+    from cxrgan.training.trainer import build_trainer
+
+    cfg = TrainConfig(data=str(classes_dir), class_sampling=sampling, **TINY).validate()
+    data = load_folder(classes_dir, 32, progress=False)
+    t = build_trainer(cfg, None, data)
+    labels = torch.cat([next_batch(t.state, t.device).c for _ in range(200)])
+    assert len(labels) == 200 * 16
+    assert abs(float((labels == 0).float().mean()) - share) < 0.03
+
+
+def test_conditional_resume_is_bit_exact(tmp_path, classes_dir):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    base = {"data": str(classes_dir), **TINY}
+    start_run(TrainConfig(out=str(straight), epochs=2, **base))
+    start_run(TrainConfig(out=str(split), epochs=1, **base))
+    resume_run(split, {"epochs": 2})
+    a = load_file(str(straight / "checkpoints" / "last.safetensors"))
+    b = load_file(str(split / "checkpoints" / "last.safetensors"))
+    assert a.keys() == b.keys()
+    assert any("projection" in k for k in a) and any("class_code" in k for k in a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_g_learns_which_class_is_which(tmp_path, classes_dir):
+    """300 steps on bright (200) vs dark (50) images, 3 bright per dark: each class's images,
+    drawn alone (the batches made up in the training mix), come out near their class's level."""
+    run = tmp_path / "run"
+    cfg = {**TINY, "steps_per_epoch": 50, "log_every": 50, "g_lr": 1e-3, "d_lr": 1e-3}
+    start_run(TrainConfig(data=str(classes_dir), out=str(run), epochs=6, **cfg))
+    loaded = load_model(run)
+    assert loaded.g.class_mix.tolist() == [0.75, 0.25]
+    bright = sample_images(loaded.g, 64, 0, "cpu", torch.zeros(64, dtype=torch.long))
+    dark = sample_images(loaded.g, 64, 0, "cpu", torch.ones(64, dtype=torch.long))
+    assert bright.mean() > 160 and dark.mean() < 90, (bright.mean(), dark.mean())
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def test_data_without_two_classes_is_refused_before_anything_is_written(tmp_path):
+    one = two_class_folder(tmp_path / "one", {"bright": 8})
+    for data, match in ((None, "demo data"), (one, r"one class \('bright'\)")):
+        out = tmp_path / f"run-{match[:3]}"
+        cfg = TrainConfig(data=None if data is None else str(data), out=str(out), epochs=1,
+                          demo_images=32, **TINY)  # fmt: skip
+        with pytest.raises(CxrganError, match=match):
+            start_run(cfg)
+        assert not out.exists()
+    loose = two_class_folder(tmp_path / "loose", {"bright": 4, "dark": 4})
+    Image.new("L", (32, 32)).save(loose / "stray.png")
+    with pytest.raises(CxrganError, match=r"1 image\(s\) .* in no class subfolder"):
+        start_run(TrainConfig(data=str(loose), out=str(tmp_path / "r"), epochs=1, **TINY))
+
+
+def test_resume_with_other_classes_is_refused(tmp_path, classes_dir):
+    run = tmp_path / "run"
+    start_run(TrainConfig(data=str(classes_dir), out=str(run), epochs=1, **TINY))
+    (classes_dir / "dark").rename(classes_dir / "grey")
+    with pytest.raises(CxrganError, match="trained on the classes bright, dark"):
+        resume_run(run, {"epochs": 2})
+
+
+def test_generation_batches_are_made_up_in_the_training_mix():
+    from cxrgan.training.generate import mix_labels, mixed_batches
+
+    mix = torch.tensor([0.25, 0.75])
+    labels = torch.tensor([0] * 40 + [1] * 3)  # mostly the rarer class
+    batches = mixed_batches(labels, mix, size=8)
+    assert len(batches) == 20  # 40 class-0 images, 2 slots per batch of 8
+    for batch_labels, pairs in batches:
+        assert batch_labels.tolist() == [0, 0, 1, 1, 1, 1, 1, 1]  # every batch: 2 + 6
+        assert (labels[pairs[:, 0]] == batch_labels[pairs[:, 1]]).all()  # right class slots
+    asked = torch.cat([pairs[:, 0] for _, pairs in batches])
+    assert sorted(asked.tolist()) == list(range(43))  # every request exactly once
+    # A class without a share of the mix still gets a slot when asked for.
+    rare = mixed_batches(torch.tensor([0, 0]), torch.tensor([0.01, 0.99]), size=8)
+    assert [b.tolist() for b, _ in rare] == [[0] + [1] * 7] * 2
+    assert np.bincount(mix_labels(mix, 7).numpy()).tolist() == [2, 5]  # 1.75, 5.25: largest rest
