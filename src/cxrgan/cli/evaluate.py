@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,9 @@ from cxrgan.reporting.run_records import is_run_dir
 
 if TYPE_CHECKING:  # annotations only
     import numpy as np
+
+    from cxrgan.metrics.evaluate import ClassResult
+    from cxrgan.training.generate import LoadedGenerator
 
 DEFAULT_SIZE = 64  # for two folders whose generated images have no one square size
 MIN_SIZE = 8  # one Haar level with 4 x 4 coefficients per packet: the least the metrics use
@@ -41,7 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="measure sample quality offline (FWD, KID, precision/recall, memorisation)",
         description="Compare generated images with real ones using metrics that need no "
         "downloaded weights: Fréchet Wavelet Distance, KID on wavelet features, precision, "
-        "recall, density, coverage, and a memorisation (copy) check. See docs/metrics.md.",
+        "recall, density, coverage, and a memorisation (copy) check. When both sides have "
+        "class subfolders (NORMAL/, PNEUMONIA/, ...; a conditional RUN draws its classes) every "
+        "metric is also reported per class, and the overall numbers pool the classes both "
+        "sides share. See docs/metrics.md.",
     )
     p.add_argument(
         "--real",
@@ -55,14 +62,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=Path,
         required=True,
         metavar="DIR|RUN",
-        help="folder of generated images, or a run directory to generate from",
+        help="folder of generated images (class subfolders: also per class), or a run "
+        "directory to generate from (a conditional run draws each class of --real, as many "
+        "images as --real has of it, at most --n)",
     )
     p.add_argument(
         "--n",
         type=int,
         default=2000,
-        help="images drawn from each side (default 2000); FWD and KID depend on n, "
-        "so compare results at the same n",
+        help="images drawn from each side (default 2000), overall and per class; FWD and KID "
+        "depend on n, so compare results at the same n",
     )
     p.add_argument(
         "--image-size",
@@ -92,19 +101,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _native_sizes(folder: Path) -> Sizes:
-    """(width, height) of every image file under `folder`, from its header (no decoding)."""
+    """(width, height) of every image file under `folder`, from its header (no decoding).
+
+    In a folder with class subfolders, files beside them (such as the grid.png that
+    `generate --grid` leaves there) are not counted: they are no image of any class."""
     # deferred: keeps `cxrgan --help` from importing pydicom and Pillow
     from cxrgan.data.decode import collect_warnings, describe, is_image_candidate
-    from cxrgan.data.folder import scan_files
+    from cxrgan.data.folder import class_labels, scan_files
     from cxrgan.errors import UnreadableImage
 
+    entries = [e for e in scan_files(folder) if is_image_candidate(e.path)]
+    labels = class_labels([e.rel for e in entries])
+    classed = any(labels)
     sizes: Sizes = Counter()
     with collect_warnings():  # load_folder reports them, once, with the file they belong to
-        for entry in scan_files(folder):
+        for entry, label in zip(entries, labels, strict=True):
+            if classed and not label:
+                continue
             try:
-                if is_image_candidate(entry.path):
-                    facts = describe(entry.path)
-                    sizes[(int(facts["width"]), int(facts["height"]))] += 1
+                facts = describe(entry.path)
+                sizes[(int(facts["width"]), int(facts["height"]))] += 1
             except (UnreadableImage, OSError, KeyError, ValueError):
                 continue  # load_folder lists it among the skipped files
     return sizes
@@ -126,26 +142,52 @@ def _one_square(sizes: Sizes) -> int | None:
     return None
 
 
-def _fake_images(args: argparse.Namespace) -> tuple[np.ndarray, int | None, Sizes]:
-    """The generated side, the size a run's generator draws at (None for a folder), and the
-    generated images' own sizes."""
-    # deferred: keeps `cxrgan --help` from importing pydicom and torch
-    from cxrgan.data.folder import load_folder
-    from cxrgan.training.generate import generate_images
+@dataclass
+class Side:
+    """One side's images with the class of each ("" for an image in no class subfolder)."""
 
-    if not is_run_dir(args.fake):
-        sizes = _native_sizes(args.fake)
-        size = args.image_size or _one_square(sizes) or DEFAULT_SIZE
-        images = load_folder(args.fake, size, args.fit, progress=args.progress, log=print).images
-        return images, None, sizes
-    # The size is the generator's own, rebuilt from the model spec in its checkpoint.
-    images = generate_images(args.fake, args.n, args.checkpoint, args.seed)
-    run_size = images.shape[-1]
-    if args.image_size and args.image_size != run_size:
-        raise CxrganError(
-            f"{args.fake} generates {run_size} px images; drop --image-size or pass {run_size}"
-        )
-    return images, run_size, Counter({(run_size, run_size): len(images)})
+    images: np.ndarray
+    labels: np.ndarray  # (N,) str: class names
+    note: str = ""  # how a run's images were drawn, when that needs saying
+
+
+def _folder_side(folder: Path, size: int, args: argparse.Namespace) -> Side:
+    # deferred: keeps `cxrgan --help` from importing numpy, pydicom and torch
+    import numpy as np
+
+    from cxrgan.data.folder import load_folder
+
+    data = load_folder(folder, size, args.fit, progress=args.progress, log=print)
+    return Side(data.images, np.array(data.classes, dtype=str)[data.labels])
+
+
+def _generated_side(model: LoadedGenerator, real: Side, args: argparse.Namespace) -> Side:
+    """Images of a run's generator. A conditional one draws each class the real side has, as
+    many images as the real side has of it (at most --n), each class as `cxrgan generate
+    --label NAME --n N --seed SEED` draws it; when the real side has none of its classes they
+    share --n evenly."""
+    # deferred: keeps `cxrgan --help` from importing numpy and torch
+    import numpy as np
+
+    from cxrgan.metrics.evaluate import class_counts, split_in_proportion
+    from cxrgan.training.generate import sample_images
+    from cxrgan.training.generated_set import Draw, class_names, draw_images
+
+    if not model.spec.c_dim:
+        images = sample_images(model.g, args.n, args.seed, "cpu")
+        return Side(images, np.full(len(images), "", dtype=str))
+    names = class_names(model.spec)
+    have = class_counts(real.labels)
+    counts = {c: min(args.n, have[c]) for c in names if have.get(c)}
+    note = ""
+    if not counts:
+        counts = split_in_proportion(args.n, dict.fromkeys(names, 1))
+        note = (f"note: {args.real} has no folder of the classes {args.fake} draws "
+                f"({', '.join(names)}): drew {args.n} images shared evenly over them")  # fmt: skip
+    draws = [Draw(c, names.index(c), args.seed, k) for c, k in counts.items() if k]
+    images = np.concatenate([draw_images(model, d, "cpu") for d in draws])
+    labels = np.array([d.label for d in draws for _ in range(d.n)], dtype=str)
+    return Side(images, labels, note)
 
 
 def _done(sizes: Sizes, size: int) -> str:
@@ -184,9 +226,68 @@ def size_messages(fake: Sizes, real: Sizes, size: int, fit: str) -> list[str]:
     return [f"warning: {what}{cost}{fix}"]
 
 
+def _only(side: Side, classes: list[str]) -> Side:
+    # deferred: keeps `cxrgan --help` from importing numpy
+    import numpy as np
+
+    keep = np.isin(side.labels, classes)
+    return Side(side.images[keep], side.labels[keep], side.note)
+
+
+def _without_loose(side: Side, where: Path) -> Side:
+    """A folder of generated images with class subfolders, without the images directly in it
+    (the grid.png of `generate --grid`): they are no generated image of any class."""
+    # deferred: keeps `cxrgan --help` from importing numpy
+    from cxrgan.metrics.evaluate import class_counts
+
+    named = list(class_counts(side.labels))
+    loose = int((side.labels == "").sum())
+    if not named or not loose:
+        return side
+    print(f"note: {loose} image(s) directly in {where}, beside its class folders (e.g. a "
+          f"grid.png), left out of every metric")  # fmt: skip
+    return _only(side, named)
+
+
+def _shared_classes(real: Side, fake: Side, args: argparse.Namespace, from_run: bool) -> (
+    tuple[list[str], list[str]]
+):  # fmt: skip
+    """The classes to report one by one (the real side's names that the generated side has
+    too, in the real side's order), and notes on what could not be matched."""
+    # deferred: keeps `cxrgan --help` from importing numpy
+    from cxrgan.metrics.evaluate import class_counts
+
+    rc, fc = list(class_counts(real.labels)), list(class_counts(fake.labels))
+    both = "per-class metrics need class subfolders on both sides"
+    if not rc and not fc:
+        return [], []
+    if not fc:
+        what = "is an unconditional run" if from_run else "has no class subfolders"
+        return [], [f"note: {both}; {args.fake} {what}"]
+    if not rc:
+        return [], [f"note: {both}; {args.real} has no class subfolders"]
+    shared = [c for c in rc if c in fc]
+    if not shared:
+        return [], [f"note: no class in common (real: {', '.join(rc)}; generated: "
+                    f"{', '.join(fc)}): overall metrics only"]  # fmt: skip
+    notes = [
+        f"note: class {c} is only in {where}: left out of every metric"
+        for cs, where in ((rc, args.real), (fc, args.fake))
+        for c in cs
+        if c not in shared
+    ]
+    for side, where in ((real, args.real), (fake, args.fake)):
+        loose = int((side.labels == "").sum())
+        if loose:
+            notes.append(f"note: {loose} image(s) directly in {where}, in no class subfolder "
+                         f"(e.g. a grid.png), left out of every metric")  # fmt: skip
+    return shared, notes
+
+
 def run(args: argparse.Namespace) -> int:
-    # deferred: keeps `cxrgan --help` from importing pydicom and torch
-    from cxrgan.data.folder import load_folder
+    # deferred: keeps `cxrgan --help` from importing numpy, pydicom and torch
+    import numpy as np
+
     from cxrgan.metrics import (
         METRICS,
         evaluate_sets,
@@ -195,22 +296,62 @@ def run(args: argparse.Namespace) -> int:
         save_memorisation_png,
         skipped_metrics,
     )
+    from cxrgan.metrics.evaluate import (
+        class_counts,
+        evaluate_classes,
+        first_of_each_class,
+        split_in_proportion,
+    )
     from cxrgan.metrics.images import subsample
+    from cxrgan.training.generate import load_model
+    from cxrgan.training.generated_set import class_names, class_seed
 
     if args.n < 2:
         raise CxrganError(f"--n must be at least 2, got {args.n}")
-    fake, run_size, fake_sizes = _fake_images(args)
-    fake = subsample(fake, args.n, args.seed + 1)  # as evaluate_sets draws them
-    size = fake.shape[-1]
-    real = load_folder(args.real, size, args.fit, progress=args.progress, log=print).images
+    from_run = is_run_dir(args.fake)
+    if from_run:
+        # The size is the generator's own, rebuilt from the model spec in its checkpoint.
+        model = load_model(args.fake, args.checkpoint)
+        size = model.spec.resolution
+        if args.image_size and args.image_size != size:
+            raise CxrganError(
+                f"{args.fake} generates {size} px images; drop --image-size or pass {size}"
+            )
+        real = _folder_side(args.real, size, args)
+        fake = _generated_side(model, real, args)
+        fake_sizes: Sizes = Counter({(size, size): len(fake.images)})
+    else:
+        fake_sizes = _native_sizes(args.fake)
+        size = args.image_size or _one_square(fake_sizes) or DEFAULT_SIZE
+        fake = _folder_side(args.fake, size, args)
+        real = _folder_side(args.real, size, args)
     for line in size_messages(fake_sizes, _native_sizes(args.real), size, args.fit):
         print(line, file=sys.stderr if line.startswith("warning") else sys.stdout)
-    n_real, n_fake = min(len(real), args.n), min(len(fake), args.n)
-    skipped = skipped_metrics(n_real, n_fake, len(real))
+    if fake.note:
+        print(fake.note)
+    if not from_run:
+        fake = _without_loose(fake, args.fake)  # what generate --grid leaves: no generated image
+    classes, notes = _shared_classes(real, fake, args, from_run)
+    for line in notes:
+        print(line)
+    if classes:  # overall = the classes pooled
+        real, fake = _only(real, classes), _only(fake, classes)
+    overall_fake = fake
+    if classes and from_run:
+        # A run drew every class as often as the real side has it (up to --n): the overall
+        # set takes them in the real side's proportions, as a pooled folder would hold them.
+        share = split_in_proportion(min(args.n, len(real.images)), class_counts(real.labels))
+        keep = first_of_each_class(fake.labels, share)
+        overall_fake = Side(fake.images[keep], fake.labels[keep])
+    picked = subsample(np.arange(len(overall_fake.images)), args.n, args.seed + 1)  # as
+    fake_images = overall_fake.images[picked]  # evaluate_sets draws them
+    n_real, n_fake = min(len(real.images), args.n), min(len(fake_images), args.n)
+    skipped = skipped_metrics(n_real, n_fake, len(real.images))
     if len(skipped) == 4:
         raise CxrganError("nothing to compute: " + "; ".join(skipped.values()))
-    memorised = memorisation(real, fake) if "memorisation" not in skipped else None
-    results = evaluate_sets(real, fake, n=args.n, seed=args.seed, memorised=memorised)
+    memorised = memorisation(real.images, fake_images) if "memorisation" not in skipped else None
+    results = evaluate_sets(real.images, fake_images, n=args.n, seed=args.seed,
+                            memorised=memorised)  # fmt: skip
     print(format_metrics(results, title=f"{args.fake} vs {args.real} at {size} px"))
     for reason in skipped.values():
         print(f"skipped {reason}")
@@ -221,22 +362,65 @@ def run(args: argparse.Namespace) -> int:
         )
     if memorised is not None:
         png = args.memorisation_png or (
-            args.fake / "memorisation.png" if run_size else Path("memorisation.png")
+            args.fake / "memorisation.png" if from_run else Path("memorisation.png")
         )
-        save_memorisation_png(memorised, fake, real, png)
+        save_memorisation_png(memorised, fake_images, real.images, png)
         print(f"closest generated/training pairs: {png}")
+    per_class: dict[str, ClassResult] = {}
+    if classes:
+        per_class = evaluate_classes(real.images, real.labels, fake.images, fake.labels,
+                                     classes, n=args.n, seed=args.seed)  # fmt: skip
+        _print_per_class(results, per_class, size)
     if args.json:
         about = {k: vars(METRICS[k]) for k in results if k in METRICS}
         payload = {
             "real": str(args.real),
             "fake": str(args.fake),
             "image_size": size,
-            "checkpoint": args.checkpoint if run_size else None,
+            "checkpoint": args.checkpoint if from_run else None,
             "metrics": results,
             "skipped": skipped,
             "about": about,
+            "classes": classes,
+            "per_class": {
+                name: {"metrics": r.metrics, "skipped": r.skipped} for name, r in per_class.items()
+            },
         }
+        if classes:
+            real_used = real.labels[subsample(np.arange(len(real.labels)), args.n, args.seed)]
+            payload["overall_classes"] = {
+                "real": class_counts(real_used),
+                "generated": class_counts(overall_fake.labels[picked]),
+            }
+        if classes and from_run:
+            names = class_names(model.spec)
+            drawn = class_counts(fake.labels)
+            for name in classes:  # how to draw the same images: generate --label NAME --n N
+                payload["per_class"][name]["generated"] = {
+                    "n": drawn[name], "seed": args.seed,
+                    "draw_seed": class_seed(args.seed, names.index(name)),
+                }  # fmt: skip
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def _print_per_class(
+    overall: dict[str, float | None], per_class: dict[str, ClassResult], size: int
+) -> None:
+    """Each class's skipped metrics and small-sample notes, then the table of every class."""
+    # deferred: keeps `cxrgan --help` from importing numpy and torch
+    from cxrgan.metrics.evaluate import format_class_table
+
+    for name, result in per_class.items():
+        for reason in result.skipped.values():
+            print(f"class {name}: skipped {reason}")
+        few = min(result.metrics["n_real"] or 0, result.metrics["n_fake"] or 0)
+        if few < FEW and "fwd" not in result.skipped:
+            print(
+                f"note: class {name}: only {few:.0f} images on one side; FWD/KID are biased "
+                "and precision/recall noisy below a few hundred"
+            )
+    title = f"per class at {size} px (overall: the classes pooled, as above)"
+    print(format_class_table(overall, per_class, title=title))

@@ -1,4 +1,5 @@
-"""One call for every metric (`evaluate_sets`), a cheap in-training evaluator, and a table.
+"""One call for every metric (`evaluate_sets`), the same per class (`evaluate_classes`), a cheap
+in-training evaluator, and tables.
 
 Both sides go through the Haar packets once: the same packets feed FWD's per-packet statistics
 (linear and log-scaled) and the per-image features of KID and PRDC.
@@ -7,6 +8,7 @@ Both sides go through the Haar packets once: the same packets feed FWD's per-pac
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -228,6 +230,105 @@ def evaluate_sets(
         out.update((memorised or memorisation(all_real, fake)).as_dict())
     out.update(n_real=len(r), n_fake=len(f))
     return {key: None if value is None else float(value) for key, value in out.items()}
+
+
+@dataclass
+class ClassResult:
+    """Every metric for one class: its real images against its generated ones."""
+
+    metrics: dict[str, float | None]  # evaluate_sets' keys; None where skipped
+    skipped: dict[str, str]  # group -> why (see skipped_metrics)
+
+
+def evaluate_classes(
+    real: ImageArray,
+    real_labels: Sequence[str] | np.ndarray,
+    fake: ImageArray,
+    fake_labels: Sequence[str] | np.ndarray,
+    classes: Sequence[str],
+    *,
+    n: int | None = None,
+    seed: int = 0,
+    kid_subsets: int = DEFAULT_SUBSETS,
+    kid_subset_size: int = DEFAULT_SUBSET_SIZE,
+    k: int = DEFAULT_K,
+    level: int | None = None,
+) -> dict[str, ClassResult]:
+    """`evaluate_sets` per class: the real images labelled c against the generated ones
+    labelled c, for every c in `classes` (labels are class names, one per image).
+
+    Each class is evaluated exactly as `evaluate_sets(real_c, fake_c, n=n, seed=seed)` would,
+    memorisation included (against that class's real images). A class with too few images for
+    a metric gets None there and the reason in `skipped`, never an error; a class with no
+    image on one side gets every metric None.
+    """
+    real_labels, fake_labels = np.asarray(real_labels), np.asarray(fake_labels)
+    if len(real_labels) != len(real) or len(fake_labels) != len(fake):
+        raise ValueError("give one label per image on each side")
+    out: dict[str, ClassResult] = {}
+    for name in classes:
+        r = _take(real, np.flatnonzero(real_labels == name))
+        f = _take(fake, np.flatnonzero(fake_labels == name))
+        used_r, used_f = (len(r), len(f)) if n is None else (min(len(r), n), min(len(f), n))
+        skipped = skipped_metrics(used_r, used_f, len(r), k)
+        if len(skipped) == len(GROUPS):  # nothing computable (e.g. no image on one side)
+            metrics: dict[str, float | None] = {key: None for g in GROUPS.values() for key in g}
+            metrics.update(n_real=float(used_r), n_fake=float(used_f))
+        else:
+            kid = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size}
+            metrics = evaluate_sets(r, f, n=n, k=k, level=level, seed=seed, **kid)
+        out[str(name)] = ClassResult(metrics, skipped)
+    return out
+
+
+def class_counts(labels: Sequence[str] | np.ndarray) -> dict[str, int]:
+    """Images per named class, in order of first appearance ("" = no class: left out)."""
+    labels = np.asarray(labels)
+    return {str(c): int(np.count_nonzero(labels == c)) for c in dict.fromkeys(labels.tolist()) if c}
+
+
+def split_in_proportion(total: int, counts: dict[str, int]) -> dict[str, int]:
+    """`total` shared out in proportion to `counts`; the largest remainders take what rounding
+    down leaves (ties: the earlier class)."""
+    whole = sum(counts.values())
+    if whole <= 0:
+        raise ValueError("counts must hold at least one image")
+    exact = {c: total * k / whole for c, k in counts.items()}
+    out = {c: int(x) for c, x in exact.items()}
+    rest = total - sum(out.values())
+    for c in sorted(exact, key=lambda c: out[c] - exact[c])[:rest]:  # stable: ties keep order
+        out[c] += 1
+    return out
+
+
+def first_of_each_class(labels: Sequence[str] | np.ndarray, share: dict[str, int]) -> np.ndarray:
+    """Indices (ascending) of the first share[c] images labelled c, for every c."""
+    labels = np.asarray(labels)
+    picked = [np.flatnonzero(labels == c)[:k] for c, k in share.items()]
+    return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
+
+
+# The per-class table's rows (format_class_table): the numbers worth comparing across classes.
+CLASS_TABLE_KEYS = (
+    "fwd", "fwd_log", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
+    "memorised_share", "nn_distance_ratio", "n_real", "n_fake",
+)  # fmt: skip
+
+
+def format_class_table(
+    overall: dict[str, float | None], per_class: dict[str, ClassResult], title: str | None = None
+) -> str:
+    """A plain-text table: one row per metric, one column for all images and one per class."""
+    names = ["overall", *per_class]
+    columns = [overall, *(r.metrics for r in per_class.values())]
+    width = max(12, *(len(x) + 1 for x in names))
+    lines = [title] if title else []
+    lines.append(f"{'metric':18s} " + " ".join(f"{x:>{width}s}" for x in names) + "  better")
+    lines.append("-" * (19 + (width + 1) * len(names) + 8))
+    for key in CLASS_TABLE_KEYS:
+        values = " ".join(f"{_shown(key, col.get(key)):>{width}s}" for col in columns)
+        lines.append(f"{key:18s} {values}  {METRICS[key].better}".rstrip())
+    return "\n".join(lines)
 
 
 def _shown(key: str, value: float | None) -> str:
