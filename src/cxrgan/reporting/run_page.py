@@ -45,6 +45,7 @@ C_LOSS_D, C_LOSS_G = "#e8590c", "#1c7ed6"  # the tutorial's colours: D orange, G
 C_DX, C_DGZ1, C_DGZ2 = "#2f9e44", "#c2255c", "#f783ac"
 C_FWD, C_KID, C_DIV = "#7048e8", "#0c8599", "#0c8599"
 C_ADA = "#9c36b5"
+C_CLASSES = ("#f08c00", "#2b8a3e", "#1971c2", "#e03131", "#5c940d", "#862e9c")
 
 
 def build_run_page(path: Path) -> str:
@@ -57,6 +58,7 @@ def build_run_page(path: Path) -> str:
         ("real", "Real vs generated", _real_vs_generated(run)),
         ("memorisation", "Memorisation", _memorisation_section(run)),
         ("turing", "Reading study", _turing_section(run)),
+        ("utility", "Utility", _utility_section(run)),
         ("config", "Configuration", _config_section(run)),
         ("history", "History", _history_section(run)),
     ]
@@ -296,7 +298,7 @@ def _quality_charts(run: RunData) -> list[str]:
             notes.append(f"×{fmt(np.nanmin(fwd) / floor)} the real-vs-real floor {fmt(floor)}")
     out = [
         line_chart(
-            [Series("FWD", x, fwd, C_FWD, markers=True)],
+            [Series("FWD", x, fwd, C_FWD, markers=True), *_per_class_fwd(run.evals)],
             title="Quality: FWD (lower is better)",
             # From 0 when the floor is drawn: the gap to it is the point.
             y_range=(0.0, None) if hlines else (None, None),
@@ -309,6 +311,19 @@ def _quality_charts(run: RunData) -> list[str]:
         out.append(
             line_chart([Series("KID", x, kid, C_KID, markers=True)], title="Quality: KID (mean)")
         )
+    return out
+
+
+def _per_class_fwd(evals: list[dict[str, Any]]) -> list[Series]:
+    """A conditional run's FWD per class, dashed beside the overall curve."""
+    names = sorted({name for r in evals for name in r.get("per_class") or {}})
+    out = []
+    for i, name in enumerate(names):
+        rows = [r for r in evals if name in (r.get("per_class") or {})]
+        x = np.array([r["step"] for r in rows], dtype=float)
+        y = np.array([r["per_class"][name]["fwd"] for r in rows], dtype=float)
+        color = C_CLASSES[i % len(C_CLASSES)]
+        out.append(Series(f"FWD {name}", x, y, color, width=1.5, dash="5,3", markers=True))
     return out
 
 
@@ -487,6 +502,41 @@ def _turing_section(run: RunData) -> str:
     body = f'<p>{e(text)}: <a href="{e(href)}">the study\'s summary</a></p>'
     note = "Can readers tell real from generated images? (<code>cxrgan turing</code>)"
     return section("turing", "Reading study", body, note)
+
+
+def _utility_section(run: RunData) -> str:
+    """The utility score, when `cxrgan utility` wrote RUN/utility.json and RUN/utility.png."""
+    try:
+        u = json.loads((run.path / "utility.json").read_text("utf-8"))
+
+        def cell(s: Mapping[str, Any], m: str) -> str:
+            sd = "" if s["std"][m] is None else f" ± {s['std'][m]:.3f}"
+            return e(f"{s['mean'][m]:.3f}{sd} [{s['ci95'][m][0]:.3f}, {s['ci95'][m][1]:.3f}]")
+
+        metrics = ("accuracy", "balanced_accuracy", "auc")
+        rows = [
+            [e(s["title"]), e(s["n_images"]), *(cell(s, m) for m in metrics)]
+            for s in u["sets"].values()
+        ]
+        gain = u["gains"]["auc"]
+        text = (
+            f"TSTR/TRTR AUC ratio {u['ratios']['tstr_trtr_auc']['value']:.3f}; AUC gain of real "
+            f"+ synthetic over real {gain['value']:+.3f} [{gain['ci95'][0]:+.3f}, "
+            f"{gain['ci95'][1]:+.3f}]; {len(u['settings']['seeds'])} seed(s), tested on "
+            f"{u['counts']['n_test']} held-out real images"
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ""
+    head = ["training set", "images", "accuracy", "balanced accuracy", "ROC AUC"]
+    img = load_image(run.path / "utility.png", LATEST_MAX_WIDTH)
+    chart = f"<figure>{img_tag(img, 'utility.png', 'plot')}</figure>" if img else ""
+    body = f"{data_table(head, rows)}<p>{e(text)}</p>{chart}"
+    note = (
+        "Does a classifier gain from the generator's images? One fixed CNN, tested on held-out "
+        "real images: mean ± std over seeds [95 % bootstrap interval] (<code>cxrgan utility"
+        "</code>, docs/utility.md)."
+    )
+    return section("utility", "Utility for a classifier", body, note)
 
 
 def _config_section(run: RunData) -> str:
