@@ -25,10 +25,11 @@ from safetensors.torch import load_file
 from tiny import TINY_ARGS, TINY_CONFIG
 
 from cxrgan.cli.main import main
+from cxrgan.config import MAX_ROLLBACKS
 from cxrgan.errors import CxrganError
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import load_checkpoint
-from cxrgan.training.rundir import EXIT_SIGTERM
+from cxrgan.training.rundir import EXIT_DIVERGED, EXIT_SIGTERM
 
 pytestmark = pytest.mark.skipif(
     not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
@@ -83,10 +84,14 @@ def test_a_two_processes_write_one_consistent_run_directory(tmp_path):
         assert a["loss_d"] == pytest.approx(b["loss_d"], abs=1e-5)
 
 
-def test_b_sync_bn_two_ranks_of_32_equal_one_process_of_64(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--augment", "diff", "--steps-per-epoch", "2"]],
+                         ids=["plain", "augmented"])  # fmt: skip
+def test_b_sync_bn_two_ranks_of_32_equal_one_process_of_64(tmp_path, extra):
     """Same 64 images, same latents (every rank draws the global batch's and keeps its slice),
-    batch norm over the global batch: one step gives the same G and D, weights and buffers."""
-    args = ["--batch-size", "64", "--epochs", "1", "--steps-per-epoch", "1"]
+    batch norm over the global batch: one step gives the same G and D, weights and buffers.
+    Augmented: every rank draws the global batch's transforms and applies its slice, so two
+    steps (the second after the RNG has moved on) match too."""
+    args = ["--batch-size", "64", "--epochs", "1", "--steps-per-epoch", "1", *extra]
     assert main(["train", *TINY, *args, "--out", str(tmp_path / "one")]) == 0
     done = _train(*args, "--out", str(tmp_path / "two"))
     assert done.returncode == 0, done.stderr
@@ -208,6 +213,20 @@ def test_torchrun_max_restarts_restarts_a_killed_worker_from_last(tmp_path):
 # Mistakes, in one process
 
 
+def test_nan_rolls_back_on_every_rank_together(tmp_path):
+    """G's rate inf: every step diverges; each time, all ranks reload rank 0's `last` and halve
+    their rates together (a rank that did not would hang the next all-reduce), until the
+    rollbacks are used up and every rank stops with the run's exit status."""
+    run = tmp_path / "run"
+    done = _train("--epochs", "1", "--steps-per-epoch", "4", "--g-lr", "inf", "--out", str(run))
+    assert done.returncode == EXIT_DIVERGED, done.stderr
+    events = [r for r in _records(run) if r.get("event") == "rollback"]
+    assert [e["rollback"] for e in events] == list(range(1, MAX_ROLLBACKS + 1))
+    assert all(e["step"] == 0 for e in events)
+    assert _config(run)["stopped"]["reason"].endswith(f"after {MAX_ROLLBACKS} rollback(s)")
+    assert load_checkpoint(run / "checkpoints" / "last.safetensors").non_finite("G", "D") is None
+
+
 def test_batch_size_must_split_over_the_processes():
     from cxrgan.config import TrainConfig
     from cxrgan.data.source import load_phantoms
@@ -324,6 +343,25 @@ def test_streamed_batches_equal_the_in_memory_batches(tmp_path):
         for _ in range(7):  # across passes (40 images, 16 a step)
             (a, la), (b, lb) = memory.next(), streamed.next()
             assert torch.equal(a, b) and torch.equal(la, lb) and len(a) == 8
+
+
+def test_streamed_sampler_saves_the_state_before_its_prefetched_batch(tmp_path):
+    """Streamed, the sampler draws one batch ahead of the step; a checkpoint taken between
+    steps must resume with that batch, not after it."""
+    from cxrgan.training.sampler import BatchSampler
+
+    images = torch.randint(0, 256, (40, 8, 8), dtype=torch.uint8)
+    cpu = torch.device("cpu")
+    first = BatchSampler(images, None, 16, 5, True, device=cpu)
+    for _ in range(4):  # two batches a pass: the prefetched fifth starts a third pass
+        first.next()
+    tensors, meta = first.state()
+    assert meta["pos"] == 32  # the second pass, as the step left it, not the prefetched third
+    again = BatchSampler(images, None, 16, 0, True, device=cpu)
+    again.load_state(tensors, meta)
+    for _ in range(5):
+        (a, la), (b, lb) = first.next(), again.next()
+        assert torch.equal(a, b) and torch.equal(la, lb)
 
 
 def test_data_on_host_trains_the_same_run_and_auto_picks_by_free_memory(tmp_path, monkeypatch):

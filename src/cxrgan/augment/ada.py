@@ -37,8 +37,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from cxrgan.augment.base import Augmentation
 from cxrgan.augment.diffaug import (
     cut_out,
     parse_names,
@@ -54,7 +55,7 @@ ADA_TRANSFORMS = ("translation", "scale", "rotate", "brightness", "contrast", "c
 DEFAULT_TRANSFORMS = "translation,brightness,contrast,cutout"
 
 
-class ADA(nn.Module):
+class ADA(Augmentation):
     def __init__(
         self,
         target: float | None = 0.6,
@@ -147,18 +148,18 @@ class ADA(nn.Module):
 
     def _chosen(self, x: Tensor) -> Tensor:
         """Which images get the transform: each with probability p, shape (N,)."""
-        return torch.rand(len(x), device=x.device) < self.prob
+        return self.rand(x) < self.prob
 
     @staticmethod
     def _where(chosen: Tensor, new: Tensor, old: Tensor) -> Tensor:
         return torch.where(chosen.view(-1, 1, 1, 1), new, old)
 
     def _translation(self, x: Tensor) -> Tensor:
-        n, _, h, w = x.shape
+        h, w = x.shape[-2:]
         chosen = self._chosen(x)
         sy, sx = side(h, self.translation_ratio), side(w, self.translation_ratio)
-        dy = torch.randint(-sy, sy + 1, (n,), device=x.device)
-        dx = torch.randint(-sx, sx + 1, (n,), device=x.device)
+        dy = self.randint(-sy, sy + 1, x)
+        dx = self.randint(-sx, sx + 1, x)
         return translate(x, dy * chosen, dx * chosen, self.fill)  # a zero shift is the identity
 
     def _warp(self, x: Tensor) -> Tensor:
@@ -168,11 +169,11 @@ class ADA(nn.Module):
         chosen = torch.zeros(n, dtype=torch.bool, device=x.device)
         if "scale" in self.transforms:
             scaled = self._chosen(x)
-            s = torch.exp2(torch.randn(n, device=x.device) * self.scale_std)
+            s = torch.exp2(self.randn(x) * self.scale_std)
             zoom, chosen = torch.where(scaled, s, zoom), chosen | scaled
         if "rotate" in self.transforms:
             rotated = self._chosen(x)
-            a = (2 * torch.rand(n, device=x.device) - 1) * math.radians(self.rotate_max)
+            a = (2 * self.rand(x) - 1) * math.radians(self.rotate_max)
             angle, chosen = torch.where(rotated, a, angle), chosen | rotated
         # Output → input coordinates: zooming in by s reads the input at 1/s of the distance.
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
@@ -182,18 +183,18 @@ class ADA(nn.Module):
 
     def _brightness(self, x: Tensor) -> Tensor:
         chosen = self._chosen(x)
-        offset = torch.randn(len(x), device=x.device, dtype=x.dtype) * self.brightness_std
+        offset = self.randn(x, x.dtype) * self.brightness_std
         return self._where(chosen, shift_brightness(x, offset), x)
 
     def _contrast(self, x: Tensor) -> Tensor:
         chosen = self._chosen(x)
-        factor = torch.exp2(torch.randn(len(x), device=x.device, dtype=x.dtype) * self.contrast_std)
+        factor = torch.exp2(self.randn(x, x.dtype) * self.contrast_std)
         return self._where(chosen, scale_contrast(x, factor), x)
 
     def _cutout(self, x: Tensor) -> Tensor:
-        n, _, h, w = x.shape
+        h, w = x.shape[-2:]
         chosen = self._chosen(x)
         size = (side(h, self.cutout_ratio), side(w, self.cutout_ratio))
-        cy = torch.randint(0, h + (1 - size[0] % 2), (n,), device=x.device)
-        cx = torch.randint(0, w + (1 - size[1] % 2), (n,), device=x.device)
+        cy = self.randint(0, h + (1 - size[0] % 2), x)
+        cx = self.randint(0, w + (1 - size[1] % 2), x)
         return self._where(chosen, cut_out(x, cy, cx, size, self.fill), x)

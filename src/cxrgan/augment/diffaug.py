@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from cxrgan.augment.base import Augmentation
 from cxrgan.errors import CxrganError
 
 DIFF_POLICIES = ("translation", "cutout", "brightness", "contrast")
@@ -95,7 +96,7 @@ def side(size: int, ratio: float) -> int:
 
 
 # --- the module ----------------------------------------------------------------------------------
-class DiffAugment(nn.Module):
+class DiffAugment(Augmentation):
     """Every transform in `policy` (a comma list of translation, cutout, brightness, contrast,
     applied in that list's order) applied to every image, each with its own parameters."""
 
@@ -124,24 +125,24 @@ class DiffAugment(nn.Module):
         return x
 
     def _translation(self, x: Tensor) -> Tensor:
-        n, _, h, w = x.shape
+        h, w = x.shape[-2:]
         sy, sx = side(h, self.translation_ratio), side(w, self.translation_ratio)
-        dy = torch.randint(-sy, sy + 1, (n,), device=x.device)
-        dx = torch.randint(-sx, sx + 1, (n,), device=x.device)
+        dy = self.randint(-sy, sy + 1, x)
+        dx = self.randint(-sx, sx + 1, x)
         return translate(x, dy, dx, self.fill)
 
     def _cutout(self, x: Tensor) -> Tensor:
-        n, _, h, w = x.shape
+        h, w = x.shape[-2:]
         size = (side(h, self.cutout_ratio), side(w, self.cutout_ratio))
         # As the original: the centre may sit on any pixel (one more for an even side).
-        cy = torch.randint(0, h + (1 - size[0] % 2), (n,), device=x.device)
-        cx = torch.randint(0, w + (1 - size[1] % 2), (n,), device=x.device)
+        cy = self.randint(0, h + (1 - size[0] % 2), x)
+        cx = self.randint(0, w + (1 - size[1] % 2), x)
         return cut_out(x, cy, cx, size, self.fill)
 
     def _brightness(self, x: Tensor) -> Tensor:
-        u = torch.rand(len(x), device=x.device, dtype=x.dtype)
+        u = self.rand(x, x.dtype)
         return shift_brightness(x, (2 * u - 1) * self.brightness)
 
     def _contrast(self, x: Tensor) -> Tensor:
-        u = torch.rand(len(x), device=x.device, dtype=x.dtype)
+        u = self.rand(x, x.dtype)
         return scale_contrast(x, 1 + (2 * u - 1) * self.contrast)

@@ -269,6 +269,14 @@ def from_main(value: Any) -> Any:
     return box[0]
 
 
+def from_main_checkpoint(checkpoint: Any) -> Any:
+    """Rank 0's checkpoint (or None) on every rank, e.g. to roll back together; pickled whole,
+    as `hand_over` does, so its tensors travel as bytes on any backend."""
+    if not active():
+        return checkpoint
+    return pickle.loads(from_main(pickle.dumps(checkpoint)))
+
+
 # ------------------------------------------------------------------------------------------------
 # Handing the run from rank 0 to the others
 
