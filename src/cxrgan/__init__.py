@@ -1,7 +1,8 @@
 """cxrgan: train GANs that make synthetic chest X-rays, and judge them offline.
 
 The public names load on first use, so `import cxrgan` (and `cxrgan --help`) stays quick:
-    TrainConfig, train, resume, load_generator, sample_images, ModelSpec
+    TrainConfig, train, resume, load_generator, sample_images, SyntheticGenerator,
+    SyntheticDataset, ModelSpec
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ _PUBLIC = {
     "resume": "cxrgan.api",
     "load_generator": "cxrgan.api",
     "sample_images": "cxrgan.api",
+    "SyntheticGenerator": "cxrgan.api",
+    "SyntheticDataset": "cxrgan.api",
 }
 __all__ = ["__version__", *_PUBLIC]
 
