@@ -144,7 +144,7 @@ def test_every_option_has_help() -> None:
     parser = build_parser()
     data = _subparsers(parser)["data"]
     actions = _subparsers(data)
-    assert sorted(actions) == ["download", "inspect", "prepare"]
+    assert sorted(actions) == ["download", "inspect", "prepare", "split"]
     for name, sub in actions.items():
         for action in sub._actions:
             assert action.help and len(action.help) > 10, f"data {name} {action.dest}: no help"

@@ -1,11 +1,15 @@
 """Patient-disjoint splits by the Kermany/Kaggle file names."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from image_factory import write_image
 
-from cxrgan.data.split import patient_id, sample_by_patient, split_by_patient
+from cxrgan.cli.main import main
+from cxrgan.data.folder import load_folder
+from cxrgan.data.split import patient_id, sample_by_patient, split_by_patient, write_split
 
 
 @pytest.mark.parametrize(
@@ -57,3 +61,53 @@ def test_kaggle_split_is_patient_disjoint(kaggle224):
     assert 0.10 < len(held) / len(files) < 0.20
     train_patients = {patient_id(files[i]) for i in train}
     assert train_patients.isdisjoint(patient_id(files[i]) for i in held)
+
+
+def _named_folder(root: Path) -> Path:
+    for i in range(30):  # 10 PNEUMONIA patients of 3 films, 10 NORMAL patients of 2
+        write_image(root / "PNEUMONIA" / f"person{i // 3}_virus_{i}.jpeg", 16, 16, seed=i)
+    for i in range(20):
+        write_image(root / "NORMAL" / f"IM-{i // 2:04d}-{i % 2:04d}.jpeg", 16, 16, seed=100 + i)
+    return root
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_data_split_writes_train_and_heldout_by_patient(tmp_path, capsys, copy):
+    data = _named_folder(tmp_path / "data")
+    out = tmp_path / "split"
+    args = ["data", "split", str(data), "--out", str(out), "--heldout", "0.2"]
+    assert main([*args, *(["--copy"] if copy else [])]) == 0
+    sides = {s: sorted(p.relative_to(out / s) for p in (out / s).rglob("*.jpeg"))
+             for s in ("train", "heldout")}  # fmt: skip
+    assert len(sides["train"]) + len(sides["heldout"]) == 50
+    assert {p.parts[0] for p in sides["heldout"]} == {"NORMAL", "PNEUMONIA"}
+    ids = {s: {patient_id(p) for p in files} for s, files in sides.items()}
+    assert ids["train"].isdisjoint(ids["heldout"])
+    assert len(ids["heldout"]) == 4  # 20 % of 10 patients, of each class
+    info = json.loads((out / "split.json").read_text())
+    assert info["heldout"]["images"] == len(sides["heldout"]) and info["heldout"]["patients"] == 4
+    assert info["files"] == ("copies" if copy else "symlinks")
+    linked = out / "train" / sides["train"][0]
+    original = data / sides["train"][0]
+    assert linked.is_symlink() != copy and linked.read_bytes() == original.read_bytes()
+    assert "heldout" in capsys.readouterr().out
+    # The halves are folders cxrgan trains on: classes from the subfolders.
+    assert load_folder(out / "heldout", 16, progress=False).classes == ["NORMAL", "PNEUMONIA"]
+
+
+def test_data_split_refuses_a_used_out_and_a_bad_share(tmp_path, capsys):
+    data = _named_folder(tmp_path / "data")
+    out = tmp_path / "split"
+    write_image(out / "train" / "x.png")
+    assert main(["data", "split", str(data), "--out", str(out)]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert main(["data", "split", str(data), "--out", str(tmp_path / "o"), "--heldout", "1"]) == 2
+    assert "--heldout must be between 0 and 1" in capsys.readouterr().err
+
+
+@pytest.mark.shared_data
+def test_data_split_of_kaggle_is_the_benchmarks_split(kaggle224, tmp_path):
+    """`cxrgan data split` with its defaults holds out the patients benchmarks/quality.py holds
+    out (the same function, share and seed): 4,448 training and 768 held-out images."""
+    info = write_split(kaggle224, tmp_path / "split")
+    assert (info["train"]["images"], info["heldout"]["images"]) == (4448, 768)

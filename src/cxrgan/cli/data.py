@@ -77,10 +77,10 @@ def _common(p: argparse.ArgumentParser, size_required: bool) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "data",
-        help="prepare, inspect or download chest X-ray folders",
+        help="prepare, inspect, split or download chest X-ray folders",
         description="Tools for the training data: build the decode-once cache ahead of "
-        "training (prepare), look at a folder before training on it (inspect), or fetch a "
-        "public data set (download).",
+        "training (prepare), look at a folder before training on it (inspect), split it by "
+        "patient into train/ and heldout/ (split), or fetch a public data set (download).",
     )
     actions = p.add_subparsers(
         dest="data_command", metavar="ACTION", required=True, help="what to do with the folder"
@@ -142,6 +142,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="seed for choosing the contact sheet's images (default 0)",
     )
 
+    split = actions.add_parser(
+        "split",
+        help="split a folder by patient into train/ and heldout/ (no patient on both sides)",
+        description="Split the files under DIR by patient into OUT/train/<class>/ and "
+        "OUT/heldout/<class>/, as symbolic links to the originals (or copies), so that "
+        "quality and utility are judged on patients the generator and the classifier never "
+        "saw. Patients come from the Kermany/Kaggle file names: personNNN_… (PNEUMONIA), "
+        "IM-NNNN-… and NORMAL2-IM-NNNN-… (NORMAL); a file without an id is its own patient. "
+        "About --heldout of each class's patients are held out whole; OUT/split.json lists "
+        "the counts and the patient ids of each side.",
+    )
+    split.add_argument("folder", type=Path, metavar="DIR", help="folder of images to split")
+    split.add_argument(
+        "--out", type=Path, required=True, metavar="OUT", help="where train/ and heldout/ go"
+    )
+    split.add_argument(
+        "--heldout",
+        type=float,
+        default=0.15,
+        metavar="SHARE",
+        help="share of each class's patients held out (default 0.15)",
+    )
+    split.add_argument(
+        "--seed", type=int, default=0, help="which patients are held out (default 0)"
+    )
+    split.add_argument(
+        "--copy",
+        action="store_true",
+        help="copy the files instead of linking them (for file systems without symlinks)",
+    )
+
     down = actions.add_parser(
         "download",
         help="download a public chest X-ray data set (needs internet)",
@@ -200,7 +231,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    actions = {"prepare": run_prepare, "inspect": run_inspect, "download": run_download}
+    actions = {"prepare": run_prepare, "inspect": run_inspect, "split": run_split,
+               "download": run_download}  # fmt: skip
     return actions[args.data_command](args)
 
 
@@ -250,6 +282,19 @@ def run_inspect(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CxrganError(f"cannot write {args.json} ({exc.strerror or exc})") from None
         print(f"json          {args.json}")
+    return 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    # deferred: keeps `cxrgan --help` from pydicom and numpy
+    from cxrgan.data.split import write_split
+
+    summary = write_split(args.folder, args.out, args.heldout, args.seed, args.copy)
+    for side in ("train", "heldout"):
+        part = summary[side]
+        counts = ", ".join(f"{k or '(no class)'} {v:,}" for k, v in part["classes"].items())
+        print(f"{side:8} {part['images']:6,} images of {part['patients']:,} patients ({counts})")
+    print(f"wrote {args.out}/train, {args.out}/heldout and {args.out}/split.json")
     return 0
 
 

@@ -10,12 +10,19 @@ is its own patient.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from cxrgan.data.folder import class_labels, scan_files
+from cxrgan.errors import CxrganError
+from cxrgan.files import atomic_path
 
 _PATTERNS = (
     re.compile(r"^(person\d+)_", re.IGNORECASE),
@@ -81,3 +88,55 @@ def sample_by_patient(
                 break
         chosen.extend(taken[:want])
     return np.sort(np.array(chosen[:n], dtype=np.int64))
+
+
+SPLIT_SIDES = ("train", "heldout")
+
+
+def write_split(
+    root: str | Path, out: str | Path, heldout: float = 0.15, seed: int = 0, copy: bool = False
+) -> dict[str, Any]:
+    """OUT/train/<class>/… and OUT/heldout/<class>/…: the files of `root` split by patient
+    (about `heldout` of each class's patients held out whole), as symbolic links to the
+    originals (copies with `copy`), and OUT/split.json saying what went where."""
+    root, out = Path(root).resolve(), Path(out)
+    if not 0 < heldout < 1:
+        raise CxrganError(f"--heldout must be between 0 and 1, got {heldout}")
+    for side in SPLIT_SIDES:
+        if (out / side).exists() and any((out / side).iterdir()):
+            raise CxrganError(f"{out / side} exists and is not empty: pick another --out")
+    paths = [e.rel for e in scan_files(root)]
+    if not paths:
+        raise CxrganError(f"no files under {root}")
+    classes = class_labels(paths)
+    names = sorted(set(classes))
+    labels = [names.index(c) for c in classes]
+    sides = dict(zip(SPLIT_SIDES, split_by_patient(paths, labels, heldout, seed), strict=True))
+    for side, idx in sides.items():
+        for i in idx:
+            target = out / side / classes[i] / Path(paths[i]).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if copy:
+                shutil.copy2(root / paths[i], target)
+            else:
+                target.symlink_to(root / paths[i])
+    summary = _split_summary(root, paths, classes, sides, heldout, seed, copy)
+    with atomic_path(out / "split.json", ".json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _split_summary(
+    root: Path, paths: Sequence[str], classes: Sequence[str], sides: dict[str, np.ndarray],
+    heldout: float, seed: int, copy: bool,
+) -> dict[str, Any]:  # fmt: skip
+    out: dict[str, Any] = {"source": str(root), "heldout": heldout, "seed": seed,
+                           "files": "copies" if copy else "symlinks"}  # fmt: skip
+    for side, idx in sides.items():
+        patients = sorted({f"{classes[i]}/{patient_id(paths[i])}" for i in idx})
+        counts: dict[str, int] = defaultdict(int)
+        for i in idx:
+            counts[classes[i]] += 1
+        out[side] = {"images": len(idx), "classes": dict(sorted(counts.items())),
+                     "patients": len(patients), "patient_ids": patients}  # fmt: skip
+    return out
