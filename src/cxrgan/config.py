@@ -101,7 +101,7 @@ class TrainConfig:
         choices=lambda: ("empirical", "uniform"),
     )
     ema_kimg: float = setting(
-        0.0,
+        10.0,
         "keep an EMA generator with this half-life in thousands of images, ramped up over the "
         "first images (StyleGAN2-ADA: batch × 10/32, e.g. 20 at batch 64); it draws the grids "
         "and is what evaluation, best, generate and evaluate use (0: no EMA)",
@@ -136,9 +136,9 @@ class TrainConfig:
         choices=augment_names,
     )
     g_lr: float = setting(
-        2e-4,
+        1e-3,
         "generator learning rate; if D overpowers G, raise it (the tutorial's 2e-4 often needs "
-        "×5–×10 on chest X-rays)",
+        "×5–×10 on chest X-rays; the default recipe's 1e-3 is the blog's)",
         group="optim",
         resumable=True,
         above=0,
@@ -148,7 +148,7 @@ class TrainConfig:
     )
     beta1: float = setting(0.5, "Adam β1 for both networks", group="optim", min=0, below=1)
     beta2: float = setting(0.999, "Adam β2 for both networks", group="optim", min=0, below=1)
-    batch_size: int = setting(128, "images per step", group="optim", min=1)
+    batch_size: int = setting(16, "images per step", group="optim", min=1)
     minutes: float | None = setting(
         None,
         "stop after this many minutes of training time (across resumes; evaluation excluded), "

@@ -47,9 +47,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     kaggle, held_out = shared("kaggle-chest-xray-224/train"), shared("cxr-kermany/png128")
     tmp = tmp_path_factory.mktemp("export")
     run = tmp / "run"
-    config = {**TINY_CONFIG, "batch_size": 32}
+    config = {**TINY_CONFIG, "batch_size": 32, "ema_kimg": 0.01}
     start_run(TrainConfig(data=str(kaggle), out=str(run), epochs=1, steps_per_epoch=3,
-                          ema_kimg=0.01, cache_dir=str(tmp / "cache"), **config))  # fmt: skip
+                          cache_dir=str(tmp / "cache"), **config))  # fmt: skip
     assert main(["evaluate", "--real", str(held_out), "--fake", str(run), "--n", "64",
                  "--json", str(run / "evaluation.json"), "--no-progress"]) == 0  # fmt: skip
     make_study(held_out, run, 10, run / "turing", seed=0)

@@ -171,8 +171,7 @@ def test_balance_records_changes_in_metrics(tmp_path):
         epochs=1,
         balance="auto",
         d_lr=5e-3,
-        g_lr=1e-5,
-        **{**TINY, "steps_per_epoch": 12},
+        **{**TINY, "steps_per_epoch": 12, "g_lr": 1e-5},
     )
     start_run(cfg)
     events = [r for r in _records(run) if r.get("event") == "balance"]

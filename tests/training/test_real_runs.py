@@ -58,9 +58,8 @@ def test_strong_discriminator_is_diagnosed_d_overpowers_g(tmp_path, kaggle224, c
             steps_per_epoch=40,
             log_every=2,
             d_lr=2e-3,
-            g_lr=2e-5,
             cache_dir=cache_dir,
-            **TINY,
+            **{**TINY, "g_lr": 2e-5},
         )
     )
     result = diagnose_run(run)
