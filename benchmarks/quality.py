@@ -61,14 +61,21 @@ REGIMES = {
     r.name: r
     for r in (
         Regime("full", 64, False, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
-        Regime("small", 64, True, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
+        Regime(
+            "small",
+            64,
+            True,
+            ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE, f"{RECOMMENDED_RECIPE}+ada"),
+        ),
         Regime("full128", 128, False, ("blog", RECOMMENDED_RECIPE)),
     )
 }
 # A row is a recipe, or a recipe with changes: `blog+ema` is the blog's setting with an EMA
-# generator (half-life 10k images, ramped up), to tell what EMA alone buys.
+# generator (half-life 10k images, ramped up), to tell what EMA alone buys; `+ada` adds adaptive
+# augmentation, to tell whether 500 images overfit D within the budget.
 ROW_SETTINGS: dict[str, dict[str, Any]] = {
     "blog+ema": {"recipe": "blog", "ema_kimg": 10.0},
+    f"{RECOMMENDED_RECIPE}+ada": {"recipe": RECOMMENDED_RECIPE, "augment": "ada"},
 }
 
 
@@ -160,12 +167,15 @@ def judge(run: Path, heldout: np.ndarray, train: np.ndarray, out: Path) -> dict[
 
 
 def floor(heldout: np.ndarray, train: np.ndarray) -> dict[str, Any]:
+    """Training images against held-out ones; its memorised share is that of held-out images
+    against the training set: what new X-rays of new patients score, the level to read rows by."""
     rng = np.random.default_rng(0)
     real = train[rng.choice(len(train), size=min(len(heldout), len(train)), replace=False)]
     scores = evaluate_sets(heldout, real, n=len(heldout), seed=0)
     return {"row": "real vs real (floor)", "fwd": scores["fwd"], "kid": scores["kid_mean"],
             "precision": scores["precision"], "recall": scores["recall"],
-            "memorised_share": None, "images_per_s": None, "steps": None}  # fmt: skip
+            "memorised_share": memorisation(train, heldout).share,
+            "images_per_s": None, "steps": None}  # fmt: skip
 
 
 def save_png_atomic_grid(images: np.ndarray, path: Path) -> None:
