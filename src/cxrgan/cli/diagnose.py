@@ -7,6 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
+from cxrgan.cli.arguments import whole_number
 from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS, DEFAULT_WINDOW
 
 EPILOG = """states (the first that applies wins; the others are listed as "also applies"):
@@ -30,16 +31,6 @@ Each loss is read on its own scale (the run's config.json says which): bce and n
 loss_G = 0. D(x) and D(G(z)) are always D's outputs as probabilities, sigma(logit).
 Every threshold is in cxrgan.reporting.thresholds.Thresholds, with the reason for its value.
 The exit status is 0 whatever the state; use --json to act on it from a script."""
-
-
-def _window(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--window",
-        type=_window,
+        type=whole_number(1),
         default=DEFAULT_WINDOW,
         metavar="N",
         help=f"judge the latest N training records of metrics.jsonl (default {DEFAULT_WINDOW}; "

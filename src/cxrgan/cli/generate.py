@@ -11,15 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from cxrgan.cli.arguments import whole_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--n",
-        type=_count,
+        type=whole_number(1),
         default=None,
         metavar="N",
         help="number of images (default 64): of an unconditional run, or of the class --label "
@@ -47,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--per-class",
-        type=_count,
+        type=whole_number(1),
         default=None,
         metavar="N",
         help="conditional runs: N images of every class, in OUT/<class>/",

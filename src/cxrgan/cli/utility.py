@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
+from cxrgan.cli.arguments import whole_number
 from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.reporting.run_records import is_run_dir
 from cxrgan.utility import defaults as d
-
-
-def _whole(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least `low`."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-
-    return parse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--image-size",
-        type=_whole(d.MIN_IMAGE_SIZE),
+        type=whole_number(d.MIN_IMAGE_SIZE),
         default=None,
         metavar="S",
         help=f"side in pixels every image is loaded at (default: the run's; {d.IMAGE_SIZE} for "
@@ -76,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--seeds",
-        type=_whole(1),
+        type=whole_number(1),
         default=d.SEEDS,
         metavar="N",
         help=f"classifiers per training set, with seeds S..S+N-1 (default {d.SEEDS})",
@@ -90,14 +75,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--epochs",
-        type=_whole(1),
+        type=whole_number(1),
         default=d.EPOCHS,
         metavar="N",
         help=f"passes over each training set (default {d.EPOCHS}, the documented schedule)",
     )
     p.add_argument(
         "--bootstrap",
-        type=_whole(d.MIN_BOOTSTRAP),
+        type=whole_number(d.MIN_BOOTSTRAP),
         default=d.BOOTSTRAP,
         metavar="B",
         help=f"resamples of the test images for the 95 %% intervals (default {d.BOOTSTRAP})",
