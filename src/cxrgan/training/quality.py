@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from cxrgan.metrics.evaluate import QualityEvaluator
-from cxrgan.training.generate import sample_images
+from cxrgan.training.generate import mix_labels, sample_images
 
 EVAL_NOISE_OFFSET = 7919  # the same noise at every evaluation, apart from training's
 
@@ -42,10 +42,7 @@ class ClassReference:
 
     def mix(self, n: int) -> torch.Tensor:
         """`n` class indices in the real class mix (largest remainders), grouped by class."""
-        exact = np.asarray(self.shares) * n
-        counts = np.floor(exact).astype(int)
-        counts[np.argsort(counts - exact)[: n - counts.sum()]] += 1
-        return torch.arange(len(counts)).repeat_interleave(torch.from_numpy(counts))
+        return mix_labels(torch.tensor(self.shares), n)
 
 
 MIN_CLASS_IMAGES = 4  # FWD's floor needs two halves of two
