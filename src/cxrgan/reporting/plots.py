@@ -17,7 +17,7 @@ from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
-from cxrgan.reporting.run_records import fwd_floor
+from cxrgan.reporting.run_records import fwd_floor, per_class_fwd
 from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:  # annotations only: drawing needs no torch
@@ -187,11 +187,7 @@ def _save_figure(fig: Any, path: Path) -> None:
 
 def _plot_per_class(ax: Any, evals: Sequence[dict[str, Any]]) -> None:
     """A conditional run's FWD per class, thin dashed beside the overall curve."""
-    names = sorted({name for r in evals for name in r.get("per_class") or {}})
-    for name in names:
-        points = [(r["step"], r["per_class"][name]["fwd"]) for r in evals
-                  if name in (r.get("per_class") or {})]  # fmt: skip
-        steps, values = zip(*points, strict=True)
+    for name, (steps, values) in per_class_fwd(evals).items():
         ax.plot(steps, values, "--", marker=".", linewidth=1, label=f"FWD {name}")
 
 

@@ -31,7 +31,7 @@ from cxrgan.reporting.html_page import (
     section,
 )
 from cxrgan.reporting.run_data import RunData, load_run
-from cxrgan.reporting.run_records import fwd_floor, load_events
+from cxrgan.reporting.run_records import fwd_floor, load_events, per_class_fwd
 from cxrgan.reporting.svg_charts import Series, VLine, column, line_chart, raw_and_smooth
 
 MAX_FRAMES = 40  # filmstrip frames at most: every k-th epoch beyond that (first and last kept)
@@ -316,15 +316,18 @@ def _quality_charts(run: RunData) -> list[str]:
 
 def _per_class_fwd(evals: list[dict[str, Any]]) -> list[Series]:
     """A conditional run's FWD per class, dashed beside the overall curve."""
-    names = sorted({name for r in evals for name in r.get("per_class") or {}})
-    out = []
-    for i, name in enumerate(names):
-        rows = [r for r in evals if name in (r.get("per_class") or {})]
-        x = np.array([r["step"] for r in rows], dtype=float)
-        y = np.array([r["per_class"][name]["fwd"] for r in rows], dtype=float)
-        color = C_CLASSES[i % len(C_CLASSES)]
-        out.append(Series(f"FWD {name}", x, y, color, width=1.5, dash="5,3", markers=True))
-    return out
+    return [
+        Series(
+            f"FWD {name}",
+            np.array(steps, dtype=float),
+            np.array(values, dtype=float),
+            C_CLASSES[i % len(C_CLASSES)],
+            width=1.5,
+            dash="5,3",
+            markers=True,
+        )
+        for i, (name, (steps, values)) in enumerate(per_class_fwd(evals).items())
+    ]
 
 
 def _diversity_chart(run: RunData) -> str:

@@ -128,3 +128,13 @@ def fwd_floor(evals: Sequence[Mapping[str, Any]]) -> tuple[float, int | None]:
             n = as_number(r.get("fwd_floor_n"))
             return floor, int(n) if math.isfinite(n) else None
     return math.nan, None
+
+
+def per_class_fwd(evals: Sequence[Mapping[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
+    """A conditional run's FWD per class: class name -> (steps, FWD values), in class order."""
+    names = sorted({name for r in evals for name in r.get("per_class") or {}})
+    out = {}
+    for name in names:
+        rows = [r for r in evals if name in (r.get("per_class") or {})]
+        out[name] = ([r["step"] for r in rows], [r["per_class"][name]["fwd"] for r in rows])
+    return out

@@ -173,13 +173,13 @@ class Quality(Callback):
         plot_quality(self.tracker.records, t.run.plots / "quality.png")
         if is_best:
             t.save("best")
+        classes = record.get("per_class") or {}
         if t.tb is not None:
             for key in ("fwd", "kid_mean"):
                 t.tb.add_scalar(f"quality/{key}", record[key], c.step)
-            for name, scores in (record.get("per_class") or {}).items():
+            for name, scores in classes.items():
                 t.tb.add_scalar(f"quality/fwd_{name}", scores["fwd"], c.step)
         spread = "" if record.get("kid_std") is None else f" ± {record['kid_std']:.2g}"
-        classes = record.get("per_class") or {}
         per_class = "".join(f"  {name} {scores['fwd']:.4g}" for name, scores in classes.items())
         t.run.log(
             f"quality at step {c.step}: FWD {record['fwd']:.4g}{self.floor_text(record)}  "
