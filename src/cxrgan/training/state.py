@@ -44,9 +44,6 @@ class TrainState:
     counters: Counters = field(default_factory=Counters)
     # JSON state of the parts around the step (quality tracker, balance controller), by name.
     extras: dict[str, Any] = field(default_factory=dict)
-    # A conditional model: how often each class is drawn for generated images (from the data and
-    # --class-sampling, so not saved).
-    class_probs: Tensor | None = None
 
     @property
     def sampling_g(self) -> nn.Module:

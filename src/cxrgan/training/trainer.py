@@ -221,13 +221,19 @@ def build_state(
     augment = build_augment(cfg.augment)
     if augment is not None:
         augment = augment.to(device)
-    probs = fake_class_probs(cfg, spec, data)
-    if probs is not None:
-        g.class_mix.copy_(probs)
     g_ema = make_ema_copy(g) if cfg.ema_kimg > 0 else None
     return TrainState(spec, g, d, opt_g, opt_d, sampler, noise_gen, fixed_z, fixed_c, g_ema=g_ema,
-                      augment=augment,
-                      class_probs=None if probs is None else probs.to(device))  # fmt: skip
+                      augment=augment)  # fmt: skip
+
+
+def set_class_mix(s: TrainState, cfg: TrainConfig, data: ImageSet) -> None:
+    """A conditional G's `class_mix` (and G_ema's): what training draws fake labels from and the
+    mix its generation batches are made up in. Set after a restore too, so that a resumed run
+    follows the data it trains on."""
+    probs = fake_class_probs(cfg, s.spec, data)
+    for net in (s.g, s.g_ema):
+        if probs is not None and net is not None:
+            net.class_mix.copy_(probs)
 
 
 def build_trainer(
@@ -291,6 +297,7 @@ def build_trainer(
         t.callbacks.insert(0, cb.GradScalers(scalers))
     if checkpoint is not None:
         _restore(t, checkpoint)
+    set_class_mix(state, cfg, data)
     return t
 
 
@@ -577,8 +584,8 @@ def next_batch(s: TrainState, device: torch.device) -> StepBatch:
     real, real_c = s.sampler.next()
     z = s.g.sample_latents(s.sampler.batch_size, generator=s.noise_gen, device=device)
     c = None
-    if s.class_probs is not None:  # the generated images' classes (--class-sampling)
-        c = torch.multinomial(s.class_probs, s.sampler.batch_size, replacement=True,
+    if s.spec.c_dim:  # the generated images' classes (--class-sampling)
+        c = torch.multinomial(s.g.class_mix, s.sampler.batch_size, replacement=True,
                               generator=s.noise_gen)  # fmt: skip
     if len(real) != len(z):
         share = slice(s.sampler.rank * len(real), (s.sampler.rank + 1) * len(real))
