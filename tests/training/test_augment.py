@@ -280,7 +280,7 @@ class MLPD(Discriminator):
             nn.Flatten(), nn.Linear(SIZE * SIZE, width), nn.LeakyReLU(0.2), nn.Linear(width, 1)
         )
 
-    def forward(self, x, c=None):
+    def logits(self, x, c=None):
         return self.net(x).view(-1)
 
 

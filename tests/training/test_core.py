@@ -22,7 +22,7 @@ class LinearD(Discriminator):
         super().__init__(0, size, 1)
         self.lin = nn.Linear(size * size, 1)
 
-    def forward(self, x, c=None):
+    def logits(self, x, c=None):
         return self.lin(x.flatten(1)).view(-1)
 
 
@@ -74,7 +74,7 @@ def test_run_d_is_where_augmentation_reaches_d_for_real_and_fake():
             super().__init__(0, 2, 1)
             self.w = nn.Parameter(torch.ones(()))
 
-        def forward(self, x, c=None):
+        def logits(self, x, c=None):
             seen.append(x.detach().clone())
             return x.flatten(1).mean(1) * self.w
 
@@ -86,7 +86,7 @@ def test_run_d_is_where_augmentation_reaches_d_for_real_and_fake():
     batch = StepBatch(torch.full((2, 1, 2, 2), -1.0), None, torch.zeros(2, 3), None)
     loss.accumulate_gradients("Dmain", batch)
     loss.accumulate_gradients("Gmain", batch)
-    assert [x.mean().item() for x in seen] == [0.0, 1.0, 1.0]  # real, fake, fake: all shifted
+    assert [x.mean().item() for x in seen] == [1.0, 0.0, 1.0]  # fake, real, fake: all shifted
 
 
 def test_d_aux_loss_joins_d_real_loss_and_adaptive_augment_sees_real_logits():
@@ -97,8 +97,8 @@ def test_d_aux_loss_joins_d_real_loss_and_adaptive_augment_sees_real_logits():
             observed.append(logits)
 
     class AuxD(LinearD):
-        def forward_with_aux(self, x, c=None):
-            return self(x, c), self.lin.weight.square().sum()
+        def logits_with_aux(self, x, c=None):
+            return self.logits(x, c), self.lin.weight.square().sum()
 
     d = AuxD(2)
     loss = LOSSES.load("bce")(lambda z, c: torch.zeros(len(z), 1, 2, 2), d, augment=Observer())

@@ -48,7 +48,7 @@ def test_shapes_and_ranges_at_every_size(size):
     assert fake.shape == (2, 1, size, size)
     assert fake.min() >= -1 and fake.max() <= 1
     assert d(fake, None).shape == (2,)
-    logits, aux = d.forward_with_aux(fake.detach(), None)
+    logits, aux = d(fake.detach(), None, with_aux=True)
     assert logits.shape == (2,)
     assert aux.shape == () and torch.isfinite(aux) and aux >= 0
 
@@ -91,7 +91,7 @@ def test_init_is_fastgans():
     assert abs(d.downs["8"].main[0].weight.std().item() - 0.02) < 0.002
 
 
-def test_forward_skips_the_decoders_and_forward_with_aux_trains_them():
+def test_logits_skip_the_decoders_and_with_aux_trains_them():
     _, d = _nets(64)
     x = torch.rand(3, 1, 64, 64) * 2 - 1
     d(x).sum().backward()
@@ -100,18 +100,18 @@ def test_forward_skips_the_decoders_and_forward_with_aux_trains_them():
     assert all(p.grad is not None for p in d.parameters() if id(p) not in decoders)
 
     d.zero_grad(set_to_none=True)
-    logits, aux = d.forward_with_aux(x)
+    logits, aux = d(x, with_aux=True)
     (logits.sum() + aux).backward()
     assert all(p.grad is not None for p in d.parameters())
     assert all(p.grad.abs().sum() > 0 for p in _decoder_params(d))
 
 
-def test_forward_with_aux_gives_forwards_logits():
+def test_with_aux_gives_the_same_logits():
     _, d = _nets(128)
     d.eval()  # BatchNorm on running statistics, so both calls see the same normalisation
     x = torch.rand(2, 1, 128, 128) * 2 - 1
     with torch.no_grad():
-        torch.testing.assert_close(d.forward_with_aux(x)[0], d(x), rtol=0, atol=0)
+        torch.testing.assert_close(d(x, with_aux=True)[0], d(x), rtol=0, atol=0)
 
 
 def _patch_decoders(d, monkeypatch, whole_out, part_out, seen):
@@ -137,7 +137,7 @@ def test_reconstruction_targets_by_hand(monkeypatch):
     part = x[..., 48:176, 80:208]
     seen = {}
     _patch_decoders(d, monkeypatch, whole, part, seen)
-    _, aux = d.forward_with_aux(x)
+    _, aux = d(x, with_aux=True)
     assert aux.item() == 0
 
     feat16, feat8 = d._features(x)
@@ -146,7 +146,7 @@ def test_reconstruction_targets_by_hand(monkeypatch):
 
     zeros_whole, zeros_part = torch.zeros_like(whole), torch.zeros_like(part)
     _patch_decoders(d, monkeypatch, zeros_whole, zeros_part, seen)
-    _, aux = d.forward_with_aux(x)
+    _, aux = d(x, with_aux=True)
     expected = whole.abs().mean() + part.abs().mean()  # mean L1 of each, summed
     assert aux.item() == pytest.approx(expected.item(), rel=1e-6)
 
@@ -156,7 +156,7 @@ def test_part_crop_is_resized_at_512px(monkeypatch):
     x = torch.rand(1, 1, 512, 512) * 2 - 1
     whole, part = F.avg_pool2d(x, 4), F.avg_pool2d(x[..., 96:352, 160:416], 2)
     _patch_decoders(d, monkeypatch, whole, part, {})
-    assert d.forward_with_aux(x)[1].item() == 0
+    assert d(x, with_aux=True)[1].item() == 0
 
 
 def test_crop_position_comes_from_torchs_global_rng():
@@ -174,7 +174,7 @@ def test_crop_position_comes_from_torchs_global_rng():
     losses = []
     for _ in range(2):
         torch.manual_seed(11)
-        losses.append(d.forward_with_aux(x)[1])
+        losses.append(d(x, with_aux=True)[1])
     assert torch.equal(losses[0], losses[1])
 
 
@@ -217,7 +217,7 @@ def test_every_parameter_trains_and_checkpoints_round_trip(size, d_sn, tmp_path)
     g, d = build_models(spec)
     z = g.sample_latents(2)
     fake = g(z)
-    logits, aux = d.forward_with_aux(fake)
+    logits, aux = d(fake, with_aux=True)
     (logits.mean() + aux).backward()
     assert all(p.grad is not None for p in g.parameters())
     assert all(p.grad is not None for p in d.parameters())

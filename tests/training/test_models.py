@@ -29,7 +29,7 @@ def test_every_registered_model_builds_trains_and_round_trips(name, size, tmp_pa
     fake = g(z)
     assert fake.shape == (3, 1, size, size)
     assert fake.min() >= -1 and fake.max() <= 1
-    logits, aux = d.forward_with_aux(fake)  # aux: a self-supervised D's own loss, or None
+    logits, aux = d(fake, with_aux=True)  # aux: a self-supervised D's own loss, or None
     assert logits.shape == (3,)
     torch.testing.assert_close(d(fake), logits)  # forward() gives the same logits
     (logits.mean() + (0 if aux is None else aux)).backward()

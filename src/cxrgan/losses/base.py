@@ -9,10 +9,17 @@ gradients into one network and the trainer then steps that network's optimiser:
 
 `run_D` is the single place where D sees images, real or generated, so an augmentation module
 given to the loss is applied to every image D sees and to nothing else.
+
+Under DistributedDataParallel a network's gradients are averaged over the processes in the
+backward of its last forward run with `sync`; its other forwards run in `no_sync()` and only
+accumulate. So each phase's synchronised forward comes last and reaches every parameter that
+phase trains: Dmain runs D on the generated images first and on the real ones (with D's
+auxiliary loss) last, as stylegan2-ada-pytorch does; Gmain runs the frozen D unsynchronised.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -73,14 +80,15 @@ class GanLoss:
     def run_G(self, z: Tensor, c: Tensor | None) -> Tensor:
         return self.G(z, c)
 
-    def run_D(self, img: Tensor, c: Tensor | None) -> Tensor:
-        return self.D(self._augmented(img), c)
+    def run_D(self, img: Tensor, c: Tensor | None, sync: bool = True) -> Tensor:
+        with _synced(self.D, sync):
+            return self.D(self._augmented(img), c)
 
     def run_D_real(self, img: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """D on real images: logits, plus D's own auxiliary loss when its architecture has one
         (FastGAN's reconstruction of the real image). An adaptive augmentation is told the
         logits, the signal it adapts on."""
-        logits, aux = self.D.forward_with_aux(self._augmented(img), c)
+        logits, aux = self.D(self._augmented(img), c, with_aux=True)
         if self.augment is not None and hasattr(self.augment, "observe"):
             self.augment.observe(logits.detach())
         return logits, aux
@@ -107,14 +115,15 @@ class GanLoss:
         raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
 
     def _d_main(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:
-        # Real and fake go through D separately, as in the tutorial: D's BatchNorm sees
-        # batches of one kind, and the real graph is freed before the fake one is built.
+        # Generated and real go through D separately, as in the tutorial (D's BatchNorm sees
+        # batches of one kind; one graph is freed before the next is built), generated first:
+        # the real pass, the last, is the synchronised one (module docstring).
+        fake_logits = self.run_D(self.generated(batch).detach(), batch.c, sync=False)
+        loss_fake = self.d_fake_loss(fake_logits)
+        _backward(loss_fake, gain)
         real_logits, aux = self.run_D_real(batch.real, batch.real_c)
         loss_real = self.d_real_loss(real_logits)
         _backward(loss_real if aux is None else loss_real + aux, gain)
-        fake_logits = self.run_D(self.generated(batch).detach(), batch.c)
-        loss_fake = self.d_fake_loss(fake_logits)
-        _backward(loss_fake, gain)
         stats = {
             "loss_d": (loss_real + loss_fake).detach(),
             "d_x": torch.sigmoid(real_logits.detach()).mean(),
@@ -134,7 +143,8 @@ class GanLoss:
         return {"r1_penalty": penalty.detach().mean()}
 
     def _g_main(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:
-        logits = self.run_D(self.generated(batch), batch.c)
+        # D is frozen here: unsynchronised, so that its reducer expects no gradients.
+        logits = self.run_D(self.generated(batch), batch.c, sync=False)
         loss = self.g_loss(logits)
         _backward(loss, gain)
         return {"loss_g": loss.detach(), "d_g_z2": torch.sigmoid(logits.detach()).mean()}
@@ -142,3 +152,11 @@ class GanLoss:
 
 def _backward(loss: Tensor, gain: float) -> None:
     (loss if gain == 1 else loss * gain).backward()
+
+
+def _synced(module: nn.Module, sync: bool) -> contextlib.AbstractContextManager:
+    """`module.no_sync()` for a forward that must not trigger DDP's gradient reduction; nothing
+    for a network that is not data-parallel."""
+    if sync or not hasattr(module, "no_sync"):
+        return contextlib.nullcontext()
+    return module.no_sync()

@@ -5,7 +5,9 @@
   latents with `sample_latents`.
 - A discriminator maps images (and `c`) to one raw logit per image, shape (N,): losses decide
   how logits become a loss (BCE-with-logits, hinge, ...), so no sigmoid lives in D. On real
-  images it may add an auxiliary loss of its own (`forward_with_aux`).
+  images it may add an auxiliary loss of its own (`D(x, c, with_aux=True)`). Architectures
+  write `logits` (and `logits_with_aux`); `forward` is the one entry point, so that
+  DistributedDataParallel, torch.compile and hooks see every call of D.
 """
 
 from __future__ import annotations
@@ -54,7 +56,13 @@ class Discriminator(nn.Module):
         super().__init__()
         self.c_dim, self.resolution, self.channels = c_dim, resolution, channels
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, c: Tensor | None = None, with_aux: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor | None]:
+        """Logits; with `with_aux`, (logits, the auxiliary loss or None)."""
+        return self.logits_with_aux(x, c) if with_aux else self.logits(x, c)
+
+    def logits(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         raise NotImplementedError
 
     def spectral_norm_modules(self) -> list[nn.Module]:
@@ -62,10 +70,15 @@ class Discriminator(nn.Module):
         (a self-supervised D's decoders, say)."""
         return [self]
 
-    def forward_with_aux(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def logits_with_aux(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Logits for real images, and an auxiliary loss D minimises on them (None: no such
         loss). A self-supervised D (FastGAN's decoders) overrides this; it runs once per step."""
-        return self(x, c), None
+        return self.logits(x, c), None
+
+    def has_aux(self) -> bool:
+        """Whether some parameters train only through the auxiliary loss (FastGAN's decoders):
+        a pass without it leaves them without gradients."""
+        return type(self).logits_with_aux is not Discriminator.logits_with_aux
 
 
 Builder = Callable[..., tuple[Generator, Discriminator]]

@@ -1,7 +1,11 @@
 """Class conditioning shared by the architectures: a class code for G, a projection for D.
 
-- G: `ClassCode` looks up a learned vector per class and appends it to z, so the first layer
-  sees (z, code) and every later layer is the unconditional network's.
+- G: `ClassBatchNorm2d`, conditional batch norm (de Vries et al. 2017, as in the generators of
+  SNGAN's projection paper and BigGAN): each BatchNorm2d of the unconditional G becomes batch
+  statistics followed by a gain and a bias per class. The class enters after normalisation,
+  so it cannot swamp z's share of the batch variance. (A learned class code appended to z did:
+  it grew until the first BatchNorm squashed z, and each class collapsed to one image within
+  600 steps, per-pixel std across samples 0.01 against 0.25 for the unconditional G.)
 - D: `Projection` (Miyato & Koyama 2018, "cGANs with projection discriminator") adds
   ⟨embed(c), φ(x)⟩ to the unconditional logit, where φ(x) is D's last feature map summed over
   space. Its embedding starts at N(0, 0.02), the scale of the DCGAN's final conv weights, so
@@ -10,7 +14,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from cxrgan.errors import CxrganError
@@ -24,16 +27,34 @@ def require_labels(c: Tensor | None, c_dim: int) -> Tensor:
     return c
 
 
-class ClassCode(nn.Module):
-    """Appends a learned per-class vector of `dim` values to each latent."""
+class ClassBatchNorm2d(nn.Module):
+    """BatchNorm2d's normalisation, then a per-class gain (initialised as the tutorial's BN
+    weights, N(1, 0.02)) and bias (0). Called with the labels: `layer(x, c)`."""
 
-    def __init__(self, c_dim: int, dim: int):
+    def __init__(self, num_features: int, c_dim: int):
         super().__init__()
         self.c_dim = c_dim
-        self.embed = nn.Embedding(c_dim, dim)
+        self.norm = nn.BatchNorm2d(num_features, affine=False)
+        self.gain = nn.Embedding(c_dim, num_features)
+        self.bias = nn.Embedding(c_dim, num_features)
+        nn.init.normal_(self.gain.weight, 1.0, 0.02)
+        nn.init.zeros_(self.bias.weight)
 
-    def forward(self, z: Tensor, c: Tensor | None) -> Tensor:
-        return torch.cat([z, self.embed(require_labels(c, self.c_dim))], dim=1)
+    def forward(self, x: Tensor, c: Tensor | None) -> Tensor:
+        c = require_labels(c, self.c_dim)
+        return self.norm(x) * self.gain(c)[:, :, None, None] + self.bias(c)[:, :, None, None]
+
+
+def batch_norm(num_features: int, c_dim: int) -> nn.Module:
+    """G's batch norm: BatchNorm2d, or ClassBatchNorm2d for a conditional G."""
+    return ClassBatchNorm2d(num_features, c_dim) if c_dim else nn.BatchNorm2d(num_features)
+
+
+def run_layers(layers: nn.Sequential, x: Tensor, c: Tensor | None) -> Tensor:
+    """`layers(x)`, giving the labels to the layers that take them (ClassBatchNorm2d)."""
+    for layer in layers:
+        x = layer(x, c) if isinstance(layer, ClassBatchNorm2d) else layer(x)
+    return x
 
 
 class Projection(nn.Module):

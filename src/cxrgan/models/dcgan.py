@@ -15,7 +15,7 @@ import math
 from torch import Tensor, nn
 
 from cxrgan.models.base import Architecture, Discriminator, Generator
-from cxrgan.models.conditional import ClassCode, Projection
+from cxrgan.models.conditional import Projection, batch_norm, run_layers
 
 MAX_MULT = 8
 
@@ -27,7 +27,7 @@ def _mults(resolution: int) -> list[int]:
 
 
 class DCGANGenerator(Generator):
-    """With c_dim > 0, a learned class code as long as z is appended to z (models.conditional)."""
+    """With c_dim > 0, every BatchNorm2d is a ClassBatchNorm2d (models.conditional)."""
 
     def __init__(
         self, z_dim: int = 100, resolution: int = 64, channels: int = 1, ngf: int = 64,
@@ -35,26 +35,23 @@ class DCGANGenerator(Generator):
     ):  # fmt: skip
         super().__init__(z_dim, c_dim, resolution, channels)
         mults = _mults(resolution)
-        self.class_code = ClassCode(c_dim, z_dim) if c_dim else None
-        z_in = z_dim * 2 if c_dim else z_dim
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_in, ngf * mults[0], 4, 1, 0, bias=False),
-            nn.BatchNorm2d(ngf * mults[0]),
+            nn.ConvTranspose2d(z_dim, ngf * mults[0], 4, 1, 0, bias=False),
+            batch_norm(ngf * mults[0], c_dim),
             nn.ReLU(True),
         ]
         for m_in, m_out in itertools.pairwise(mults):
             layers += [
                 nn.ConvTranspose2d(ngf * m_in, ngf * m_out, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ngf * m_out),
+                batch_norm(ngf * m_out, c_dim),
                 nn.ReLU(True),
             ]
         layers += [nn.ConvTranspose2d(ngf * mults[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        if self.class_code is not None:
-            z = self.class_code(z, c)
-        return self.main(z.view(len(z), -1, 1, 1))
+        x = z.view(len(z), -1, 1, 1)
+        return run_layers(self.main, x, c) if self.c_dim else self.main(x)
 
 
 class DCGANDiscriminator(Discriminator):
@@ -77,7 +74,7 @@ class DCGANDiscriminator(Discriminator):
         self.main = nn.Sequential(*layers)  # one Sequential: the tutorial's parameter names
         self.projection = Projection(c_dim, ndf * mults[-1]) if c_dim else None
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+    def logits(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         if self.projection is None:
             return self.main(x).view(-1)
         features = self.main[:-1](x)
@@ -89,7 +86,7 @@ def weights_init(module: nn.Module) -> None:
     name = type(module).__name__
     if "Conv" in name:
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif "BatchNorm" in name:
+    elif "BatchNorm" in name and getattr(module, "affine", False):  # not a conditional G's
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 

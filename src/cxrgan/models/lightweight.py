@@ -19,14 +19,14 @@ Discriminator
     conv) gives 5×5 patch logits at 8 px; their mean is the image's logit, shape (N,). FastGAN's
     second, small-image branch and D's own SLE blocks are left out.
 
-    Self-supervision (only in `forward_with_aux`, i.e. on real images once per step): two small
+    Self-supervision (only with `with_aux=True`, i.e. on real images once per step): two small
     decoders (FastGAN's SimpleDecoder on an 8×8 map: up-blocks, 3×3 conv, Tanh) reconstruct
     - the whole image at min(resolution, 128) px from D's 8 px map, and
     - a random 8×8-cell window of D's 16 px map as the matching half-size crop of the image, at
       min(resolution / 2, 128) px (FastGAN picks one of the four quadrants; any cell-aligned
       offset is allowed here, drawn from torch's global RNG so a resumed run draws the same).
     The auxiliary loss is the sum of the two mean L1 distances to the image resized with area
-    interpolation (FastGAN uses LPIPS, which needs downloaded weights). `forward` never runs
+    interpolation (FastGAN uses LPIPS, which needs downloaded weights). Plain logits never run
     the decoders, so generated images and G's phase never pay for them.
 
     Spectral norm on D's discriminating path (not the decoders) is optional, as for every
@@ -46,8 +46,9 @@ Widths
     (FastGAN's own widths at ngf = ndf = 64 are 4–8× these.) G's parameters: 1.77 M at 64 px,
     1.71 M at 128 px, 1.73 M at 256 px; D's: 0.43 M, 0.44 M, 0.44 M (decoders 31–35 k).
 
-Class conditioning (c_dim > 0, models.conditional): G appends a learned class code as long as z
-to z; D adds a projection of its 8 px map (Miyato & Koyama 2018) to the logit.
+Class conditioning (c_dim > 0, models.conditional): G's batch norms take a gain and a bias per
+class (conditional batch norm); D adds a projection of its 8 px map (Miyato & Koyama 2018) to
+the logit.
 
 Initialisation: FastGAN's (conv weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0).
 """
@@ -61,7 +62,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cxrgan.models.base import Architecture, Discriminator, Generator
-from cxrgan.models.conditional import ClassCode, Projection
+from cxrgan.models.conditional import Projection, batch_norm, run_layers
 
 RESOLUTIONS = (64, 128, 256, 512)
 # Channels of G's map at r px, in sixteenths of ngf (ngf = 64: 256 at 4 px, 128, 64, 32, 16, ...).
@@ -83,12 +84,13 @@ def _width(base: int, units: int) -> int:
     return max(base * units // 16, 1)
 
 
-def _up_block(c_in: int, c_out: int) -> nn.Sequential:
-    """FastGAN's UpBlock: nearest ×2, 3×3 conv to 2·c_out, BN, GLU over channels."""
+def _up_block(c_in: int, c_out: int, c_dim: int = 0) -> nn.Sequential:
+    """FastGAN's UpBlock: nearest ×2, 3×3 conv to 2·c_out, BN (per class in a conditional G),
+    GLU over channels."""
     return nn.Sequential(
         nn.Upsample(scale_factor=2, mode="nearest"),
         nn.Conv2d(c_in, c_out * 2, 3, 1, 1, bias=False),
-        nn.BatchNorm2d(c_out * 2),
+        batch_norm(c_out * 2, c_dim),
         nn.GLU(dim=1),
     )
 
@@ -118,28 +120,27 @@ class LightweightGenerator(Generator):
         super().__init__(z_dim, c_dim, resolution, channels)
         sizes = [2**k for k in range(2, int(math.log2(resolution)) + 1)]  # 4, 8, ..., resolution
         width = {s: _width(ngf, G_UNITS[s]) for s in sizes}
-        self.class_code = ClassCode(c_dim, z_dim) if c_dim else None
         self.init = nn.Sequential(
-            nn.ConvTranspose2d(z_dim * 2 if c_dim else z_dim, width[4] * 2, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(width[4] * 2),
+            nn.ConvTranspose2d(z_dim, width[4] * 2, 4, 1, 0, bias=False),
+            batch_norm(width[4] * 2, c_dim),
             nn.GLU(dim=1),
         )
-        self.ups = nn.ModuleDict({str(s): _up_block(width[s // 2], width[s]) for s in sizes[1:]})
+        self.ups = nn.ModuleDict(
+            {str(s): _up_block(width[s // 2], width[s], c_dim) for s in sizes[1:]}
+        )
         self.pairs = SLE_PAIRS[resolution]
         self.sles = nn.ModuleDict({str(t): SLE(width[s], width[t]) for s, t in self.pairs})
         self.to_img = nn.Conv2d(width[resolution], channels, 3, 1, 1, bias=False)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        if self.class_code is not None:
-            z = self.class_code(z, c)
-        feat = self.init(z.view(len(z), -1, 1, 1))
+        feat = run_layers(self.init, z.view(len(z), -1, 1, 1), c)
         sources = {s for s, _ in self.pairs}
         source_of = {t: s for s, t in self.pairs}
         kept = {4: feat}
         size = 4
         while size < self.resolution:
             size *= 2
-            feat = self.ups[str(size)](feat)
+            feat = run_layers(self.ups[str(size)], feat, c)
             if size in source_of:
                 feat = self.sles[str(size)](kept[source_of[size]], feat)
             if size in sources:
@@ -233,10 +234,10 @@ class LightweightDiscriminator(Discriminator):
         logits = self.head(feat8).mean(dim=(1, 2, 3))
         return logits if self.projection is None else logits + self.projection(feat8, c)
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+    def logits(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         return self._logits(self._features(x)[1], c)
 
-    def forward_with_aux(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def logits_with_aux(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
         feat16, feat8 = self._features(x)
         return self._logits(feat8, c), self.reconstruction_loss(x, feat16, feat8)
 
@@ -267,7 +268,7 @@ def weights_init(module: nn.Module) -> None:
     """FastGAN's initialisation: conv weights N(0, 0.02), BatchNorm weight N(1, 0.02), bias 0."""
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, nn.BatchNorm2d) and module.affine:  # not a conditional G's
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
