@@ -84,13 +84,20 @@ def test_a_two_processes_write_one_consistent_run_directory(tmp_path):
         assert a["loss_d"] == pytest.approx(b["loss_d"], abs=1e-5)
 
 
-@pytest.mark.parametrize("extra", [[], ["--augment", "diff", "--steps-per-epoch", "2"]],
-                         ids=["plain", "augmented"])  # fmt: skip
+LIGHTWEIGHT_R1 = ["--model", "lightweight", "--image-size", "64", "--loss", "hinge",
+                  "--r1-gamma", "1", "--steps-per-epoch", "2"]  # fmt: skip
+AUGMENTED = ["--augment", "diff", "--steps-per-epoch", "2"]
+
+
+@pytest.mark.parametrize("extra", [[], AUGMENTED, LIGHTWEIGHT_R1],
+                         ids=["plain", "augmented", "lightweight-r1"])  # fmt: skip
 def test_b_sync_bn_two_ranks_of_32_equal_one_process_of_64(tmp_path, extra):
     """Same 64 images, same latents (every rank draws the global batch's and keeps its slice),
     batch norm over the global batch: one step gives the same G and D, weights and buffers.
     Augmented: every rank draws the global batch's transforms and applies its slice, so two
-    steps (the second after the RNG has moved on) match too."""
+    steps (the second after the RNG has moved on) match too. Lightweight with R1: step 0 runs
+    the lazy R1 phase, in which FastGAN's decoders get no gradient (DDP's unused parameters),
+    and step 1 does not; the decoders still match one process."""
     args = ["--batch-size", "64", "--epochs", "1", "--steps-per-epoch", "1", *extra]
     assert main(["train", *TINY, *args, "--out", str(tmp_path / "one")]) == 0
     done = _train(*args, "--out", str(tmp_path / "two"))
@@ -100,6 +107,22 @@ def test_b_sync_bn_two_ranks_of_32_equal_one_process_of_64(tmp_path, extra):
     assert one.keys() == two.keys() and any("running_mean" in k for k in one)
     for key in one:
         torch.testing.assert_close(two[key], one[key], atol=1e-5, rtol=1e-5, msg=key)
+
+
+def test_ddp_reduces_each_phase_s_gradients_once_including_lazy_r1():
+    """G and D are in DistributedDataParallel, and each phase's gradients are all-reduced exactly
+    once, for the network it trains only: D in Dmain and in the lazy R1 phase (step 0 only,
+    decoders unused there), G in Gmain; never D while G trains, never G in D's phases."""
+    script = Path(__file__).with_name("ddp_reductions.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(script)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env())
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["wrapped"] == "DistributedDataParallel"
+    g, d = out["sizes"]["G"], out["sizes"]["D"]
+    assert out["reduced"] == {"0/Dmain/D": d, "0/Dreg/D": d, "0/Gmain/G": g,
+                              "1/Dmain/D": d, "1/Gmain/G": g}  # fmt: skip
 
 
 def test_c_resume_one_two_one_processes_continues_without_gaps(tmp_path):

@@ -1,9 +1,10 @@
-"""argparse types shared by the commands."""
+"""argparse types and options shared by the commands: each declared once."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 
 def whole_number(low: int) -> Callable[[str], int]:
@@ -19,3 +20,32 @@ def whole_number(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def add_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes decoding images (default 0: one per 64 files, up to the CPU count)",
+    )
+
+
+def add_cache_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="D",
+        help="where the decode-once cache lives, the same as `cxrgan train --cache-dir` "
+        "(default: $XDG_CACHE_HOME/cxrgan, else ~/.cache/cxrgan)",
+    )
+
+
+def add_no_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bars (for logs and CI)",
+    )

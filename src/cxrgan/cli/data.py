@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers
 from cxrgan.config import IMAGE_SIZES
 from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.errors import CxrganError
@@ -59,19 +60,8 @@ def _common(p: argparse.ArgumentParser, size_required: bool) -> None:
         "Resize + CenterCrop; default), pad (whole image, padded with its border "
         "level) or squash (whole image, aspect ratio not kept)",
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="processes decoding images (default 0: one per 64 files, up to the CPU count)",
-    )
-    p.add_argument(
-        "--no-progress",
-        dest="progress",
-        action="store_false",
-        help="no progress bars (for logs and CI)",
-    )
+    add_workers(p)
+    add_no_progress(p)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -95,13 +85,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "DIR is added, removed or changed (size or modification time).",
     )
     _common(prep, size_required=True)
-    prep.add_argument(
-        "--cache-dir",
-        type=Path,
-        metavar="D",
-        help="where the cache lives (default: $XDG_CACHE_HOME/cxrgan, else "
-        "~/.cache/cxrgan); pass the same to `cxrgan train --cache-dir`",
-    )
+    add_cache_dir(prep)
 
     insp = actions.add_parser(
         "inspect",
@@ -221,12 +205,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep the verified .npz in DEST/.download after unpacking",
     )
-    down.add_argument(
-        "--no-progress",
-        dest="progress",
-        action="store_false",
-        help="no progress bars (for logs and CI)",
-    )
+    add_no_progress(down)
     p.set_defaults(run=run)
 
 

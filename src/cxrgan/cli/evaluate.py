@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cxrgan.cli.arguments import add_no_progress
 from cxrgan.errors import CxrganError
 from cxrgan.reporting.run_records import is_run_dir
 
@@ -96,7 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="where to save the closest generated/training pairs (default: "
         "RUN/memorisation.png for a run, ./memorisation.png for a folder)",
     )
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    add_no_progress(p)
     p.set_defaults(run=run)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cxrgan.cli.arguments import whole_number
+from cxrgan.cli.arguments import add_no_progress, whole_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -89,7 +89,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="sample the trained G itself instead of its EMA copy (for runs with --ema-kimg; "
         "without an EMA generator both are the same)",
     )
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    add_no_progress(p)
     p.set_defaults(run=run)
 
 

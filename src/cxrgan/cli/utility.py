@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cxrgan.cli.arguments import whole_number
+from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers, whole_number
 from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.reporting.run_records import is_run_dir
 from cxrgan.utility import defaults as d
@@ -106,22 +106,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=("auto", "cpu", "cuda", "mps"),
         help="where the classifier trains and the generator draws (default cpu)",
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="processes decoding images (default 0: one per 64 files, up to the CPU count)",
-    )
-    p.add_argument(
-        "--cache-dir",
-        type=Path,
-        metavar="D",
-        help="the decode-once cache, as for `cxrgan train` (default: $XDG_CACHE_HOME/cxrgan, "
-        "else ~/.cache/cxrgan)",
-    )
+    add_workers(p)
+    add_cache_dir(p)
     p.add_argument("--no-cache", action="store_true", help="decode every image, cache nothing")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    add_no_progress(p)
     p.set_defaults(run=run)
 
 

@@ -6,12 +6,9 @@ does. Every rank builds the same networks from the same seed, draws the same glo
 the same global latents and trains on its own slice of both (so a run does not depend on the
 world size); rank 0 alone writes the run directory.
 
-Gradients: after each loss phase (Dmain, Dreg, Gmain) the trained network's gradients are
-averaged across ranks once, flattened into one all-reduce, before its optimiser steps (the
-approach of stylegan3's training loop). This is what DistributedDataParallel does, without its
-reducer hooks: the one G forward per step is shared by Dmain (detached: no G gradients) and
-Gmain, D is frozen during G phases and R1 runs every 16th step only, which DDP's hooks would
-reduce at the wrong time or report as unused parameters. Batch-norm layers become synchronised
+Gradients: G and D are each wrapped in DistributedDataParallel (`data_parallel`); the loss
+runs every forward but each phase's last in `no_sync()`, so DDP averages that phase's
+gradients once, in its last backward (losses/base.py). Batch-norm layers become synchronised
 batch norm (`--sync-bn`, the default): statistics over the global batch, as one process has
 (SyncBatchNorm2d here, on CPU and CUDA alike: torch's nn.SyncBatchNorm is CUDA-only).
 """
@@ -29,6 +26,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from cxrgan.errors import CxrganError
 
@@ -209,31 +207,22 @@ def has_batch_norm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
-def broadcast_module(module: nn.Module) -> None:
-    """Rank 0's weights and buffers on every rank (they are built from the same seed already;
-    this makes sure)."""
+def data_parallel(module: nn.Module, device: torch.device, find_unused: bool = False) -> nn.Module:
+    """`module` in DistributedDataParallel, set up for one of a GAN's two networks:
+    - it broadcasts rank 0's weights and buffers once, here; after that buffers are not
+      broadcast (stylegan2-ada's `broadcast_buffers=False`): batch statistics are synchronised
+      by SyncBatchNorm2d or kept per rank, and rank 0's grids and evaluations, which run the
+      unwrapped networks alone, must not wait for the other ranks;
+    - gradients are averaged in the backward of each phase's synchronised forward (the loss
+      runs the others in `no_sync()`, losses/base.py), once per phase;
+    - `find_unused`: a D whose auxiliary-only parameters (FastGAN's decoders) get no gradient
+      in R1's pass; DDP then leaves those gradients as they are (None on every rank).
+    Without a process group (a test building one rank alone) the module is returned as is."""
     if not active():
-        return
-    with torch.no_grad():
-        for tensor in [*module.parameters(), *module.buffers()]:
-            dist.broadcast(tensor.data, 0)
-
-
-def average_gradients(module: nn.Module) -> None:
-    """The mean over ranks of the gradients of `module`'s trainable parameters: one all-reduce
-    of the flattened gradients (missing ones count as zero on that rank)."""
-    params = [p for p in module.parameters() if p.requires_grad]
-    if not params or not active():
-        return
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    offset = 0
-    for p in params:
-        n = p.numel()
-        p.grad = flat[offset : offset + n].view_as(p).clone()
-        offset += n
+        return module
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False,
+                                   find_unused_parameters=find_unused)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------

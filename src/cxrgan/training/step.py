@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,8 +18,6 @@ class BoundPhase:
     phase: Phase
     module: nn.Module
     opt: torch.optim.Optimizer
-    # Multi-process: averages the module's gradients over ranks before the optimiser steps.
-    sync: Callable[[nn.Module], None] | None = None
     # --precision bf16|fp16: (device type, dtype) of autocast; fp16 also scales the gradients.
     autocast: tuple[str, torch.dtype] | None = None
     scaler: torch.amp.GradScaler | None = None
@@ -62,8 +59,6 @@ def train_step(
         finally:
             if frozen is not None:
                 frozen.requires_grad_(True)
-        if bound.sync is not None:
-            bound.sync(bound.module)
         if bound.scaler is not None:  # unscale; skip the step on inf/NaN and lower the scale
             bound.scaler.step(bound.opt)
             bound.scaler.update()

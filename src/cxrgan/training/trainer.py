@@ -260,8 +260,14 @@ def build_trainer(
     spec = checkpoint.model_spec() if checkpoint is not None else model_spec(cfg, data)
     check_resumed_classes(spec, data)
     state = build_state(cfg, spec, data, device, rank, world_size)
-    # --compile: the loss runs compiled forwards; the state keeps the modules (checkpoint keys).
-    g, d = (torch.compile(state.g), torch.compile(state.d)) if cfg.compile else (state.g, state.d)
+    # The loss runs the wrapped networks (DDP, then compile, as PyTorch advises); the state keeps
+    # the modules themselves (checkpoint keys, grids, EMA).
+    g, d = state.g, state.d
+    if world_size > 1:
+        g = ddp.data_parallel(g, device)
+        d = ddp.data_parallel(d, device, find_unused=cfg.r1_gamma > 0 and state.d.has_aux())
+    if cfg.compile:
+        g, d = torch.compile(g), torch.compile(d)
     loss = LOSSES.load(cfg.loss)(g, d, augment=state.augment,
                                  r1_gamma=cfg.r1_gamma, r1_interval=R1_INTERVAL)  # fmt: skip
     nets = {"G": (state.g, state.opt_g), "D": (state.d, state.opt_d)}
@@ -273,12 +279,8 @@ def build_trainer(
                 f"the data has {len(data)} images, fewer than --batch-size: the batch of "
                 f"{state.sampler.batch_size} does not split over {world_size} processes"
             )
-        for net in (state.g, state.d):
-            ddp.broadcast_module(net)
         if hasattr(state.augment, "set_share"):  # draws for the global batch, as one process
             state.augment.set_share(rank, world_size)
-        for bound in phases:  # each phase's gradients averaged once, before its optimiser steps
-            bound.sync = ddp.average_gradients
     autocast, scalers, note = precision(cfg, device)
     for bound in phases:
         bound.autocast = autocast

@@ -1,0 +1,59 @@
+"""Run by test_distributed.py under torchrun (2 ranks, gloo): two training steps of a lightweight
+GAN with R1, counting DDP's gradient reductions per loss phase and network. Rank 0 prints them
+as one JSON line."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+from cxrgan.config import TrainConfig
+from cxrgan.data.source import load_phantoms
+from cxrgan.training import distributed as ddp
+from cxrgan.training.step import train_step
+from cxrgan.training.trainer import build_trainer, next_batch
+
+SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, ndf=8, nz=16,
+                batch_size=16, loss="hinge", r1_gamma=1.0, device="cpu",
+                progress=False)  # fmt: skip
+
+
+def main() -> None:
+    world = ddp.from_env()
+    ddp.init(world)
+    cfg = TrainConfig.from_dict(SETTINGS).validate()
+    t = build_trainer(cfg, None, load_phantoms(64, 64, seed=0), world.rank, world.world_size)
+    now = {"phase": ""}
+    reduced: dict[str, int] = {}  # "step/phase/net" -> gradient elements all-reduced
+
+    def counting(net: str):
+        def hook(state: object, bucket: torch.distributed.GradBucket):
+            key = f"{now['step']}/{now['phase']}/{net}"
+            reduced[key] = reduced.get(key, 0) + bucket.buffer().numel()
+            return default_hooks.allreduce_hook(None, bucket)
+
+        return hook
+
+    t.loss.G.register_comm_hook(None, counting("G"))
+    t.loss.D.register_comm_hook(None, counting("D"))
+    accumulate = t.loss.accumulate_gradients
+
+    def marked(phase: str, batch, gain: float = 1.0) -> dict:
+        now["phase"] = phase
+        return accumulate(phase, batch, gain)
+
+    t.loss.accumulate_gradients = marked
+    for step in range(2):  # step 0 runs the lazy R1 phase (Dreg), step 1 does not
+        now["step"] = step
+        train_step(t.loss, t.phases, next_batch(t.state, t.device), step)
+    if world.rank == 0:
+        sizes = {net: sum(p.numel() for p in m.parameters() if p.requires_grad)
+                 for net, m in (("G", t.state.g), ("D", t.state.d))}  # fmt: skip
+        print(json.dumps({"reduced": reduced, "sizes": sizes, "wrapped": type(t.loss.D).__name__}))
+    ddp.shutdown()
+
+
+if __name__ == "__main__":
+    main()
