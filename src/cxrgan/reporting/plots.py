@@ -136,7 +136,7 @@ def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
     else:
         ax_d.set_xlabel("iterations")
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def _ada_panel(ax: Any) -> None:
@@ -177,7 +177,8 @@ def _mark_resumes(ax: Any, train: Sequence[dict[str, Any]]) -> None:
             )
 
 
-def _save_figure(fig: Any, path: Path) -> None:
+def save_figure(fig: Any, path: Path) -> None:
+    """Write to a temporary file and rename (a viewer never sees half a PNG); close the figure."""
     try:
         with atomic_path(path, ".png") as tmp:
             fig.savefig(tmp, dpi=100)
@@ -239,4 +240,4 @@ def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
     ax_kid.set_xlabel("iterations")
     ax_kid.legend(loc="upper right")
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)

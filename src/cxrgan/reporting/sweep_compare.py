@@ -18,8 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 
-from cxrgan.files import atomic_path
-from cxrgan.reporting.plots import smooth
+from cxrgan.reporting.plots import save_figure, smooth
 from cxrgan.reporting.run_records import load_records
 
 GRID_COLUMNS = 4  # members per row in grids.png
@@ -53,7 +52,7 @@ def plot_grids(sweep: Path, members: Sequence[dict[str, Any]], path: Path) -> No
             title = caption(member)
         ax.set_title(title, fontsize=8)
     fig.suptitle("Final fixed-noise samples of each member (rank order)", fontsize=10)
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def plot_losses(sweep: Path, members: Sequence[dict[str, Any]], path: Path) -> None:
@@ -81,16 +80,7 @@ def plot_losses(sweep: Path, members: Sequence[dict[str, Any]], path: Path) -> N
     if ax_g.lines:
         ax_g.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    _save_figure(fig, path)
-
-
-def _save_figure(fig: Any, path: Path) -> None:
-    """Write to a temporary file and rename: a viewer never sees half a PNG."""
-    try:
-        with atomic_path(path, ".png") as tmp:
-            fig.savefig(tmp, dpi=100)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
 
 
 def _finite(value: Any) -> float:

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cxrgan.files import atomic_path
+from cxrgan.reporting.plots import save_figure
 from cxrgan.utility.sets import SHORT
 from cxrgan.utility.stats import METRIC_TITLES, METRICS
 
@@ -71,11 +71,7 @@ def plot_utility(result: Mapping[str, Any], path: Path) -> None:
     ax.legend(loc="upper center", ncol=4, fontsize=8, frameon=False)
     ax.set_title(_title(result), fontsize=10)
     fig.tight_layout()
-    try:
-        with atomic_path(path, ".png") as tmp:
-            fig.savefig(tmp, dpi=100)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
 
 
 def _title(result: Mapping[str, Any]) -> str:
