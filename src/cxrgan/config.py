@@ -89,7 +89,7 @@ class TrainConfig:
     conditional: bool = setting(
         False,
         "class-conditional GAN: the classes are the data folder's subfolders (e.g. NORMAL/, "
-        "PNEUMONIA/); G gets a class code, D a projection head (Miyato & Koyama 2018); grids "
+        "PNEUMONIA/); G gets class batch norm, D a projection head (Miyato & Koyama 2018); grids "
         "get one row band per class and FWD/KID are also computed per class",
         group="model",
     )

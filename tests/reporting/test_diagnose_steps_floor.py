@@ -265,7 +265,7 @@ def test_report_and_quality_plot_show_the_floor(
     def keep(fig: object, path: Path) -> None:
         drawn["fig"] = fig
 
-    monkeypatch.setattr(plots, "_save_figure", keep)
+    monkeypatch.setattr(plots, "save_figure", keep)
     from cxrgan.reporting.run_records import load_records
 
     plots.plot_quality(load_records(run)[1], run / "plots" / "quality.png")

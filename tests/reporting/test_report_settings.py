@@ -29,13 +29,13 @@ MODERN = {
 def _figures(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Collect the figures plot_losses draws (and still write them)."""
     drawn: list[Any] = []
-    save = plots._save_figure
+    save = plots.save_figure
 
     def keep(fig: Any, path: Path) -> None:
         drawn.append(fig)
         save(fig, path)
 
-    monkeypatch.setattr(plots, "_save_figure", keep)
+    monkeypatch.setattr(plots, "save_figure", keep)
     return drawn
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import torch
 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
 from cxrgan.config import TrainConfig
@@ -24,12 +23,13 @@ def main() -> None:
     world = ddp.from_env()
     ddp.init(world)
     cfg = TrainConfig.from_dict(SETTINGS).validate()
-    t = build_trainer(cfg, None, load_phantoms(64, 64, seed=0), world.rank, world.world_size)
+    data = load_phantoms(64, 64, seed=0)
+    t = build_trainer(cfg, None, data, rank=world.rank, world_size=world.world_size)
     now = {"phase": ""}
     reduced: dict[str, int] = {}  # "step/phase/net" -> gradient elements all-reduced
 
     def counting(net: str):
-        def hook(state: object, bucket: torch.distributed.GradBucket):
+        def hook(state, bucket):  # no annotations: DDP checks them against the real classes
             key = f"{now['step']}/{now['phase']}/{net}"
             reduced[key] = reduced.get(key, 0) + bucket.buffer().numel()
             return default_hooks.allreduce_hook(None, bucket)

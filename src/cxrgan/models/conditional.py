@@ -1,4 +1,4 @@
-"""Class conditioning shared by the architectures: a class code for G, a projection for D.
+"""Class conditioning shared by the architectures: class batch norm for G, a projection for D.
 
 - G: `ClassBatchNorm2d`, conditional batch norm (de Vries et al. 2017, as in the generators of
   SNGAN's projection paper and BigGAN): each BatchNorm2d of the unconditional G becomes batch
