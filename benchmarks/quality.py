@@ -16,6 +16,7 @@ off mid-training resumes from its checkpoint, so the table can be run in parts:
 
     python benchmarks/quality.py                       # everything (~100 min at the default)
     python benchmarks/quality.py --regime small --recipes blog,blog+ema
+    python benchmarks/quality.py --regime small --seeds 1   # the same rows, another seed
     python benchmarks/quality.py --table               # print the table of the finished rows
 
 Run it alone: another process on the same cores changes how much each row trains.
@@ -115,7 +116,12 @@ def link_split(data: Path, out: Path) -> dict[str, Path]:
 # Training a row (a subprocess per row, as a user would run it; resumable)
 
 
-def train_row(run: Path, folder: Path, regime: Regime, row: str, minutes: float) -> None:
+def run_name(regime: Regime, row: str, seed: int) -> str:
+    """`full-blog`, and `full-blog-s1` for another training seed (seed 0 keeps the plain name)."""
+    return f"{regime.name}-{row}" + (f"-s{seed}" if seed else "")
+
+
+def train_row(run: Path, folder: Path, regime: Regime, row: str, minutes: float, seed: int) -> None:
     config = run / "config.json"
     if config.is_file():
         stopped = json.loads(config.read_text()).get("stopped") or {}
@@ -127,7 +133,7 @@ def train_row(run: Path, folder: Path, regime: Regime, row: str, minutes: float)
         args = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
         args += ["--data", str(folder), "--image-size", str(regime.image_size),
                  "--minutes", str(minutes), "--epochs", "100000", "--steps-per-epoch", "200",
-                 "--seed", "0", "--log-every", "50", "--out", str(run)]  # fmt: skip
+                 "--seed", str(seed), "--log-every", "50", "--out", str(run)]  # fmt: skip
     cmd = [sys.executable, "-m", "cxrgan", "train", *args, "--no-progress"]
     print(f"  training {run.name}: {' '.join(cmd[3:])}", flush=True)
     run.parent.mkdir(parents=True, exist_ok=True)
@@ -147,13 +153,14 @@ def throughput(run: Path) -> float:
 # Judging a row
 
 
-def judge(run: Path, heldout: np.ndarray, train: np.ndarray, out: Path) -> dict[str, Any]:
+def judge(run: Path, row: str, heldout: np.ndarray, train: np.ndarray, out: Path) -> dict[str, Any]:
     fake = generate_images(run, len(heldout), seed=1)  # G_ema where the run kept one
     scores = evaluate_sets(heldout, fake, n=len(heldout), seed=0)
     info = json.loads((run / "config.json").read_text())
     save_png_atomic_grid(fake[:64], out / f"{run.name}.png")
     return {
-        "row": run.name.split("-", 1)[1],
+        "row": row,
+        "seed": info["config"]["seed"],
         "fwd": scores["fwd"],
         "kid": scores["kid_mean"],
         "precision": scores["precision"],
@@ -211,9 +218,29 @@ def fmt(value: Any, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
+def with_seed_means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row as measured; after a row trained with several seeds, their mean (the label says
+    how many) and the seed-to-seed spread of FWD."""
+    out: list[dict[str, Any]] = []
+    names = list(dict.fromkeys(r["row"] for r in rows))
+    for name in names:
+        runs = [r for r in rows if r["row"] == name]
+        out += [{**r, "row": f"{name} (seed {r.get('seed', 0)})" if len(runs) > 1 else name}
+                for r in runs]  # fmt: skip
+        if len(runs) > 1:
+            mean = {k: float(np.mean([r[k] for r in runs]))
+                    for k in ("fwd", "kid", "precision", "recall", "memorised_share",
+                              "images_per_s")}  # fmt: skip
+            spread = max(r["fwd"] for r in runs) - min(r["fwd"] for r in runs)
+            out.append({**mean, "row": f"**{name}, mean of {len(runs)} seeds** "
+                        f"(FWD range {spread:.4f})", "steps": None})  # fmt: skip
+    return out
+
+
 def table(results: dict[str, list[dict[str, Any]]]) -> str:
     lines = []
     for regime, rows in results.items():
+        rows = with_seed_means(rows)
         lines += [
             f"\n{regime}",
             "| row | FWD ↓ | KID ↓ | precision ↑ | recall ↑ | memorised ↓ | img/s | steps |",
@@ -237,6 +264,9 @@ def main() -> None:
     p.add_argument("--regime", default="full,small,full128",
                    help=f"comma list of {', '.join(REGIMES)}")  # fmt: skip
     p.add_argument("--recipes", default=None, help="comma list of rows (default: the regime's)")
+    p.add_argument("--seeds", default="0",
+                   help="comma list of training seeds to run each row with (the table shows "
+                   "every seed's row and their mean)")  # fmt: skip
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=REPO / "runs" / "bench-quality")
     p.add_argument("--table", action="store_true", help="only print the finished rows")
@@ -248,43 +278,76 @@ def main() -> None:
     for name in a.regime.split(","):
         regime = REGIMES[name]
         rows = a.recipes.split(",") if a.recipes else list(regime.rows)
-        results[name] = run_regime(a, folders, regime, rows)
+        seeds = [int(x) for x in a.seeds.split(",")]
+        results[name] = run_regime(a, folders, regime, rows, seeds)
     text = table(results)
     print(text)
     (a.out / "table.md").write_text(text + "\n")
 
 
 def run_regime(a: argparse.Namespace, folders: dict[str, Path], regime: Regime,
-               rows: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+               rows: list[str], seeds: list[int]) -> list[dict[str, Any]]:  # fmt: skip
     out = a.out / regime.name
     out.mkdir(parents=True, exist_ok=True)
-    train_folder = folders["small" if regime.small else "train"]
-    heldout = train = None
+    sets = RegimeImages(folders, regime)
     done = []
     for row in rows:
-        path = out / f"{row}.json"
-        if not path.is_file() and not a.table:
-            run = out / "runs" / f"{regime.name}-{row}"
-            start = time.perf_counter()
-            train_row(run, train_folder, regime, row, a.minutes)
-            if heldout is None:
-                heldout = load_folder(folders["heldout"], regime.image_size, progress=False).images
-                train = load_folder(train_folder, regime.image_size, progress=False).images
-            result = {**judge(run, heldout, train, out), "run": run.name,
-                      "wall_s": round(time.perf_counter() - start, 1)}  # fmt: skip
-            path.write_text(json.dumps(result, indent=2) + "\n")
-            print(f"  {regime.name} {row}: FWD {result['fwd']:.4f}", flush=True)
-        if path.is_file():
-            done.append(json.loads(path.read_text()))
+        names = [run_name(regime, row, seed) for seed in seeds]
+        if a.table:  # every seed trained so far
+            names = [run_name(regime, row, 0)] + [
+                d.name for d in sorted((out / "runs").glob(f"{run_name(regime, row, 0)}-s*"))
+                if d.name.rsplit("-s", 1)[1].isdigit()
+            ]  # fmt: skip
+        for name in names:
+            path = out / f"{name[len(regime.name) + 1 :]}.json"
+            if not path.is_file() and not a.table:
+                path.write_text(json.dumps(train_and_judge(a, sets, row, name), indent=2) + "\n")
+            if path.is_file():
+                done.append(json.loads(path.read_text()))
     floor_path = out / "floor.json"
     if not floor_path.is_file() and not a.table:
-        if heldout is None:
-            heldout = load_folder(folders["heldout"], regime.image_size, progress=False).images
-            train = load_folder(train_folder, regime.image_size, progress=False).images
-        floor_path.write_text(json.dumps(floor(heldout, train), indent=2) + "\n")
-    if done:
-        side_by_side(done, out, out / "side_by_side.png")
+        floor_path.write_text(json.dumps(floor(sets.heldout, sets.train), indent=2) + "\n")
+    firsts = [r for r in done if not r.get("seed")]  # the grids of seed 0
+    if firsts:
+        side_by_side(firsts, out, out / "side_by_side.png")
     return done + ([json.loads(floor_path.read_text())] if floor_path.is_file() else [])
+
+
+class RegimeImages:
+    """A regime's held-out and training images, decoded on first use."""
+
+    def __init__(self, folders: dict[str, Path], regime: Regime):
+        self.regime = regime
+        self.heldout_folder = folders["heldout"]
+        self.train_folder = folders["small" if regime.small else "train"]
+        self._heldout: np.ndarray | None = None
+        self._train: np.ndarray | None = None
+
+    @property
+    def heldout(self) -> np.ndarray:
+        if self._heldout is None:
+            self._heldout = load_folder(self.heldout_folder, self.regime.image_size,
+                                        progress=False).images  # fmt: skip
+        return self._heldout
+
+    @property
+    def train(self) -> np.ndarray:
+        if self._train is None:
+            self._train = load_folder(self.train_folder, self.regime.image_size,
+                                      progress=False).images  # fmt: skip
+        return self._train
+
+
+def train_and_judge(a: argparse.Namespace, sets: RegimeImages, row: str, name: str) -> dict:
+    regime = sets.regime
+    run = a.out / regime.name / "runs" / name
+    seed = int(name.rsplit("-s", 1)[1]) if name != f"{regime.name}-{row}" else 0
+    start = time.perf_counter()
+    train_row(run, sets.train_folder, regime, row, a.minutes, seed)
+    result = {**judge(run, row, sets.heldout, sets.train, a.out / regime.name), "run": run.name,
+              "wall_s": round(time.perf_counter() - start, 1)}  # fmt: skip
+    print(f"  {regime.name} {name}: FWD {result['fwd']:.4f}", flush=True)
+    return result
 
 
 if __name__ == "__main__":
