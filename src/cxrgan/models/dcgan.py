@@ -50,8 +50,7 @@ class DCGANGenerator(Generator):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        x = z.view(len(z), -1, 1, 1)
-        return run_layers(self.main, x, c) if self.c_dim else self.main(x)
+        return run_layers(self.main, z.view(len(z), -1, 1, 1), c)
 
 
 class DCGANDiscriminator(Discriminator):
