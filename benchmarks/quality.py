@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -292,16 +293,12 @@ def run_regime(a: argparse.Namespace, folders: dict[str, Path], regime: Regime,
     sets = RegimeImages(folders, regime)
     done = []
     for row in rows:
-        names = [run_name(regime, row, seed) for seed in seeds]
-        if a.table:  # every seed trained so far
-            names = [run_name(regime, row, 0)] + [
-                d.name for d in sorted((out / "runs").glob(f"{run_name(regime, row, 0)}-s*"))
-                if d.name.rsplit("-s", 1)[1].isdigit()
-            ]  # fmt: skip
-        for name in names:
+        for seed in trained_seeds(out, regime, row) if a.table else seeds:
+            name = run_name(regime, row, seed)
             path = out / f"{name[len(regime.name) + 1 :]}.json"
             if not path.is_file() and not a.table:
-                path.write_text(json.dumps(train_and_judge(a, sets, row, name), indent=2) + "\n")
+                result = train_and_judge(a, sets, row, seed)
+                path.write_text(json.dumps(result, indent=2) + "\n")
             if path.is_file():
                 done.append(json.loads(path.read_text()))
     floor_path = out / "floor.json"
@@ -313,6 +310,13 @@ def run_regime(a: argparse.Namespace, folders: dict[str, Path], regime: Regime,
     return done + ([json.loads(floor_path.read_text())] if floor_path.is_file() else [])
 
 
+def trained_seeds(out: Path, regime: Regime, row: str) -> list[int]:
+    """Seed 0 and every other seed `row` has a run directory for (run_name's `-sN`)."""
+    base = run_name(regime, row, 0)
+    tails = [d.name.rsplit("-s", 1)[1] for d in (out / "runs").glob(f"{base}-s*")]
+    return [0, *sorted(int(t) for t in tails if t.isdigit())]
+
+
 class RegimeImages:
     """A regime's held-out and training images, decoded on first use."""
 
@@ -320,33 +324,24 @@ class RegimeImages:
         self.regime = regime
         self.heldout_folder = folders["heldout"]
         self.train_folder = folders["small" if regime.small else "train"]
-        self._heldout: np.ndarray | None = None
-        self._train: np.ndarray | None = None
 
-    @property
+    @cached_property
     def heldout(self) -> np.ndarray:
-        if self._heldout is None:
-            self._heldout = load_folder(self.heldout_folder, self.regime.image_size,
-                                        progress=False).images  # fmt: skip
-        return self._heldout
+        return load_folder(self.heldout_folder, self.regime.image_size, progress=False).images
 
-    @property
+    @cached_property
     def train(self) -> np.ndarray:
-        if self._train is None:
-            self._train = load_folder(self.train_folder, self.regime.image_size,
-                                      progress=False).images  # fmt: skip
-        return self._train
+        return load_folder(self.train_folder, self.regime.image_size, progress=False).images
 
 
-def train_and_judge(a: argparse.Namespace, sets: RegimeImages, row: str, name: str) -> dict:
+def train_and_judge(a: argparse.Namespace, sets: RegimeImages, row: str, seed: int) -> dict:
     regime = sets.regime
-    run = a.out / regime.name / "runs" / name
-    seed = int(name.rsplit("-s", 1)[1]) if name != f"{regime.name}-{row}" else 0
+    run = a.out / regime.name / "runs" / run_name(regime, row, seed)
     start = time.perf_counter()
     train_row(run, sets.train_folder, regime, row, a.minutes, seed)
     result = {**judge(run, row, sets.heldout, sets.train, a.out / regime.name), "run": run.name,
               "wall_s": round(time.perf_counter() - start, 1)}  # fmt: skip
-    print(f"  {regime.name} {name}: FWD {result['fwd']:.4f}", flush=True)
+    print(f"  {run.name}: FWD {result['fwd']:.4f}", flush=True)
     return result
 
 
