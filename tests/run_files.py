@@ -1,9 +1,13 @@
-"""Reading a run directory's plain files in tests: metrics.jsonl records and config.json."""
+"""Run directories in tests: reading their plain files (metrics.jsonl records, config.json, the
+last checkpoint's tensors), and the straight-against-resumed pair of runs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
 
 
 def records(run: Path) -> list[dict]:
@@ -18,3 +22,21 @@ def train_steps(run: Path) -> list[int]:
 
 def config(run: Path) -> dict:
     return json.loads((Path(run) / "config.json").read_text())
+
+
+def last_tensors(run: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of RUN/checkpoints/last.safetensors."""
+    return load_file(str(Path(run) / "checkpoints" / "last.safetensors"))
+
+
+def straight_and_resumed(root: Path, settings: dict, epochs: int) -> tuple[Path, Path]:
+    """ROOT/straight trains `epochs` epochs in one go; ROOT/split trains 1, then is resumed to
+    `epochs`: the pair every bit-exact resume test compares."""
+    from cxrgan.config import TrainConfig
+    from cxrgan.training.session import resume_run, start_run
+
+    straight, split = root / "straight", root / "split"
+    start_run(TrainConfig(out=str(straight), epochs=epochs, **settings))
+    start_run(TrainConfig(out=str(split), epochs=1, **settings))
+    resume_run(split, {"epochs": epochs})
+    return straight, split

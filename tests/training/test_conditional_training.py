@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from run_files import last_tensors, straight_and_resumed
 from safetensors.torch import load_file
 from tiny import TINY_CONFIG
 
@@ -159,13 +160,8 @@ def test_fake_labels_follow_class_sampling(tmp_path, classes_dir, sampling, shar
 
 
 def test_conditional_resume_is_bit_exact(tmp_path, classes_dir):
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    base = {"data": str(classes_dir), **TINY}
-    start_run(TrainConfig(out=str(straight), epochs=2, **base))
-    start_run(TrainConfig(out=str(split), epochs=1, **base))
-    resume_run(split, {"epochs": 2})
-    a = load_file(str(straight / "checkpoints" / "last.safetensors"))
-    b = load_file(str(split / "checkpoints" / "last.safetensors"))
+    straight, split = straight_and_resumed(tmp_path, {"data": str(classes_dir), **TINY}, 2)
+    a, b = last_tensors(straight), last_tensors(split)
     assert a.keys() == b.keys()
     assert any("projection" in k for k in a) and any(".gain." in k for k in a)
     for key in a:

@@ -4,7 +4,8 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from run_files import last_tensors, straight_and_resumed
+from run_files import records as _records
 from tiny import TINY_CONFIG, TUTORIAL
 
 from cxrgan.config import TrainConfig
@@ -14,10 +15,6 @@ from cxrgan.training.generate import generate_images
 from cxrgan.training.session import resume_run, start_run
 
 TINY = {**TINY_CONFIG, "demo_images": 64, "steps_per_epoch": 4, "log_every": 2}
-
-
-def _records(run):
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_every_recipe_sets_the_same_valid_settings():
@@ -55,12 +52,8 @@ def test_modern_parts_resume_bit_exactly(tmp_path):
     """EMA, ADA (p and its counters), lazy R1 and spectral norm all continue bit for bit."""
     modern = {**TINY, "ema_kimg": 0.05, "augment": "ada", "r1_gamma": 0.1,
               "d_spectral_norm": True}  # fmt: skip
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    start_run(TrainConfig(out=str(straight), epochs=3, **modern))
-    start_run(TrainConfig(out=str(split), epochs=1, **modern))
-    resume_run(split, {"epochs": 3})
-    a = load_file(str(straight / "checkpoints" / "last.safetensors"))
-    b = load_file(str(split / "checkpoints" / "last.safetensors"))
+    straight, split = straight_and_resumed(tmp_path, modern, 3)
+    a, b = last_tensors(straight), last_tensors(split)
     assert a.keys() == b.keys()
     assert any(k.startswith("G_ema.") for k in a) and "augment.prob" in a
     assert any("parametrizations" in k for k in a if k.startswith("D."))

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from run_files import records as _records
 from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
@@ -21,10 +22,6 @@ def _script_fwd(monkeypatch, scores):
         "evaluate",
         lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01},
     )
-
-
-def _records(run):
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_eval_every_epoch_logs_quality_and_keeps_best(tmp_path):

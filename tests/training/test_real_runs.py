@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from run_files import records as _records
 from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
@@ -15,10 +16,6 @@ TINY = {**TINY_CONFIG, "batch_size": 32}
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("cache"))  # one decode of the 5,216 JPEGs per module
-
-
-def _records(run):
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_quality_best_and_early_stop_on_kaggle(tmp_path, kaggle224, cache_dir):

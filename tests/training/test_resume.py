@@ -3,7 +3,7 @@
 import json
 
 import torch
-from safetensors.torch import load_file
+from run_files import last_tensors, straight_and_resumed
 from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
@@ -13,16 +13,11 @@ TINY = {**TINY_CONFIG, "demo_images": 64, "steps_per_epoch": 3, "log_every": 2}
 
 
 def _weights(run):
-    tensors = load_file(str(run / "checkpoints" / "last.safetensors"))
-    return {k: v for k, v in tensors.items() if k.startswith(("G.", "D."))}
+    return {k: v for k, v in last_tensors(run).items() if k.startswith(("G.", "D."))}
 
 
 def test_two_epochs_equal_one_plus_resume_one(tmp_path):
-    straight = tmp_path / "straight"
-    split = tmp_path / "split"
-    start_run(TrainConfig(out=str(straight), epochs=2, **TINY))
-    start_run(TrainConfig(out=str(split), epochs=1, **TINY))
-    resume_run(split, {"epochs": 2})
+    straight, split = straight_and_resumed(tmp_path, TINY, 2)
 
     a, b = _weights(straight), _weights(split)
     assert a.keys() == b.keys() and len(a) > 20
