@@ -4,10 +4,23 @@ last checkpoint's tensors), and the straight-against-resumed pair of runs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+
+
+def script_fwd(monkeypatch, scores: Iterator[float]) -> None:
+    """Every FWD evaluation (overall, then each class of a conditional model) returns the next
+    value of `scores`, so decisions on `best` and early stopping are exact."""
+    from cxrgan.metrics.evaluate import QualityEvaluator
+
+    monkeypatch.setattr(
+        QualityEvaluator,
+        "evaluate",
+        lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01},
+    )
 
 
 def records(run: Path) -> list[dict]:

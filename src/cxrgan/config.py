@@ -43,7 +43,7 @@ class TrainConfig:
         "a named, tested bundle of the settings that make the GAN (networks, loss, "
         "augmentation, rates, EMA, R1, batch); options you give override it. tutorial: the "
         "DCGAN tutorial's; blog: the tutorial's networks with G at 1e-3; small-data (the "
-        "recommended one): the blog's rates with batch 16 and an EMA generator",
+        "recommended one): the blog's rates with batch 16, an EMA generator and ADA",
         group="run",
         choices=recipe_names,
     )
@@ -129,7 +129,7 @@ class TrainConfig:
         min=0,
     )
     augment: str = setting(
-        "none",
+        "ada",
         "differentiable augmentation of every image D sees, real and generated alike "
         "(none: D sees the images as they are)",
         group="augment",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from run_files import last_tensors, straight_and_resumed
+from run_files import last_tensors, records, script_fwd, straight_and_resumed
 from safetensors.torch import load_file
 from tiny import TINY_CONFIG
 
@@ -20,7 +20,7 @@ from cxrgan.errors import CxrganError
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.models.conditional import ClassBatchNorm2d
 from cxrgan.reporting.plots import LABEL_WIDTH
-from cxrgan.training.checkpoint import load_checkpoint
+from cxrgan.training.checkpoint import load_checkpoint, saved_counters
 from cxrgan.training.generate import load_model, sample_images
 from cxrgan.training.quality import ClassReference
 from cxrgan.training.session import resume_run, start_run
@@ -144,6 +144,23 @@ def test_conditional_run_trains_saves_classes_and_draws_labelled_grids(tmp_path,
     assert all(np.isfinite(v["fwd"]) and v["fwd"] >= 0 for v in per_class.values())
     tensors = load_file(str(run / "checkpoints" / "last.safetensors"))
     assert tensors["fixed_labels"].tolist() == [0] * 32 + [1] * 32
+
+
+def test_best_and_early_stopping_follow_the_worst_class(tmp_path, classes_dir, monkeypatch):
+    # Scripted FWDs (overall, bright, dark) per evaluation: the overall FWD keeps improving
+    # while `dark` collapses, so the first evaluation stays the best and patience runs out.
+    script_fwd(monkeypatch, iter([1.0, 1.0, 1.2, 0.5, 0.4, 3.0, 0.4, 0.3, 3.5]))
+    run = tmp_path / "run"
+    start_run(TrainConfig(data=str(classes_dir), out=str(run), epochs=10, eval_every=1,
+                          eval_n=16, early_stop_patience=2, **TINY))  # fmt: skip
+    evals = [r for r in records(run) if "fwd" in r]
+    assert [r["fwd"] for r in evals] == [1.0, 0.5, 0.4]
+    assert [r["fwd_worst_class"] for r in evals] == [1.2, 3.0, 3.5]
+    stopped = json.loads((run / "config.json").read_text())["stopped"]
+    assert stopped["epoch"] == 3
+    assert stopped["reason"].startswith("early_stop: the worst class's FWD has not improved")
+    assert "best 1.2 at step 3" in stopped["reason"]
+    assert saved_counters(run / "checkpoints" / "best.safetensors")["step"] == 3
 
 
 @pytest.mark.parametrize(("sampling", "share"), [("empirical", 0.75), ("uniform", 0.5)])

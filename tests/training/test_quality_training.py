@@ -4,6 +4,7 @@ import json
 
 import pytest
 from run_files import records as _records
+from run_files import script_fwd
 from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
@@ -11,17 +12,6 @@ from cxrgan.errors import CxrganError
 from cxrgan.training.session import resume_run, start_run
 
 TINY = {**TINY_CONFIG, "demo_images": 96, "steps_per_epoch": 2, "log_every": 1}
-
-
-def _script_fwd(monkeypatch, scores):
-    """Evaluations return the next FWD from `scores`, so stopping decisions are exact."""
-    from cxrgan.metrics.evaluate import QualityEvaluator
-
-    monkeypatch.setattr(
-        QualityEvaluator,
-        "evaluate",
-        lambda self, fake: {"fwd": next(scores), "kid_mean": 0.1, "kid_std": 0.01},
-    )
 
 
 def test_eval_every_epoch_logs_quality_and_keeps_best(tmp_path):
@@ -89,7 +79,7 @@ def test_floor_uses_disjoint_samples_at_the_evaluations_n():
 def test_early_stop_when_patience_runs_out(tmp_path, monkeypatch):
     # Make FWD worsen after the first evaluation, so patience 2 stops at the third.
     scores = iter([1.0, 1.5, 2.0, 2.5, 3.0])
-    _script_fwd(monkeypatch, scores)
+    script_fwd(monkeypatch, scores)
     run = tmp_path / "run"
     start_run(
         TrainConfig(out=str(run), epochs=10, eval_every=1, eval_n=32, early_stop_patience=2, **TINY)
@@ -104,7 +94,7 @@ def test_early_stop_when_patience_runs_out(tmp_path, monkeypatch):
 def test_early_stop_by_step_and_min_delta(tmp_path, monkeypatch):
     # Improvements smaller than min_delta don't reset patience.
     scores = iter([1.0, 0.99, 0.98, 0.97, 0.5])
-    _script_fwd(monkeypatch, scores)
+    script_fwd(monkeypatch, scores)
     run = tmp_path / "run"
     start_run(
         TrainConfig(
@@ -125,7 +115,7 @@ def test_early_stop_by_step_and_min_delta(tmp_path, monkeypatch):
 
 def test_patience_survives_resume(tmp_path, monkeypatch):
     scores = iter([1.0, 1.5, 2.0, 2.5])
-    _script_fwd(monkeypatch, scores)
+    script_fwd(monkeypatch, scores)
     run = tmp_path / "run"
     start_run(
         TrainConfig(out=str(run), epochs=2, eval_every=1, eval_n=32, early_stop_patience=2, **TINY)

@@ -13,6 +13,13 @@ from typing import Any
 from cxrgan.errors import CxrganError
 
 
+def selection_fwd(record: Mapping[str, Any]) -> Any:
+    """An evaluation record's FWD that `best`, early stopping and sweep ranking minimise: the
+    overall FWD, or a conditional model's worst class's FWD, because a class that collapses (the
+    minority class first) hides in the overall mix while its synthetic images are useless."""
+    return record.get("fwd_worst_class", record.get("fwd"))
+
+
 def load_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(training, evaluation) records of RUN/metrics.jsonl, each in step order.
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from cxrgan.reporting.diagnose import Diagnosis, diagnose
 from cxrgan.reporting.diversity import run_diversity
-from cxrgan.reporting.run_records import epoch_grids, load_records, run_settings
+from cxrgan.reporting.run_records import epoch_grids, load_records, run_settings, selection_fwd
 from cxrgan.sweep.resume import decide, is_finished, read_run_config
 from cxrgan.sweep.spec import RUNS, SPEC_VERSION, Member, SweepSpec
 from cxrgan.training.rundir import now_iso
@@ -119,7 +119,7 @@ def summarise_member(
     train, evals = member_records(run_dir)
     score, means = loss_score(train)
     diagnosis = _diagnosis(run_dir, train, evals) if train else None
-    fwds = [(to_float(r.get("fwd")), r.get("step")) for r in evals]
+    fwds = [(to_float(selection_fwd(r)), r.get("step")) for r in evals]
     fwds = [(f, s) for f, s in fwds if math.isfinite(f)]
     best = min(fwds, key=lambda x: x[0]) if fwds else None
     grids = epoch_grids(run_dir)

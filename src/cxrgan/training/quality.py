@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from cxrgan.metrics.evaluate import QualityEvaluator
+from cxrgan.reporting.run_records import selection_fwd
 from cxrgan.training.generate import mix_labels, sample_images
 
 EVAL_NOISE_OFFSET = 7919  # the same noise at every evaluation, apart from training's
@@ -65,8 +66,9 @@ class QualityTracker:
     def evaluate(
         self, g: nn.Module, device: torch.device, step: int, epoch: int
     ) -> tuple[dict, bool]:
-        """Returns the metrics record and whether FWD improved on the best so far (the overall
-        FWD; a conditional model's record also holds FWD/KID per class under `per_class`)."""
+        """Returns the metrics record and whether it is the best so far by `selection_fwd` (a
+        conditional model's record also holds FWD/KID per class under `per_class`, and the worst
+        of them as `fwd_worst_class`)."""
         start = time.perf_counter()
         n, seed = self.evaluator.n, self.seed + EVAL_NOISE_OFFSET
         labels = self.classes.mix(n) if self.classes is not None else None
@@ -78,14 +80,17 @@ class QualityTracker:
             **self.floor(),
         }
         if self.classes is not None:
-            record["per_class"] = self._per_class(g, device, seed)
+            record["per_class"] = per_class = self._per_class(g, device, seed)
+            if per_class:
+                record["fwd_worst_class"] = max(c["fwd"] for c in per_class.values())
         record["eval_s"] = round(time.perf_counter() - start, 3)
         self.records.append(record)
-        improved = scores["fwd"] < self.best_fwd - self.min_delta
-        if scores["fwd"] < self.best_fwd:
-            self.best_fwd, self.best_step = scores["fwd"], step
+        fwd = float(selection_fwd(record))
+        improved = fwd < self.best_fwd - self.min_delta
+        if fwd < self.best_fwd:
+            self.best_fwd, self.best_step = fwd, step
         self.bad_evals = 0 if improved else self.bad_evals + 1
-        return record, scores["fwd"] == self.best_fwd
+        return record, fwd == self.best_fwd
 
     def _per_class(self, g: nn.Module, device: torch.device, seed: int) -> dict[str, Any]:
         assert self.classes is not None
@@ -101,6 +106,10 @@ class QualityTracker:
             }
         return out
 
+    @property
+    def selection_name(self) -> str:
+        return "FWD" if self.classes is None else "the worst class's FWD"
+
     def floor(self) -> dict[str, Any]:
         """The real-vs-real FWD floor (computed once, with the real side) and its n, as every
         evaluation record carries them: `fwd_floor` is null when too few real images."""
@@ -109,8 +118,9 @@ class QualityTracker:
     def stop_reason(self) -> str | None:
         if self.patience and self.bad_evals >= self.patience:
             return (
-                f"early_stop: FWD has not improved by more than {self.min_delta:g} for "
-                f"{self.bad_evals} evaluation(s); best {self.best_fwd:.4g} at step {self.best_step}"
+                f"early_stop: {self.selection_name} has not improved by more than "
+                f"{self.min_delta:g} for {self.bad_evals} evaluation(s); best "
+                f"{self.best_fwd:.4g} at step {self.best_step}"
             )
         return None
 
