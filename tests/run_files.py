@@ -3,7 +3,10 @@ last checkpoint's tensors), and the straight-against-resumed pair of runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +34,19 @@ def records(run: Path) -> list[dict]:
 def train_steps(run: Path) -> list[int]:
     """The steps of the training records (the ones with loss_d)."""
     return [r["step"] for r in records(run) if "loss_d" in r]
+
+
+def wait_for_steps(run: Path, proc: subprocess.Popen, n: int, timeout: float = 180) -> None:
+    """Until RUN/metrics.jsonl holds training records past step n, while `proc` runs. The file
+    is read while the run appends to it, so a half-written last line is read again later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"training did not pass step {n} in time"
+        with contextlib.suppress(OSError, ValueError):
+            if any(s > n for s in train_steps(run)):
+                return
+        time.sleep(0.05)
 
 
 def config(run: Path) -> dict:

@@ -233,7 +233,8 @@ class TrainConfig:
     eval_every: int = setting(
         0,
         "compute FWD and KID every this many epochs (or steps, see --eval-unit), log them to "
-        "metrics.jsonl, draw plots/quality.png and keep checkpoints/best (0: off)",
+        "metrics.jsonl, draw plots/quality.png and keep checkpoints/best, the lowest FWD so far "
+        "(--conditional: per class too, and best is the lowest FWD of the worst class) (0: off)",
         group="eval",
         resumable=True,
         min=0,

@@ -96,7 +96,9 @@ def test_16bit_full_range_is_scaled_not_clipped(tmp_path: Path, suffix: str) -> 
     assert gray(tmp_path / f"a{suffix}").tolist() == [[0, 1, 100, 200, 255, 156]]
 
 
-@pytest.mark.parametrize(("top", "bits"), [(4095, 12), (1000, 10), (4096, 13), (200, 8)])
+@pytest.mark.parametrize(
+    ("top", "bits"), [(4095, 12), (1000, 10), (4096, 13), (200, 8)]
+)
 def test_16bit_narrow_range_uses_its_significant_bits(tmp_path: Path, top: int, bits: int) -> None:
     # 12-bit data in a 16-bit PNG: scaled by 4095, not 65535 (which would leave it black)
     # and not min-max stretched (0 stays black).
@@ -423,10 +425,7 @@ def test_dicom_with_a_syntax_no_decoder_exists_for(tmp_path: Path) -> None:
     path = write_dicom(
         tmp_path / "a.dcm", RAMP12, transfer_syntax=MPEG2MPML, fake_encapsulated=True
     )
-    with pytest.raises(
-        UnreadableImage,
-        match=r"MPEG2 Main Profile / Main Level \(1\.2\.840\.10008\.1\.2\.4\.100\) is not supported",
-    ):  # noqa: E501
+    with pytest.raises(UnreadableImage, match=r"MPEG2 Main Profile / Main Level \(1\.2\.840\.10008\.1\.2\.4\.100\) is not supported"):  # noqa: E501
         read_gray(path)
 
 

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 from run_files import config as _config
 from run_files import records as _records
 from run_files import train_steps as _train_steps
+from run_files import wait_for_steps
 from safetensors.torch import load_file
 from tiny import TINY_ARGS, TINY_CONFIG
 
@@ -177,11 +177,7 @@ def test_d_sigterm_to_one_rank_stops_every_rank_with_last_saved(tmp_path):
         _cmd("--epochs", "1", "--steps-per-epoch", "100000", "--out", str(run), nproc=2),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(CXRGAN_TEST=marker),
     )  # fmt: skip
-    deadline = time.monotonic() + 180
-    while not (run / "metrics.jsonl").exists() or len(_train_steps(run)) < 3:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "training did not start in time"
-        time.sleep(0.1)
+    wait_for_steps(run, proc, 2)
     pid = _rank_pid(marker, 1)
     assert pid is not None
     os.kill(pid, signal.SIGTERM)  # rank 1 only: a preempted or killed worker
@@ -201,11 +197,7 @@ def test_ctrl_c_to_nproc_stops_every_rank_with_last_saved(tmp_path):
         _cmd("--epochs", "1", "--steps-per-epoch", "100000", "--out", str(run), nproc=2),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
     )  # fmt: skip
-    deadline = time.monotonic() + 180
-    while not (run / "metrics.jsonl").exists() or len(_train_steps(run)) < 3:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "training did not start in time"
-        time.sleep(0.1)
+    wait_for_steps(run, proc, 2)
     proc.send_signal(signal.SIGINT)  # to `cxrgan train --nproc 2`, which passes it to torchrun
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -225,11 +217,7 @@ def test_torchrun_max_restarts_restarts_a_killed_worker_from_last(tmp_path):
            "--steps-per-epoch", "30", "--out", str(run)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(CXRGAN_TEST=marker))  # fmt: skip
-    deadline = time.monotonic() + 180
-    while not (run / "metrics.jsonl").exists() or len(_train_steps(run)) < 3:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "training did not start in time"
-        time.sleep(0.1)
+    wait_for_steps(run, proc, 2)
     os.kill(_rank_pid(marker, 1), signal.SIGKILL)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-3000:]

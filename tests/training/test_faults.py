@@ -17,7 +17,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from PIL import Image
 from run_files import config as _config
 from run_files import records as _records
 from run_files import train_steps as _train_steps
+from run_files import wait_for_steps
 from safetensors.torch import load_file
 from tiny import TINY_ARGS
 
@@ -81,18 +81,6 @@ def _popen_train(*args: str) -> subprocess.Popen:
     )
 
 
-def _wait_for_steps(run: Path, proc: subprocess.Popen, n: int, timeout: float = 180) -> None:
-    """Until metrics.jsonl holds training records past step n (the run is mid-epoch)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "training did not reach the step in time"
-        with contextlib.suppress(OSError, ValueError):
-            if any(s > n for s in _train_steps(run)):
-                return
-        time.sleep(0.05)
-
-
 def _inject(monkeypatch, at_call: int, action) -> None:
     """Run `action(loss)` right after the `at_call`-th training step of this process."""
     real, calls = trainer_module.train_step, [0]
@@ -115,7 +103,7 @@ def test_sigterm_mid_epoch_saves_last_and_resumes(tmp_path):
     run = tmp_path / "run"
     proc = _popen_train("--demo-images", "64", "--epochs", "1", "--steps-per-epoch", "100000",
                         "--out", str(run))  # fmt: skip
-    _wait_for_steps(run, proc, 2)
+    wait_for_steps(run, proc, 2)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == EXIT_SIGTERM == 143, err
@@ -159,7 +147,7 @@ def test_second_concurrent_resume_is_refused_naming_the_holder(tmp_path, capsys)
     assert main([*base, "--out", str(run)]) == 0
     first = _popen_train("--resume", str(run), "--epochs", "2", "--steps-per-epoch", "100000")
     try:
-        _wait_for_steps(run, first, 2)
+        wait_for_steps(run, first, 2)
         host = socket.gethostname()
         _one_line_error(
             capsys,
@@ -187,7 +175,7 @@ def test_kill_9_in_the_first_epoch_leaves_a_resumable_run(tmp_path):
     run = tmp_path / "run"
     proc = _popen_train("--demo-images", "64", "--epochs", "1", "--steps-per-epoch", "100000",
                         "--out", str(run))  # fmt: skip
-    _wait_for_steps(run, proc, 2)
+    wait_for_steps(run, proc, 2)
     proc.kill()  # SIGKILL: no handler runs, the lock goes with the process
     proc.communicate(timeout=60)
     assert "stopped" not in _config(run)
