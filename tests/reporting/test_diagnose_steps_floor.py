@@ -3,6 +3,7 @@ read against the real-vs-real floor (a plateau far above it is not convergence).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -278,6 +279,28 @@ def test_report_and_quality_plot_show_the_floor(
     plots.plot_quality(load_records(make_run("old", evals=[0.3, 0.2]))[1], run / "q.png")
     labels = [ln.get_label() for ln in drawn["fig"].axes[0].get_lines()]
     assert not any("floor" in label for label in labels)
+
+
+def test_conditional_best_is_marked_by_its_worst_class(
+    make_run: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxrgan.reporting.run_records import load_records
+
+    run = make_run("conditional", evals=[0.30, 0.20, 0.10], fwd_floor=0.004, plots=False)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    worst = iter([0.5, 0.4, 0.9])  # the overall FWD improves while a class collapses
+    for r in records:
+        if "fwd" in r:
+            r["fwd_worst_class"] = next(worst)
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    step = [r["step"] for r in records if "fwd" in r][1]
+    assert f"checkpoints/best: step {step}, worst class&#x27;s FWD 0.4" in build_run_page(run)
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.update(fig=fig))
+    plots.plot_quality(load_records(run)[1], run / "plots" / "quality.png")
+    marks = [ln for ln in drawn["fig"].axes[0].get_lines() if ln.get_label().startswith("best")]
+    assert [ln.get_label() for ln in marks] == [f"best (worst class) 0.4 (step {step})"]
+    assert list(marks[0].get_ydata()) == [0.4]
 
 
 def test_a_run_the_trainer_stopped_as_diverged_is_diverged_whatever_its_losses() -> None:

@@ -323,6 +323,25 @@ def test_fwd_ranks_when_members_have_it(tmp_path):
     assert "g_lr=2e-4" in (sweep / "report.html").read_text()
 
 
+def test_conditional_members_rank_by_their_worst_class(tmp_path):
+    sweep, spec = _fake_sweep(tmp_path)
+    names = [m.name for m in spec.members()]
+
+    def evals(overall: list[float], worst: list[float]) -> list[dict]:
+        return [{"step": 100 * (i + 1), "epoch": i + 1, "fwd": f, "kid_mean": 0.1,
+                 "per_class": {"a": {"fwd": f}, "b": {"fwd": w}}, "fwd_worst_class": w}
+                for i, (f, w) in enumerate(zip(overall, worst, strict=True))]  # fmt: skip
+
+    # Member 0 has the better overall FWD but a class that collapsed; member 1's worst class
+    # is better, so it ranks first, by its best worst-class FWD and that evaluation's step.
+    fake_run(sweep / "runs" / names[0], _records(30, 0.6, 0.4, 0.3, 2.0), evals([5, 4], [30, 40]))
+    fake_run(sweep / "runs" / names[1], _records(30, 0.6, 0.4, 0.3, 2.0), evals([9, 8], [12, 10]))
+    summary = compare_only(sweep, echo=lambda _line: None).summary
+    first, second = summary["members"][:2]
+    assert (first["name"], first["best_fwd"], first["best_fwd_step"]) == (names[1], 10, 200)
+    assert (second["name"], second["best_fwd"], second["best_fwd_step"]) == (names[0], 30, 100)
+
+
 # ------------------------------------------------------------------------------------------------
 # Real sweeps, end to end, in subprocesses
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
-from cxrgan.reporting.run_records import fwd_floor, per_class_fwd
+from cxrgan.reporting.run_records import fwd_floor, per_class_fwd, selection_fwd
 from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:  # annotations only: drawing needs no torch
@@ -216,16 +216,19 @@ def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
         finite = [v for v in map(_number, [*fwd, *per_class]) if math.isfinite(v)]
         if math.isfinite(floor):
             ax_fwd.set_ylim(0, max([*finite, floor]) * 1.08)
-        best = int(np.nanargmin(fwd)) if np.isfinite(fwd).any() else None
+        # `best` as training chose it: a conditional run's by its worst class's FWD.
+        chosen = np.array([_number(selection_fwd(r)) for r in evals], dtype=float)
+        best = int(np.nanargmin(chosen)) if np.isfinite(chosen).any() else None
         if best is not None:
+            which = " (worst class)" if "fwd_worst_class" in evals[best] else ""
             ax_fwd.plot(
                 steps[best],
-                fwd[best],
+                chosen[best],
                 "*",
                 color="gold",
                 markersize=16,
                 markeredgecolor="black",
-                label=f"best {fwd[best]:.4g} (step {steps[best]})",
+                label=f"best{which} {chosen[best]:.4g} (step {steps[best]})",
             )
         _plot_per_class(ax_fwd, evals)
         kid = np.array([r["kid_mean"] for r in evals])

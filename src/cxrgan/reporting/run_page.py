@@ -296,6 +296,10 @@ def _quality_charts(run: RunData) -> list[str]:
         hlines.append((floor, f"real-vs-real floor {fmt(floor)}{at}"))
         if np.isfinite(fwd).any():
             notes.append(f"×{fmt(np.nanmin(fwd) / floor)} the real-vs-real floor {fmt(floor)}")
+    worst = column(run.evals, "fwd_worst_class")
+    if np.isfinite(worst).any():  # conditional: `best` is chosen by the worst class
+        i = int(np.nanargmin(worst))
+        notes.append(f"checkpoints/best: step {int(x[i])}, worst class's FWD {fmt(worst[i])}")
     out = [
         line_chart(
             [Series("FWD", x, fwd, C_FWD, markers=True), *_per_class_fwd(run.evals)],

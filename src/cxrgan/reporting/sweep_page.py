@@ -29,7 +29,7 @@ from cxrgan.reporting.html_page import (
     section,
 )
 from cxrgan.reporting.run_data import RunData, load_run
-from cxrgan.reporting.run_records import is_run_dir
+from cxrgan.reporting.run_records import is_run_dir, selection_fwd
 from cxrgan.reporting.svg_charts import Series, column, line_chart, smooth, smooth_window
 
 SWEEP_IMAGE_WIDTH = 540
@@ -91,7 +91,7 @@ def _load_sweep(root: Path) -> tuple[dict[str, Any], list[_Member]]:
 def _best_fwd(m: _Member) -> float:
     if m.run is None:
         return math.nan
-    fwd = column(m.run.evals, "fwd")
+    fwd = np.array([as_number(selection_fwd(r)) for r in m.run.evals], dtype=np.float64)
     return float(np.nanmin(fwd)) if np.isfinite(fwd).any() else math.nan
 
 
