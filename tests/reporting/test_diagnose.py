@@ -366,3 +366,33 @@ def test_diagnose_run(make_run) -> None:
     assert d.evidence["fwd_best"] == 149.0
     with pytest.raises(CxrganError, match="not a run directory"):
         dg.diagnose_run(run / "samples")
+
+
+def test_a_conditional_grid_is_judged_by_its_least_varied_class(make_run, synth) -> None:
+    """One class band of near-copies is a mode collapse, however varied the other class is:
+    the diversity of a conditional run's grid is its lowest band's, read past the margin of
+    class names, and diagnose says the collapse is of a class."""
+    from PIL import Image
+
+    from cxrgan.reporting.diagnose import diagnose_run
+    from cxrgan.reporting.diversity import run_diversity
+    from cxrgan.reporting.plots import class_grid, save_png_atomic
+
+    size, phantom = 32, synth.phantom
+    run = make_run("cond", image_size=size, synthetic=False, settings={"conditional": True})
+    rng = np.random.default_rng(3)
+    varied = np.stack([phantom(size, rng) for _ in range(32)]).astype(np.uint8)
+    one = phantom(size, rng).astype(np.int16)
+    copies = np.stack([np.clip(one + rng.integers(-2, 3, one.shape), 0, 255) for _ in range(32)])
+    images = np.concatenate([copies.astype(np.uint8), varied])
+    grid = class_grid(images, [0] * 32 + [1] * 32, ["NORMAL", "PNEUMONIA"])
+    latest = sorted((run / "samples").glob("epoch_*.png"))[-1]
+    save_png_atomic(Image.fromarray(grid), latest)
+    diversity, real = run_diversity(run)
+    assert diversity == pytest.approx(sample_diversity(copies / 255.0), abs=1e-6)
+    assert diversity < 0.1 < sample_diversity(varied / 255.0) and real > 0.3
+    assert grid_diversity(latest, image_size=size, classes=2) == diversity
+    d = diagnose_run(run)
+    assert d.state == MODE_COLLAPSE
+    assert d.reasons[0].startswith("sample diversity of the least varied class")
+    assert "worst class" in d.advice

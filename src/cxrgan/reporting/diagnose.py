@@ -189,6 +189,12 @@ class _Run:
     def hinge(self) -> bool:
         return LOSS_FAMILY.get(self.loss) == "hinge"
 
+    @property
+    def of_a_class(self) -> str:
+        """' of the least varied class' for a conditional run, whose grid diversity is that of
+        its least varied class band (reporting.diversity), else ''."""
+        return " of the least varied class" if self.settings.get("conditional") is True else ""
+
     def number(self, key: str) -> float:
         return as_number(self.settings.get(key))
 
@@ -239,7 +245,7 @@ def diagnose(
     else:
         checks = {
             DIVERGED: stopped_diverged + _rule_diverged(s, t, run.ranges),
-            MODE_COLLAPSE: _rule_collapse(diversity, reference_diversity, t),
+            MODE_COLLAPSE: _rule_collapse(diversity, reference_diversity, t, run.of_a_class),
             D_OVERFITS: _rule_overfits(s, t),
             D_OVERPOWERS_G: _rule_overpower(s, t, run.ranges) + _rule_outright(wins, t, run.ranges),
             D_TOO_WEAK: _rule_too_weak(s, t, run.ranges),
@@ -386,19 +392,22 @@ def _rule_diverged(s: _Stats, t: Thresholds, r: LossRanges) -> list[str]:
     return reasons
 
 
-def _rule_collapse(diversity: float | None, reference: float | None, t: Thresholds) -> list[str]:
+def _rule_collapse(
+    diversity: float | None, reference: float | None, t: Thresholds, of_a_class: str = ""
+) -> list[str]:
     if diversity is None or not math.isfinite(diversity):
         return []
+    what = f"sample diversity{of_a_class}"
     if reference is not None and math.isfinite(reference) and reference > 0:
         limit = t.collapse_ratio * reference
         if diversity <= limit:
             return [
-                f"sample diversity {_fmt(diversity)} ≤ {_fmt(t.collapse_ratio)} × real "
+                f"{what} {_fmt(diversity)} ≤ {_fmt(t.collapse_ratio)} × real "
                 f"{_fmt(reference)} = {_fmt(limit)}"
             ]
         return []
     if diversity <= t.collapse_diversity:
-        return [f"sample diversity {_fmt(diversity)} ≤ {_fmt(t.collapse_diversity)}"]
+        return [f"{what} {_fmt(diversity)} ≤ {_fmt(t.collapse_diversity)}"]
     return []
 
 
@@ -648,11 +657,16 @@ def _explain(
     if state == MODE_COLLAPSE:
         lower = _lr_flag("--g-lr", g, 1 / t.g_lr_lower, f"÷{_fmt(t.g_lr_lower)}")
         advice = (
-            "The fixed-noise samples have become near-copies of each other: G found one output "
-            "that fools D, and it rarely recovers. Start again (or from an epoch_NNNN checkpoint "
-            f"saved before the collapse: see the sample grids for when it began) with G slowed "
-            f"down: {lower}."
+            f"The fixed-noise samples{run.of_a_class} have become near-copies of each other: G "
+            "found one output that fools D, and it rarely recovers. Start again (or from an "
+            "epoch_NNNN checkpoint saved before the collapse: see the sample grids for when it "
+            f"began) with G slowed down: {lower}."
         )
+        if run.of_a_class:
+            advice += (
+                " With --eval-every, checkpoints/best is the one whose worst class scored best, "
+                "which is usually from before the collapse."
+            )
         summary = f"diversity={_fmt(ev.get('diversity', math.nan))}"
         short = _flag_short("--g-lr", g, 1 / t.g_lr_lower)
         return TITLES[state], advice, f"start again with {short}", summary

@@ -1,5 +1,6 @@
 """Sample diversity (the mode-collapse measure): of an image batch, of a saved sample grid, and
-of a run's latest grid and its real grid."""
+of a run's latest grid and its real grid. A conditional run's grid is judged by its least
+varied class band: one class collapsing is a collapse, however varied the others are."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from cxrgan.errors import CxrganError
-from cxrgan.reporting.run_records import epoch_grids, image_size_of
+from cxrgan.reporting.run_records import LABEL_WIDTH, epoch_grids, grid_classes, image_size_of
 
 
 def sample_diversity(images: np.ndarray) -> float:
@@ -43,15 +44,17 @@ def grid_tiles(
     n_images_hint: int | None = None,
     nrow: int = 8,
     padding: int = 2,
+    left_margin: int = 0,
 ) -> np.ndarray:
     """Split a torchvision make_grid PNG (padding 2, `nrow` columns, pad 0) back into tiles.
 
     Returns (N, H, W) float32 in [0, 1], grayscale. The tile size is `image_size` when given,
     otherwise inferred from the grid's width and height. Empty cells of the last row (all pad
-    value) are dropped unless `n_images_hint` says how many images there are.
+    value) are dropped unless `n_images_hint` says how many images there are. `left_margin`:
+    px left of the grid (a conditional grid's class names), cut off first.
     """
     with Image.open(png_path) as im:
-        gray = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        gray = np.asarray(im.convert("L"), dtype=np.float32)[:, left_margin:] / 255.0
     height, width = gray.shape
     rows, cols, tile = _grid_layout(width, height, image_size, nrow, padding)
     tiles = []
@@ -90,25 +93,37 @@ def _grid_layout(
 
 
 def grid_diversity(
-    png_path: Path, n_images_hint: int | None = None, *, image_size: int | None = None
+    png_path: Path,
+    n_images_hint: int | None = None,
+    *,
+    image_size: int | None = None,
+    classes: int = 0,
 ) -> float:
-    """`sample_diversity` of the tiles of a saved sample grid."""
-    return sample_diversity(grid_tiles(png_path, image_size, n_images_hint=n_images_hint))
+    """`sample_diversity` of the tiles of a saved sample grid; with `classes` > 1, a conditional
+    grid (class names in a left margin, one band of whole rows per class, as the trainer draws
+    it): the lowest of its bands' diversities."""
+    if classes <= 1:
+        return sample_diversity(grid_tiles(png_path, image_size, n_images_hint=n_images_hint))
+    tiles = grid_tiles(png_path, image_size, n_images_hint=n_images_hint, left_margin=LABEL_WIDTH)
+    band = len(tiles) // classes
+    if band < 2:
+        return float("nan")
+    return min(sample_diversity(tiles[k * band : (k + 1) * band]) for k in range(classes))
 
 
 def run_diversity(run_dir: Path) -> tuple[float | None, float | None]:
     """(diversity of the latest epoch grid, diversity of samples/real.png); None where absent."""
     size = image_size_of(run_dir)
     grids = epoch_grids(run_dir)
-    latest = _safe_diversity(grids[-1][1], size) if grids else None
-    real_png = Path(run_dir) / "samples" / "real.png"
+    latest = _safe_diversity(grids[-1][1], size, grid_classes(run_dir)) if grids else None
+    real_png = Path(run_dir) / "samples" / "real.png"  # a plain grid of every class
     real = _safe_diversity(real_png, size) if real_png.is_file() else None
     return latest, real
 
 
-def _safe_diversity(png: Path, size: int | None) -> float | None:
+def _safe_diversity(png: Path, size: int | None, classes: int = 0) -> float | None:
     try:
-        value = grid_diversity(png, image_size=size)
+        value = grid_diversity(png, image_size=size, classes=classes)
     except Exception:  # unreadable or broken grid (Pillow raises many types): judge without it
         return None
     return value if math.isfinite(value) else None

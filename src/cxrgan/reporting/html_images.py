@@ -120,7 +120,9 @@ def thumbnail(path: Path, tile: int | None) -> Img | None:
     return _cached("thumb", path, tile, compute)
 
 
-def cached_grid_diversity(path: Path, tile: int | None) -> float | None:
-    """Diversity of a saved sample grid, computed once per file version."""
-    value = _cached("div", path, tile, lambda: grid_diversity(path, image_size=tile))
+def cached_grid_diversity(path: Path, tile: int | None, classes: int = 0) -> float | None:
+    """Diversity of a saved sample grid (a conditional one's: its least varied class band),
+    computed once per file version."""
+    compute = lambda: grid_diversity(path, image_size=tile, classes=classes)  # noqa: E731
+    value = _cached("div", path, (tile, classes), compute)
     return value if isinstance(value, float) and math.isfinite(value) else None

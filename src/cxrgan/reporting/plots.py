@@ -17,7 +17,7 @@ from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
-from cxrgan.reporting.run_records import fwd_floor, per_class_fwd, selection_fwd
+from cxrgan.reporting.run_records import LABEL_WIDTH, fwd_floor, per_class_fwd, selection_fwd
 from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:  # annotations only: drawing needs no torch
@@ -40,9 +40,6 @@ def make_grid(
         y, x = padding + r * (h + padding), padding + c * (w + padding)
         grid[y : y + h, x : x + w] = img
     return grid
-
-
-LABEL_WIDTH = 96  # px of the left margin that names each class band
 
 
 def class_grid(

@@ -9,7 +9,13 @@ from typing import Any
 
 from cxrgan.reporting import diagnose as dg
 from cxrgan.reporting.html_images import cached_grid_diversity
-from cxrgan.reporting.run_records import epoch_grids, image_size_of, load_records, read_config
+from cxrgan.reporting.run_records import (
+    epoch_grids,
+    grid_classes,
+    image_size_of,
+    load_records,
+    read_config,
+)
 
 
 @dataclass
@@ -40,10 +46,13 @@ def load_run(path: Path, name: str | None = None) -> RunData:
     train, evals = load_records(path)
     grids = epoch_grids(path)
     tile = image_size_of(path)
-    diversity = [(e, d) for e, p in grids if (d := cached_grid_diversity(p, tile)) is not None]
+    bands = grid_classes(path)
+    diversity = [
+        (e, d) for e, p in grids if (d := cached_grid_diversity(p, tile, bands)) is not None
+    ]
     real = path / "samples" / "real.png"
     real_div = cached_grid_diversity(real, tile) if real.is_file() else None
-    latest_div = cached_grid_diversity(grids[-1][1], tile) if grids else None
+    latest_div = cached_grid_diversity(grids[-1][1], tile, bands) if grids else None
     diagnosis = dg.diagnose(
         train, diversity=latest_div, quality=evals, reference_diversity=real_div, settings=cfg
     )

@@ -12,6 +12,19 @@ from typing import Any
 
 from cxrgan.errors import CxrganError
 
+LABEL_WIDTH = 96  # px of a conditional run's sample grids' left margin that names each class band
+
+
+def grid_classes(run_dir: Path) -> int:
+    """How many class bands a run's epoch grids have: its class count when it trains
+    class-conditionally (config.json), else 0 (plain grids)."""
+    info = read_config(run_dir)
+    cfg, dataset = info.get("config"), info.get("dataset")
+    if not (isinstance(cfg, dict) and cfg.get("conditional") and isinstance(dataset, dict)):
+        return 0
+    classes = dataset.get("classes")
+    return len(classes) if isinstance(classes, dict) else 0
+
 
 def selection_fwd(record: Mapping[str, Any]) -> Any:
     """An evaluation record's FWD that `best`, early stopping and sweep ranking minimise: the
