@@ -4,6 +4,7 @@ as one JSON line."""
 
 from __future__ import annotations
 
+import gc
 import json
 
 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
@@ -22,6 +23,16 @@ SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, nd
 def main() -> None:
     world = ddp.from_env()
     ddp.init(world)
+    try:
+        count_reductions(world)
+    finally:
+        # As `cxrgan train` does: the DDP-wrapped networks are gone before the process group
+        # (destroying the group under live DDP reducers can abort the process at exit).
+        gc.collect()
+        ddp.shutdown()
+
+
+def count_reductions(world: ddp.World) -> None:
     cfg = TrainConfig.from_dict(SETTINGS).validate()
     data = load_phantoms(64, 64, seed=0)
     t = build_trainer(cfg, None, data, rank=world.rank, world_size=world.world_size)
@@ -52,7 +63,6 @@ def main() -> None:
         sizes = {net: sum(p.numel() for p in m.parameters() if p.requires_grad)
                  for net, m in (("G", t.state.g), ("D", t.state.d))}  # fmt: skip
         print(json.dumps({"reduced": reduced, "sizes": sizes, "wrapped": type(t.loss.D).__name__}))
-    ddp.shutdown()
 
 
 if __name__ == "__main__":

@@ -58,13 +58,13 @@ def test_conditional_networks_add_class_batch_norm_and_a_projection(name, resolu
     g, d = build_models(ModelSpec(name, 16, resolution, c_dim=3, kwargs=kwargs,
                                   classes=("a", "b", "c")))  # fmt: skip
     count = [sum(p.numel() for p in m.parameters()) for m in (*plain, g, d)]
-    # Each of G's batch norms has a bias per class (3) instead of one, and one gain shared by
-    # the classes; D adds one embedding row of its last feature width per class.
+    # Each of G's batch norms adds a bias per class (3), its own bias frozen at 0, its gain shared
+    # by the classes; D adds one embedding row of its last feature width per class.
     norms = [m for m in g.modules() if isinstance(m, ClassBatchNorm2d)]
     plain_norms = [m for m in plain[0].modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert [m.norm.num_features for m in norms] == [m.num_features for m in plain_norms]
-    assert count[2] - count[0] == sum((3 - 1) * m.norm.num_features for m in norms)
-    assert all(m.gain.shape == (m.norm.num_features,) for m in norms)
+    assert count[2] - count[0] == sum(3 * m.norm.num_features for m in norms)
+    assert all(not m.norm.bias.requires_grad and not m.norm.bias.any() for m in norms)
     assert count[3] - count[1] == 3 * last_d
     z = torch.randn(4, 16)
     c = torch.tensor([0, 1, 2, 0])
@@ -181,7 +181,7 @@ def test_conditional_resume_is_bit_exact(tmp_path, classes_dir):
     straight, split = straight_and_resumed(tmp_path, {"data": str(classes_dir), **TINY}, 2)
     a, b = last_tensors(straight), last_tensors(split)
     assert a.keys() == b.keys()
-    assert any("projection" in k for k in a) and any(k.endswith(".gain") for k in a)
+    assert any("projection" in k for k in a) and any(k.endswith(".bias.weight") for k in a)
     for key in a:
         assert torch.equal(a[key], b[key]), key
 

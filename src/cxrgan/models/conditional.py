@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from cxrgan.errors import CxrganError
@@ -31,21 +30,24 @@ def require_labels(c: Tensor | None, c_dim: int) -> Tensor:
 
 
 class ClassBatchNorm2d(nn.Module):
-    """BatchNorm2d's normalisation and gain (initialised as the tutorial's BN weights,
-    N(1, 0.02)), then a bias per class (N(0, 0.02), so the classes differ from the first step).
-    Called with the labels: `layer(x, c)`."""
+    """BatchNorm2d with its gain (initialised as the tutorial's BN weights, N(1, 0.02)) and a
+    bias per class (N(0, 0.02), so the classes differ from the first step) in place of its own
+    bias, which stays 0 and frozen: the gain lives in a torch.nn layer, so the generator still
+    exports (`cxrgan turing export`). Called with the labels: `layer(x, c)`."""
 
     def __init__(self, num_features: int, c_dim: int):
         super().__init__()
         self.c_dim = c_dim
-        self.norm = nn.BatchNorm2d(num_features, affine=False)
-        self.gain = nn.Parameter(torch.empty(num_features).normal_(1.0, 0.02))
+        self.norm = nn.BatchNorm2d(num_features)
+        nn.init.normal_(self.norm.weight, 1.0, 0.02)
+        nn.init.zeros_(self.norm.bias)
+        self.norm.bias.requires_grad_(False)
         self.bias = nn.Embedding(c_dim, num_features)
         nn.init.normal_(self.bias.weight, 0.0, 0.02)
 
     def forward(self, x: Tensor, c: Tensor | None) -> Tensor:
         c = require_labels(c, self.c_dim)
-        return self.norm(x) * self.gain[:, None, None] + self.bias(c)[:, :, None, None]
+        return self.norm(x) + self.bias(c)[:, :, None, None]
 
 
 def batch_norm(num_features: int, c_dim: int) -> nn.Module:

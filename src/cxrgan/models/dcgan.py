@@ -85,7 +85,7 @@ def weights_init(module: nn.Module) -> None:
     name = type(module).__name__
     if "Conv" in name:
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif "BatchNorm" in name and getattr(module, "affine", False):  # not a conditional G's
+    elif "BatchNorm" in name and getattr(module, "affine", False):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
