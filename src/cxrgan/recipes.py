@@ -62,7 +62,8 @@ RECIPES: dict[str, Recipe] = {
         # β2 0.99, a longer ramp-up and the lightweight architecture did not beat it.
         # Version 2 adds ADA: at 10 minutes it was as good or better on the full split, on 500
         # images and at 128 px (benchmarks/quality.py), and in 60 minutes without it D
-        # overpowered G (D(x) 0.5 -> 0.95) and a conditional G collapsed its smaller class.
+        # overpowered G (D(x) 0.5 -> 0.95). It does not stop a conditional G's minority class
+        # from collapsing in long runs (README, Performance): `best` is the remedy there.
         Recipe(
             "small-data",
             2,
