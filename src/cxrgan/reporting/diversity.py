@@ -11,7 +11,13 @@ import numpy as np
 from PIL import Image
 
 from cxrgan.errors import CxrganError
-from cxrgan.reporting.run_records import LABEL_WIDTH, epoch_grids, grid_classes, image_size_of
+from cxrgan.reporting.run_records import (
+    LABEL_WIDTH,
+    epoch_grids,
+    grid_classes,
+    image_size_of,
+    read_config,
+)
 
 
 def sample_diversity(images: np.ndarray) -> float:
@@ -115,7 +121,8 @@ def run_diversity(run_dir: Path) -> tuple[float | None, float | None]:
     """(diversity of the latest epoch grid, diversity of samples/real.png); None where absent."""
     size = image_size_of(run_dir)
     grids = epoch_grids(run_dir)
-    latest = _safe_diversity(grids[-1][1], size, grid_classes(run_dir)) if grids else None
+    bands = grid_classes(read_config(run_dir))
+    latest = _safe_diversity(grids[-1][1], size, bands) if grids else None
     real_png = Path(run_dir) / "samples" / "real.png"  # a plain grid of every class
     real = _safe_diversity(real_png, size) if real_png.is_file() else None
     return latest, real

@@ -17,7 +17,14 @@ from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
-from cxrgan.reporting.run_records import LABEL_WIDTH, fwd_floor, per_class_fwd, selection_fwd
+from cxrgan.reporting.run_records import (
+    LABEL_WIDTH,
+    as_number,
+    best_evaluation,
+    fwd_floor,
+    per_class_fwd,
+    selection_fwd,
+)
 from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:  # annotations only: drawing needs no torch
@@ -96,7 +103,7 @@ def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
     """G and D loss against iteration (raw faint, smoothed bold), and D(x), D(G(z)) below; with
     --augment ada, a third small panel shows ADA's augmentation probability p."""
     train = [r for r in records if "loss_d" in r]
-    p_values = [_number(r.get("augment_p")) for r in train]
+    p_values = [as_number(r.get("augment_p")) for r in train]
     has_p = any(math.isfinite(v) for v in p_values)
     if has_p:
         fig, (ax_loss, ax_d, ax_p) = plt.subplots(
@@ -153,12 +160,6 @@ def _ada_panel(ax: Any) -> None:
     ax.legend(loc="lower right")
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    return float(value)
-
-
 def _mark_resumes(ax: Any, train: Sequence[dict[str, Any]]) -> None:
     """Dashed line where the learning rates changed (a resume with new rates, or --balance)."""
     for prev, cur in itertools.pairwise(train):
@@ -210,22 +211,21 @@ def plot_quality(evals: Sequence[dict[str, Any]], path: Path) -> None:
         fwd = [r["fwd"] for r in evals]
         ax_fwd.plot(steps, fwd, "o-", color="tab:purple", label="FWD")
         per_class = [c["fwd"] for r in evals for c in (r.get("per_class") or {}).values()]
-        finite = [v for v in map(_number, [*fwd, *per_class]) if math.isfinite(v)]
+        finite = [v for v in map(as_number, [*fwd, *per_class]) if math.isfinite(v)]
         if math.isfinite(floor):
             ax_fwd.set_ylim(0, max([*finite, floor]) * 1.08)
-        # `best` as training chose it: a conditional run's by its worst class's FWD.
-        chosen = np.array([_number(selection_fwd(r)) for r in evals], dtype=float)
-        best = int(np.nanargmin(chosen)) if np.isfinite(chosen).any() else None
+        best = best_evaluation(evals)  # as training chose it: conditional, by the worst class
         if best is not None:
-            which = " (worst class)" if "fwd_worst_class" in evals[best] else ""
+            value = as_number(selection_fwd(best))
+            which = " (worst class)" if "fwd_worst_class" in best else ""
             ax_fwd.plot(
-                steps[best],
-                chosen[best],
+                best["step"],
+                value,
                 "*",
                 color="gold",
                 markersize=16,
                 markeredgecolor="black",
-                label=f"best{which} {chosen[best]:.4g} (step {steps[best]})",
+                label=f"best{which} {value:.4g} (step {best['step']})",
             )
         _plot_per_class(ax_fwd, evals)
         kid = np.array([r["kid_mean"] for r in evals])

@@ -46,7 +46,7 @@ def load_run(path: Path, name: str | None = None) -> RunData:
     train, evals = load_records(path)
     grids = epoch_grids(path)
     tile = image_size_of(path)
-    bands = grid_classes(path)
+    bands = grid_classes(info)
     diversity = [
         (e, d) for e, p in grids if (d := cached_grid_diversity(p, tile, bands)) is not None
     ]

@@ -31,7 +31,7 @@ from cxrgan.reporting.html_page import (
     section,
 )
 from cxrgan.reporting.run_data import RunData, load_run
-from cxrgan.reporting.run_records import fwd_floor, load_events, per_class_fwd
+from cxrgan.reporting.run_records import best_evaluation, fwd_floor, load_events, per_class_fwd
 from cxrgan.reporting.svg_charts import Series, VLine, column, line_chart, raw_and_smooth
 
 MAX_FRAMES = 40  # filmstrip frames at most: every k-th epoch beyond that (first and last kept)
@@ -296,10 +296,12 @@ def _quality_charts(run: RunData) -> list[str]:
         hlines.append((floor, f"real-vs-real floor {fmt(floor)}{at}"))
         if np.isfinite(fwd).any():
             notes.append(f"×{fmt(np.nanmin(fwd) / floor)} the real-vs-real floor {fmt(floor)}")
-    worst = column(run.evals, "fwd_worst_class")
-    if np.isfinite(worst).any():  # conditional: `best` is chosen by the worst class
-        i = int(np.nanargmin(worst))
-        notes.append(f"checkpoints/best: step {int(x[i])}, worst class's FWD {fmt(worst[i])}")
+    best = best_evaluation(run.evals)
+    if best is not None and "fwd_worst_class" in best:  # conditional: chosen by the worst class
+        notes.append(
+            f"checkpoints/best: step {best['step']}, worst class's FWD "
+            f"{fmt(as_number(best['fwd_worst_class']))}"
+        )
     out = [
         line_chart(
             [Series("FWD", x, fwd, C_FWD, markers=True), *_per_class_fwd(run.evals)],

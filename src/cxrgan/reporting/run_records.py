@@ -15,10 +15,9 @@ from cxrgan.errors import CxrganError
 LABEL_WIDTH = 96  # px of a conditional run's sample grids' left margin that names each class band
 
 
-def grid_classes(run_dir: Path) -> int:
-    """How many class bands a run's epoch grids have: its class count when it trains
-    class-conditionally (config.json), else 0 (plain grids)."""
-    info = read_config(run_dir)
+def grid_classes(info: Mapping[str, Any]) -> int:
+    """How many class bands a run's epoch grids have, from its config.json (`info`): its class
+    count when it trains class-conditionally, else 0 (plain grids)."""
     cfg, dataset = info.get("config"), info.get("dataset")
     if not (isinstance(cfg, dict) and cfg.get("conditional") and isinstance(dataset, dict)):
         return 0
@@ -31,6 +30,14 @@ def selection_fwd(record: Mapping[str, Any]) -> Any:
     overall FWD, or a conditional model's worst class's FWD, because a class that collapses (the
     minority class first) hides in the overall mix while its synthetic images are useless."""
     return record.get("fwd_worst_class", record.get("fwd"))
+
+
+def best_evaluation(evals: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The evaluation record `best` was saved at: the first with the lowest finite
+    `selection_fwd`; None when no record has one."""
+    scored = [(as_number(selection_fwd(r)), i) for i, r in enumerate(evals)]
+    finite = [(v, i) for v, i in scored if math.isfinite(v)]
+    return evals[min(finite)[1]] if finite else None
 
 
 def load_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

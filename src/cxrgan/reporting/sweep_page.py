@@ -29,7 +29,7 @@ from cxrgan.reporting.html_page import (
     section,
 )
 from cxrgan.reporting.run_data import RunData, load_run
-from cxrgan.reporting.run_records import is_run_dir, selection_fwd
+from cxrgan.reporting.run_records import best_evaluation, is_run_dir, selection_fwd
 from cxrgan.reporting.svg_charts import Series, column, line_chart, smooth, smooth_window
 
 SWEEP_IMAGE_WIDTH = 540
@@ -91,8 +91,8 @@ def _load_sweep(root: Path) -> tuple[dict[str, Any], list[_Member]]:
 def _best_fwd(m: _Member) -> float:
     if m.run is None:
         return math.nan
-    fwd = np.array([as_number(selection_fwd(r)) for r in m.run.evals], dtype=np.float64)
-    return float(np.nanmin(fwd)) if np.isfinite(fwd).any() else math.nan
+    best = best_evaluation(m.run.evals)
+    return as_number(selection_fwd(best)) if best is not None else math.nan
 
 
 def _rank(members: list[_Member], ranked_by: str) -> list[_Member]:

@@ -10,7 +10,13 @@ from typing import Any
 
 from cxrgan.reporting.diagnose import Diagnosis, diagnose
 from cxrgan.reporting.diversity import run_diversity
-from cxrgan.reporting.run_records import epoch_grids, load_records, run_settings, selection_fwd
+from cxrgan.reporting.run_records import (
+    best_evaluation,
+    epoch_grids,
+    load_records,
+    run_settings,
+    selection_fwd,
+)
 from cxrgan.sweep.resume import decide, is_finished, read_run_config
 from cxrgan.sweep.spec import RUNS, SPEC_VERSION, Member, SweepSpec
 from cxrgan.training.rundir import now_iso
@@ -119,9 +125,7 @@ def summarise_member(
     train, evals = member_records(run_dir)
     score, means = loss_score(train)
     diagnosis = _diagnosis(run_dir, train, evals) if train else None
-    fwds = [(to_float(selection_fwd(r)), r.get("step")) for r in evals]
-    fwds = [(f, s) for f, s in fwds if math.isfinite(f)]
-    best = min(fwds, key=lambda x: x[0]) if fwds else None
+    best = best_evaluation(evals)
     grids = epoch_grids(run_dir)
     info = read_run_config(run_dir)
     final_keys = ("step", "epoch", "loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2", "lr_g", "lr_d")
@@ -141,8 +145,8 @@ def summarise_member(
         "window": means,
         "score": score,
         "tier": tier,
-        "best_fwd": best[0] if best else None,
-        "best_fwd_step": best[1] if best else None,
+        "best_fwd": to_float(selection_fwd(best)) if best else None,
+        "best_fwd_step": best.get("step") if best else None,
         "diagnosis": diagnosis.to_dict() if diagnosis else None,
         "grid": str(grids[-1][1].relative_to(sweep)) if grids else None,
     }
