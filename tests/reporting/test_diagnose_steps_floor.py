@@ -303,6 +303,30 @@ def test_conditional_best_is_marked_by_its_worst_class(
     assert list(marks[0].get_ydata()) == [0.4]
 
 
+def test_a_conditional_run_is_judged_by_its_worst_class(synth: SimpleNamespace) -> None:
+    """The overall FWD still improves while the minority class collapses: diagnose follows
+    the class, as `best` does, against that class's own floor."""
+    records = synth.curves("healthy", 80)
+    quality = synth.fwd([0.4, 0.3, 0.2, 0.15, 0.11], floor=0.004)
+    assert diagnose(records, quality=quality).title == "Healthy — still improving"
+    for r, worst in zip(quality, [0.6, 0.3, 0.25, 0.4, 0.5], strict=True):
+        r["fwd_worst_class"] = worst
+        r["per_class"] = {
+            "NORMAL": {"fwd": worst, "n": 500, "fwd_floor": 0.02},
+            "PNEUMONIA": {"fwd": worst / 2, "n": 1500, "fwd_floor": 0.006},
+        }
+    d = diagnose(records, quality=quality)
+    assert d.title == "Healthy — past its best"
+    assert d.advice.startswith(
+        "The worst class's FWD has stopped improving and the latest (0.5) is worse than the "
+        "best (0.25)"
+    )
+    assert "×12 its class's real-vs-real floor (0.02)" in d.advice  # 0.25 / 0.02 = 12.5
+    assert d.evidence["fwd_best"] == 0.25 and d.evidence["fwd_floor"] == 0.02
+    assert d.evidence["fwd_floor_n"] == 500
+    assert "worst class's FWD=0.5 (floor 0.02)" in d.hint()
+
+
 def test_a_run_the_trainer_stopped_as_diverged_is_diverged_whatever_its_losses() -> None:
     from cxrgan.reporting.diagnose import diagnose
     from cxrgan.reporting.thresholds import DIVERGED

@@ -48,11 +48,13 @@ from cxrgan.recipes import RECIPES
 from cxrgan.reporting.diversity import run_diversity
 from cxrgan.reporting.run_records import (
     as_number,
+    best_evaluation,
     fwd_floor,
     is_run_dir,
     load_records,
     read_config,
     run_settings,
+    selection_fwd,
 )
 from cxrgan.reporting.thresholds import (
     D_OVERFITS,
@@ -572,12 +574,13 @@ def _healthy_reasons(s: _Stats, fwd: _Fwd, t: Thresholds) -> list[str]:
     ]
     if len(fwd.values) >= t.fwd_min_evals:
         reasons.append(
-            f"FWD {_fmt(fwd.latest)} (best {_fmt(fwd.best)}) over {len(fwd.values)} evaluations"
+            f"{fwd.name} {_fmt(fwd.latest)} (best {_fmt(fwd.best)}) over {len(fwd.values)} "
+            "evaluations"
         )
     if math.isfinite(fwd.ratio):
         far = fwd.ratio >= t.fwd_floor_ratio
         reasons.append(
-            f"best FWD ×{_fmt_ratio(fwd.ratio)} the real-vs-real floor {_fmt(fwd.floor)} "
+            f"best {fwd.name} ×{_fmt_ratio(fwd.ratio)} the real-vs-real floor {_fmt(fwd.floor)} "
             f"({'≥' if far else '<'} ×{_fmt(t.fwd_floor_ratio)}: "
             f"{'far from' if far else 'near'} the data)"
         )
@@ -787,8 +790,8 @@ def _explain_healthy(s: _Stats, fwd: _Fwd, t: Thresholds, run: _Run) -> tuple[st
     values = fwd.values
     if len(values) < t.fwd_min_evals:
         measured = (
-            f" FWD {_fmt(fwd.latest)} after {len(values)} evaluation(s){fwd.beside_floor()}; "
-            f"its trend needs {t.fwd_min_evals}."
+            f" {fwd.noun_at_start} {_fmt(fwd.latest)} after {len(values)} evaluation(s)"
+            f"{fwd.beside_floor()}; its trend needs {t.fwd_min_evals}."
             if len(values)
             else " Judge the samples, and add --eval-every to measure FWD and know when to stop."
         )
@@ -800,29 +803,29 @@ def _explain_healthy(s: _Stats, fwd: _Fwd, t: Thresholds, run: _Run) -> tuple[st
     far = math.isfinite(fwd.ratio) and fwd.ratio >= t.fwd_floor_ratio
     if improvement >= t.fwd_improving:
         advice = (
-            f"Losses are balanced and FWD is still improving ({_pct(improvement)} better than "
-            f"before the last evaluations{fwd.beside_floor()}): train longer." + equilibrium
+            f"Losses are balanced and {fwd.noun} is still improving ({_pct(improvement)} better "
+            f"than before the last evaluations{fwd.beside_floor()}): train longer." + equilibrium
         )
         return "Healthy — still improving", advice, "train longer", summary
     if fwd.latest >= fwd.best * (1 + t.fwd_worse):
         advice = (
-            f"FWD has stopped improving and the latest ({_fmt(fwd.latest)}) is worse than the "
-            f"best ({_fmt(fwd.best)}): stop, and use checkpoints/best.safetensors."
+            f"{fwd.noun_at_start} has stopped improving and the latest ({_fmt(fwd.latest)}) is "
+            f"worse than the best ({_fmt(fwd.best)}): stop, and use checkpoints/best.safetensors."
         )
         if far:
             advice += (
-                f" Even the best is ×{_fmt_ratio(fwd.ratio)} the real-vs-real floor "
+                f" Even the best is ×{_fmt_ratio(fwd.ratio)} {fwd.floor_name} "
                 f"({_fmt(fwd.floor)}), far from the data: {_closer(s, t, run)}"
             )
         return "Healthy — past its best", advice, "stop; use best.safetensors", summary
     plateau = (
-        f"FWD has plateaued (best {_fmt(fwd.best)}; the last evaluations improved it by "
+        f"{fwd.noun} has plateaued (best {_fmt(fwd.best)}; the last evaluations improved it by "
         f"{_pct(max(improvement, 0.0))}, < {_pct(t.fwd_improving)})"
     )
     if far:
         advice = (
-            f"Losses are balanced and {plateau}, but at ×{_fmt_ratio(fwd.ratio)} the "
-            f"real-vs-real floor ({_fmt(fwd.floor)}: FWD between two disjoint samples of the "
+            f"Losses are balanced and {plateau}, but at ×{_fmt_ratio(fwd.ratio)} "
+            f"{fwd.floor_name} ({_fmt(fwd.floor)}: FWD between two disjoint samples of the "
             f"evaluation images{fwd.at_n()}; ≥ ×{_fmt(t.fwd_floor_ratio)} counts as far). The "
             "model has stalled far from the data; it has not converged to it, and more steps "
             f"at the same rates are unlikely to close the gap. {_closer(s, t, run)}"
@@ -832,7 +835,7 @@ def _explain_healthy(s: _Stats, fwd: _Fwd, t: Thresholds, run: _Run) -> tuple[st
             f"{_lr_pair(s.lr_g / t.lr_calm, s.lr_d / t.lr_calm, f'÷{_fmt(t.lr_calm)}')}"
         )
         return "Healthy — stalled far from the data", advice, action, summary
-    advice = f"{plateau}{fwd.beside_floor()}: you have converged, stop."
+    advice = f"{plateau[0].upper()}{plateau[1:]}{fwd.beside_floor()}: you have converged, stop."
     return "Healthy — converged", advice, "converged: stop", summary
 
 
@@ -916,16 +919,33 @@ def _swing(loss: np.ndarray, t: Thresholds, floor: float) -> tuple[float, int]:
 class _Fwd:
     """The evaluation records' FWD, and the real-vs-real floor they were measured against."""
 
-    values: np.ndarray  # finite FWD values, in step order
-    floor: float  # the latest record's `fwd_floor` (NaN: none recorded)
+    values: np.ndarray  # finite selection FWD values (`selection_fwd`), in step order
+    floor: float  # the real-vs-real floor they compare against (NaN: none recorded)
     floor_n: float  # images per side of that floor
+    name: str = "FWD"  # what `values` are: "FWD", or a conditional run's "worst class's FWD"
 
     @classmethod
     def of(cls, quality: Sequence[Mapping[str, Any]]) -> _Fwd:
+        """The FWD that `best` follows: a conditional run's worst class's (read against that
+        class's own floor, which is higher than the floor of all classes at a larger n)."""
         evals = [r for r in quality if isinstance(r, Mapping)]
-        fwd = np.array([as_number(r.get("fwd")) for r in evals], dtype=np.float64)
-        floor, n = fwd_floor(evals)
-        return cls(fwd[np.isfinite(fwd)], floor, math.nan if n is None else float(n))
+        fwd = np.array([as_number(selection_fwd(r)) for r in evals], dtype=np.float64)
+        best = best_evaluation(evals)
+        if best is not None and "fwd_worst_class" in best:
+            floor, n = _worst_class_floor(best)
+            return cls(fwd[np.isfinite(fwd)], floor, n, "worst class's FWD")
+        floor, n_all = fwd_floor(evals)
+        return cls(fwd[np.isfinite(fwd)], floor, math.nan if n_all is None else float(n_all))
+
+    @property
+    def noun_at_start(self) -> str:
+        """The name at the start of a sentence: 'FWD', 'The worst class's FWD'."""
+        return self.name if self.name == "FWD" else f"The {self.name}"
+
+    @property
+    def noun(self) -> str:
+        """The name inside a sentence: 'FWD', 'the worst class's FWD'."""
+        return self.name if self.name == "FWD" else f"the {self.name}"
 
     @property
     def latest(self) -> float:
@@ -945,7 +965,7 @@ class _Fwd:
         if not len(self.values):
             return ""
         floor = f" (floor {_fmt(self.floor)})" if math.isfinite(self.floor) else ""
-        return f", FWD={_fmt(self.latest)}{floor}"
+        return f", {self.name}={_fmt(self.latest)}{floor}"
 
     def at_n(self) -> str:
         return f", n={_fmt(self.floor_n)} per side" if math.isfinite(self.floor_n) else ""
@@ -954,7 +974,24 @@ class _Fwd:
         """'; best ×27 the real-vs-real floor 4e-3', or nothing without a floor."""
         if not math.isfinite(self.ratio):
             return ""
-        return f"; best ×{_fmt_ratio(self.ratio)} the real-vs-real floor {_fmt(self.floor)}"
+        return f"; best ×{_fmt_ratio(self.ratio)} {self.floor_name} {_fmt(self.floor)}"
+
+    @property
+    def floor_name(self) -> str:
+        """'the real-vs-real floor', or 'its class's real-vs-real floor' for the worst class."""
+        return "the real-vs-real floor" if self.name == "FWD" else "its class's real-vs-real floor"
+
+
+def _worst_class_floor(record: Mapping[str, Any]) -> tuple[float, float]:
+    """(Real-vs-real floor, n per side) of the class whose FWD is worst in `record`."""
+    per_class = [c for c in (record.get("per_class") or {}).values() if isinstance(c, Mapping)]
+    worst = max(per_class, key=lambda c: as_number(c.get("fwd")), default=None)
+    if worst is None:
+        return math.nan, math.nan
+    floor = as_number(worst.get("fwd_floor"))
+    floor = floor if math.isfinite(floor) and floor > 0 else math.nan
+    n = as_number(worst.get("n"))
+    return floor, n if math.isfinite(floor) else math.nan
 
 
 def _fmt_ratio(x: float) -> str:
