@@ -752,10 +752,12 @@ def _explain_overfits(s: _Stats, t: Thresholds, run: _Run) -> tuple[str, str, st
         )
     advice = (
         "ADA raises its augmentation probability p while D is sure about the training images "
-        "(more than 80% of them get a positive logit), so p pinned high means D memorises the "
-        f"training set despite the augmentation (p {_fmt(s.p_latest)}; above ≈ 0.8 augmentations "
-        "start to leak into the generated images, and at the 0.99 cap ADA can do no more). "
-        "Give D less to memorise: " + "; or ".join(levers) + "."
+        "(more than 80% of them get a positive logit), so p pinned high means D stays sure "
+        f"despite the augmentation (p {_fmt(s.p_latest)}; above ≈ 0.8 augmentations start to "
+        "leak into the generated images, and at the 0.99 cap ADA can do no more). Either D "
+        "memorises the training set, or G's samples got worse and D wins on any real film (p "
+        "cannot tell the two apart; if the sample grids lost variety, it is the second: see "
+        "`best`). Give D less to memorise, or slow it down: " + "; or ".join(levers) + "."
     )
     summary = f"ADA p={_fmt(s.p_latest)}, D(x)={_fmt_p(s.d_x)}, D(G(z))={_fmt(s.d_g_z)}"
     action = f"try {_flag_short('--d-lr', d, 1 / t.overfit_d_lr)} or more images"
