@@ -78,6 +78,8 @@ def test_mode_collapse_from_diversity(synth: SimpleNamespace) -> None:
     assert diagnose(records, diversity=0.2, reference_diversity=0.3).state == HEALTHY
     d = diagnose(records, diversity=0.05)
     assert d.evidence["diversity"] == 0.05
+    assert "with G slowed down: --g-lr" in d.advice
+    assert d.action.startswith("start again with --g-lr")
     assert "checkpoint" in d.advice
 
 
@@ -396,3 +398,6 @@ def test_a_conditional_grid_is_judged_by_its_least_varied_class(make_run, synth)
     assert d.state == MODE_COLLAPSE
     assert d.reasons[0].startswith("sample diversity of the least varied class")
     assert "worst class" in d.advice
+    # measured: slowing G lost the minority class as fast, slowing D kept it
+    assert "with D slowed down: --d-lr" in d.advice and "--g-lr" not in d.advice
+    assert d.action.startswith("start again with --d-lr")
