@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import inspect
 import os
 import pickle
 from collections.abc import Iterator
@@ -221,8 +222,17 @@ def data_parallel(module: nn.Module, device: torch.device, find_unused: bool = F
     if not active():
         return module
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False,
+    return DistributedDataParallel(module, device_ids=ids, **_no_forward_buffer_sync(),
                                    find_unused_parameters=find_unused)  # fmt: skip
+
+
+def _no_forward_buffer_sync() -> dict[str, bool]:
+    """Buffers synced at construction only. torch 2.13 renamed `broadcast_buffers` (now
+    deprecated, with a warning on every run) to `forward_sync_buffers`; older torch has only
+    the first. Both keep the sync at construction."""
+    params = inspect.signature(DistributedDataParallel.__init__).parameters
+    name = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
+    return {name: False}
 
 
 # ------------------------------------------------------------------------------------------------
