@@ -1,7 +1,8 @@
 """Data-parallel training (issue 11): 2 processes under torchrun with gloo on CPU, tiny settings.
 
-`cxrgan train --nproc 2` runs `python -m torch.distributed.run --standalone` itself, so each
-test here launches torchrun as a user would (docs/distributed.md's single-node command).
+`cxrgan train --nproc 2` runs torchrun (`python -m torch.distributed.run --standalone`, through
+cxrgan.cli.torchrun) itself, so each test here launches torchrun as a user would
+(docs/distributed.md's single-node command).
 """
 
 from __future__ import annotations
@@ -243,6 +244,17 @@ def test_nan_rolls_back_on_every_rank_together(tmp_path):
     assert all(e["step"] == 0 for e in events)
     assert _config(run)["stopped"]["reason"].endswith(f"after {MAX_ROLLBACKS} rollback(s)")
     assert load_checkpoint(run / "checkpoints" / "last.safetensors").non_finite("G", "D") is None
+
+
+def test_a_rank_refusing_bad_input_under_nproc_is_one_error_and_status_2(tmp_path):
+    """Each rank prints its own error; torchrun's ChildFailedError traceback (about forty
+    lines) is cut to one line naming the rank, and the status is the rank's."""
+    done = _train("--conditional", "--epochs", "1", "--out", str(tmp_path / "r"))
+    assert done.returncode == 2
+    assert "--conditional needs at least two classes" in done.stderr
+    assert "cxrgan train: rank 0 exited with status 2" in done.stderr
+    assert "Traceback" not in done.stderr and "ChildFailedError" not in done.stderr
+    assert len(done.stderr.splitlines()) <= 6, done.stderr
 
 
 def test_batch_size_must_split_over_the_processes():

@@ -161,7 +161,8 @@ def _run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
 
 def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     """`cxrgan train --nproc N`: this same command under torchrun on this machine (python -m
-    torch.distributed.run --standalone), with --out fixed so every restart finds the run.
+    torch.distributed.run --standalone, through cli/torchrun.py, which cuts torchrun's failure
+    report to one line), with --out fixed so every restart finds the run.
     Ctrl-C and SIGTERM are passed to torchrun once; the exit status is the run's (config.json's
     stop), as one process would give."""
     import signal
@@ -179,10 +180,13 @@ def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         root = Path(settings.get("out") or default_run_path())
         if not settings.get("out"):
             child += ["--out", str(root)]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+    cmd = [sys.executable, "-m", "cxrgan.cli.torchrun", "--standalone",
            f"--nproc_per_node={args.nproc}", "-m", "cxrgan", *child]  # fmt: skip
     started = now_iso()
-    proc = subprocess.Popen(cmd, start_new_session=True)  # our signals reach it once, from here
+    # torchrun would set 1 thread per process, with a banner saying so; share the cores instead
+    threads = str(max(1, (os.cpu_count() or 1) // args.nproc))
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads)}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # signals reach it once, here
     previous = {
         sig: signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
         for sig in (signal.SIGINT, signal.SIGTERM)
