@@ -169,6 +169,7 @@ def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     import subprocess
     import sys
 
+    from cxrgan.sweep.runner import thread_budget
     from cxrgan.training.rundir import default_run_path, exit_status, now_iso
 
     argv = sys.argv[1:]
@@ -183,9 +184,10 @@ def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     cmd = [sys.executable, "-m", "cxrgan.cli.torchrun", "--standalone",
            f"--nproc_per_node={args.nproc}", "-m", "cxrgan", *child]  # fmt: skip
     started = now_iso()
-    # torchrun would set 1 thread per process, with a banner saying so; share the cores instead
-    threads = str(max(1, (os.cpu_count() or 1) // args.nproc))
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads)}
+    # torchrun would set 1 thread per process, with a banner saying so; share the cores as a
+    # sweep's members do instead (a value you set is each process's, as under torchrun)
+    threads = os.environ.get("OMP_NUM_THREADS") or str(thread_budget(args.nproc))
+    env = {**os.environ, "OMP_NUM_THREADS": threads}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # signals reach it once, here
     previous = {
         sig: signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
