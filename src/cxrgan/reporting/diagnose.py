@@ -935,7 +935,7 @@ class _Fwd:
     values: np.ndarray  # finite selection FWD values (`selection_fwd`), in step order
     floor: float  # the real-vs-real floor they compare against (NaN: none recorded)
     floor_n: float  # images per side of that floor
-    name: str = "FWD"  # what `values` are: "FWD", or a conditional run's "worst class's FWD"
+    worst_class: bool = False  # a conditional run's worst class's FWD, against that class's floor
 
     @classmethod
     def of(cls, quality: Sequence[Mapping[str, Any]]) -> _Fwd:
@@ -946,19 +946,24 @@ class _Fwd:
         best = best_evaluation(evals)
         if best is not None and "fwd_worst_class" in best:
             floor, n = _worst_class_floor(best)
-            return cls(fwd[np.isfinite(fwd)], floor, n, "worst class's FWD")
+            return cls(fwd[np.isfinite(fwd)], floor, n, worst_class=True)
         floor, n_all = fwd_floor(evals)
         return cls(fwd[np.isfinite(fwd)], floor, math.nan if n_all is None else float(n_all))
 
     @property
+    def name(self) -> str:
+        """What `values` are: 'FWD', or "worst class's FWD"."""
+        return "worst class's FWD" if self.worst_class else "FWD"
+
+    @property
     def noun_at_start(self) -> str:
         """The name at the start of a sentence: 'FWD', 'The worst class's FWD'."""
-        return self.name if self.name == "FWD" else f"The {self.name}"
+        return f"The {self.name}" if self.worst_class else self.name
 
     @property
     def noun(self) -> str:
         """The name inside a sentence: 'FWD', 'the worst class's FWD'."""
-        return self.name if self.name == "FWD" else f"the {self.name}"
+        return f"the {self.name}" if self.worst_class else self.name
 
     @property
     def latest(self) -> float:
@@ -992,7 +997,7 @@ class _Fwd:
     @property
     def floor_name(self) -> str:
         """'the real-vs-real floor', or 'its class's real-vs-real floor' for the worst class."""
-        return "the real-vs-real floor" if self.name == "FWD" else "its class's real-vs-real floor"
+        return "its class's real-vs-real floor" if self.worst_class else "the real-vs-real floor"
 
 
 def _worst_class_floor(record: Mapping[str, Any]) -> tuple[float, float]:
