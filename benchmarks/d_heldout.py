@@ -14,13 +14,14 @@ real films without augmentation, its batch norm on batches of real films only, a
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cxrgan.data.folder import ImageSet, load_folder
+from cxrgan.data.pixels import from_uint8
+from cxrgan.metrics.images import chunks
 from cxrgan.models import build_models
 from cxrgan.models.base import Discriminator
 from cxrgan.training.checkpoint import load_checkpoint
@@ -30,11 +31,10 @@ BATCH = 256
 
 def real_logits(d: Discriminator, images: ImageSet, class_ids: torch.Tensor | None) -> torch.Tensor:
     """D's logits of every film, in batches of real films only (batch norm in training mode)."""
-    x = torch.from_numpy(np.asarray(images.images)).float().div(127.5).sub(1).unsqueeze(1)
+    x = from_uint8(torch.from_numpy(np.asarray(images.images))).unsqueeze(1)
     out = []
-    for i in range(0, len(x), BATCH):
-        c = None if class_ids is None else class_ids[i : i + BATCH]
-        out.append(d(x[i : i + BATCH], c).flatten())
+    for rows in chunks(len(x), BATCH):
+        out.append(d(x[rows], None if class_ids is None else class_ids[rows]).flatten())
     return torch.cat(out)
 
 
@@ -80,7 +80,6 @@ def main() -> None:
                 print(f"{name} | {step} | {part} | "
                       f"{cname} | {len(o)} | {o.sign().mean():+.3f} | {o.mean():+.3f} | "
                       f"{torch.sigmoid(o).mean():.3f}")  # fmt: skip
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":
