@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from cxrgan.data.folder import class_labels, load_folder
 from cxrgan.data.split import sample_by_patient, split_by_patient
@@ -63,21 +65,14 @@ REGIMES = {
     r.name: r
     for r in (
         Regime("full", 64, False, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
-        Regime(
-            "small",
-            64,
-            True,
-            ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE, f"{RECOMMENDED_RECIPE}+ada"),
-        ),
+        Regime("small", 64, True, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
         Regime("full128", 128, False, ("blog", RECOMMENDED_RECIPE)),
     )
 }
 # A row is a recipe, or a recipe with changes: `blog+ema` is the blog's setting with an EMA
-# generator (half-life 10k images, ramped up), to tell what EMA alone buys; `+ada` adds adaptive
-# augmentation, to tell whether 500 images overfit D within the budget.
+# generator (half-life 10k images, ramped up), to tell what EMA alone buys.
 ROW_SETTINGS: dict[str, dict[str, Any]] = {
     "blog+ema": {"recipe": "blog", "ema_kimg": 10.0},
-    f"{RECOMMENDED_RECIPE}+ada": {"recipe": RECOMMENDED_RECIPE, "augment": "ada"},
 }
 
 
@@ -148,6 +143,50 @@ def throughput(run: Path) -> float:
     train = [r for r in records if "loss_d" in r]
     batch = json.loads((run / "config.json").read_text())["config"]["batch_size"]
     return train[-1]["step"] * batch / max(train[-1]["elapsed_s"], 1e-9)
+
+
+# ------------------------------------------------------------------------------------------------
+# Provenance: what a row's numbers depend on besides its settings
+
+
+def commit() -> str:
+    """HEAD's short hash, with `+dirty` when src/ or benchmarks/ differ from it."""
+    git = ["git", "-C", str(REPO)]
+    head = subprocess.run([*git, "rev-parse", "--short=10", "HEAD"], capture_output=True,
+                          text=True).stdout.strip() or "unknown"  # fmt: skip
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "src", "benchmarks"],
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return head + ("+dirty" if dirty else "")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def provenance() -> dict[str, Any]:
+    """Recorded when a row starts training; `load_after` joins it when the row ends. Load
+    averages are the 1-minute ones: above the core count, something else shared the cores."""
+    return {
+        "commit": commit(),
+        "torch": torch.__version__,
+        "machine": f"{platform.node()}: {cpu_model()}, {os.cpu_count()} cores",
+        "load_before": round(os.getloadavg()[0], 2),
+    }
+
+
+def check_one_commit(rows: list[dict[str, Any]], allow_mix: bool) -> None:
+    """Rows measured on different code are not comparable: refuse to tabulate them together."""
+    commits = sorted({r.get("provenance", {}).get("commit", "unknown") for r in rows
+                      if r.get("steps") is not None})  # fmt: skip
+    if len(commits) > 1 and not allow_mix:
+        sys.exit(f"rows come from different commits ({', '.join(commits)}): rerun them on one "
+                 "commit, or pass --mix-commits to tabulate them anyway")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------
@@ -238,21 +277,36 @@ def with_seed_means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def origin_columns(r: dict[str, Any]) -> str:
+    """The row's commit and the 1-minute load average before → after its training."""
+    o = r.get("provenance")
+    if not o:
+        return "— | —" if r.get("steps") is not None else " | "
+    return f"{o['commit']} | {o['load_before']:.2f} → {o.get('load_after', float('nan')):.2f}"
+
+
+def machines(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    seen = {(o["machine"], o["torch"]) for rows in results.values() for r in rows
+            if (o := r.get("provenance"))}  # fmt: skip
+    return [f"measured on {m} with torch {t}" for m, t in sorted(seen)]
+
+
 def table(results: dict[str, list[dict[str, Any]]]) -> str:
-    lines = []
+    lines = machines(results)
     for regime, rows in results.items():
         rows = with_seed_means(rows)
         lines += [
             f"\n{regime}",
-            "| row | FWD ↓ | KID ↓ | precision ↑ | recall ↑ | memorised ↓ | img/s | steps |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| row | FWD ↓ | KID ↓ | precision ↑ | recall ↑ | memorised ↓ | img/s | steps "
+            "| commit | load |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
         ]
         for r in rows:
             lines.append(
                 f"| {r['row']} | {fmt(r['fwd'], '.4f')} | {fmt(r['kid'], '.3f')} | "
                 f"{fmt(r['precision'], '.3f')} | {fmt(r['recall'], '.3f')} | "
                 f"{fmt(r['memorised_share'], '.3f')} | {fmt(r['images_per_s'], '.1f')} | "
-                f"{fmt(r['steps'], 'd')} |"
+                f"{fmt(r['steps'], 'd')} | {origin_columns(r)} |"
             )
     return "\n".join(lines)
 
@@ -271,6 +325,11 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=REPO / "runs" / "bench-quality")
     p.add_argument("--table", action="store_true", help="only print the finished rows")
+    p.add_argument(
+        "--mix-commits",
+        action="store_true",
+        help="tabulate rows measured on different commits (refused by default)",
+    )
     a = p.parse_args()
     if not a.data.is_dir():
         sys.exit(f"data not found: {a.data}")
@@ -281,6 +340,7 @@ def main() -> None:
         rows = a.recipes.split(",") if a.recipes else list(regime.rows)
         seeds = [int(x) for x in a.seeds.split(",")]
         results[name] = run_regime(a, folders, regime, rows, seeds)
+    check_one_commit([r for rows in results.values() for r in rows], a.mix_commits)
     text = table(results)
     print(text)
     (a.out / "table.md").write_text(text + "\n")
@@ -337,10 +397,11 @@ class RegimeImages:
 def train_and_judge(a: argparse.Namespace, sets: RegimeImages, row: str, seed: int) -> dict:
     regime = sets.regime
     run = a.out / regime.name / "runs" / run_name(regime, row, seed)
-    start = time.perf_counter()
+    start, origin = time.perf_counter(), provenance()
     train_row(run, sets.train_folder, regime, row, a.minutes, seed)
+    origin["load_after"] = round(os.getloadavg()[0], 2)
     result = {**judge(run, row, sets.heldout, sets.train, a.out / regime.name), "run": run.name,
-              "wall_s": round(time.perf_counter() - start, 1)}  # fmt: skip
+              "wall_s": round(time.perf_counter() - start, 1), "provenance": origin}  # fmt: skip
     print(f"  {run.name}: FWD {result['fwd']:.4f}", flush=True)
     return result
 
