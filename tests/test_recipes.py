@@ -1,0 +1,29 @@
+"""The recipes' values, written out: changing a recipe is a deliberate act that edits this file
+and bumps the recipe's version, never a side effect that CI lets through."""
+
+from cxrgan.config import TrainConfig
+from cxrgan.recipes import DEFAULT_RECIPE, RECIPES
+
+TUTORIAL = {
+    "model": "dcgan", "nz": 100, "ngf": 64, "ndf": 64, "d_spectral_norm": False, "loss": "bce",
+    "r1_gamma": 0.0, "augment": "none", "ema_kimg": 0.0, "ema_rampup": 0.05, "g_lr": 2e-4,
+    "d_lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "batch_size": 128,
+}  # fmt: skip
+PINNED = {
+    ("tutorial", 1): TUTORIAL,
+    ("blog", 1): {**TUTORIAL, "g_lr": 1e-3},
+    ("small-data", 2): {**TUTORIAL, "g_lr": 1e-3, "batch_size": 16, "ema_kimg": 10.0,
+                        "augment": "ada"},
+}
+
+
+def test_every_recipe_has_its_pinned_values_and_version():
+    assert {(r.name, r.version): r.settings for r in RECIPES.values()} == PINNED
+
+
+def test_the_default_recipe_is_small_data_version_2_with_ada_and_ema():
+    assert DEFAULT_RECIPE == "small-data" and RECIPES[DEFAULT_RECIPE].version == 2
+    cfg = TrainConfig.from_dict({})
+    assert (cfg.recipe, cfg.augment, cfg.ema_kimg, cfg.g_lr, cfg.d_lr, cfg.batch_size) == (
+        "small-data", "ada", 10.0, 1e-3, 2e-4, 16,
+    )
