@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "cxrgan.metrics": 1,
     "cxrgan.losses": 1,
     "cxrgan.augment": 1,
+    "cxrgan.schedule": 1,
     "cxrgan.config": 2,
     "cxrgan.settings": 2,
     "cxrgan.recipes": 2,
