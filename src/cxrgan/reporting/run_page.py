@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 
 from cxrgan.reporting import thresholds as th
+from cxrgan.reporting.formatting import as_number
+from cxrgan.reporting.formatting import fmt_value as fmt
 from cxrgan.reporting.html_assets import FILMSTRIP_JS
 from cxrgan.reporting.html_images import Img, load_image, thumbnail
 from cxrgan.reporting.html_page import (
     SEVERITY,
-    as_number,
     chip,
     config_value,
     data_table,
     e,
-    fmt,
     img_tag,
     kv_table,
     prose,

@@ -1,6 +1,6 @@
 """What diagnose judges and by which numbers: the states, and every threshold with its reason.
 
-Kept apart from the rules (reporting/diagnose.py) and free of numpy, so that `cxrgan diagnose
+Kept apart from the rules (reporting/diagnosis/) and free of numpy, so that `cxrgan diagnose
 --help` can quote the thresholds without loading the numeric stack.
 """
 
