@@ -18,7 +18,7 @@ from cxrgan.errors import CxrganError
 from cxrgan.reporting import html_images
 from cxrgan.reporting.diagnose import diagnose_run
 from cxrgan.reporting.html_report import write_report
-from cxrgan.reporting.run_page import MAX_FRAMES
+from cxrgan.reporting.run_page_samples import MAX_FRAMES
 
 DATA_PNG = "data:image/png;base64,"
 

@@ -30,8 +30,8 @@ def test_eval_every_epoch_logs_quality_and_keeps_best(tmp_path):
 def test_every_evaluation_records_the_real_vs_real_floor(tmp_path):
     """A tiny real training with --eval-every: the floor is computed once, recorded in every
     evaluation record, and shown beside FWD in train.log, quality.png's data and the hint."""
-    from cxrgan.reporting.diagnose import _fmt as fmt_number
     from cxrgan.reporting.diagnose import diagnose_run
+    from cxrgan.reporting.formatting import fmt_number
 
     run = tmp_path / "run"
     start_run(TrainConfig(out=str(run), epochs=3, eval_every=1, eval_n=64, **TINY))

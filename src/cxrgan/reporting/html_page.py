@@ -1,19 +1,18 @@
-"""HTML building blocks shared by the run and sweep pages: escaping, number formatting,
-tables, chips, sections and the page shell."""
+"""HTML building blocks shared by the run and sweep pages: escaping, config values, tables,
+chips, sections and the page shell. Numbers become text in `reporting.formatting`."""
 
 from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from cxrgan import __version__
-from cxrgan.reporting import diagnose as dg
 from cxrgan.reporting import thresholds as th
+from cxrgan.reporting.formatting import fmt_setting
 from cxrgan.reporting.html_assets import CSS
 from cxrgan.reporting.html_images import Img
 
@@ -37,25 +36,6 @@ def e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def as_number(value: Any) -> float:
-    """A real number as float; NaN for anything else (bools, strings, None)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    return float(value)
-
-
-def fmt(value: Any, digits: int = 3) -> str:
-    """A number as short readable text (unescaped); "—" for a missing value."""
-    x = as_number(value)
-    if not math.isfinite(x):
-        return "—" if value is None or isinstance(value, str | dict | list) else str(value)
-    if x == int(x) and abs(x) < 1e7:
-        return f"{int(x):,}".replace(",", " ") if abs(x) >= 10000 else str(int(x))
-    if 0 < abs(x) < 0.01:
-        return dg.fmt_lr(x)
-    return f"{x:.{digits}g}"
-
-
 def config_value(value: Any) -> str:
     """A config value as readable, escaped text."""
     if isinstance(value, bool):
@@ -63,7 +43,7 @@ def config_value(value: Any) -> str:
     if isinstance(value, str) and len(value) > 40 and " " not in value and "/" not in value:
         return f'<span title="{e(value)}">{e(value[:16])}…</span>'  # a hash: its start is enough
     if isinstance(value, float):
-        return e(dg.fmt_lr(value) if 0 < abs(value) < 0.01 else f"{value:g}")
+        return e(fmt_setting(value))
     if isinstance(value, dict | list):
         return f"<code>{e(json.dumps(value, ensure_ascii=False))}</code>"
     if value is None:

@@ -17,9 +17,9 @@ from PIL import Image
 
 from cxrgan.data.pixels import to_uint8
 from cxrgan.files import atomic_path
+from cxrgan.reporting.formatting import as_number
 from cxrgan.reporting.run_records import (
     LABEL_WIDTH,
-    as_number,
     best_evaluation,
     fwd_floor,
     per_class_fwd,

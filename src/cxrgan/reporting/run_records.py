@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrgan.errors import CxrganError
+from cxrgan.reporting.formatting import as_number
 
 LABEL_WIDTH = 96  # px of a conditional run's sample grids' left margin that names each class band
 
@@ -137,13 +138,6 @@ def image_size_of(run_dir: Path) -> int | None:
     size = read_config(run_dir).get("config", {})
     size = size.get("image_size") if isinstance(size, dict) else None
     return int(size) if isinstance(size, int | float) and size > 0 else None
-
-
-def as_number(value: Any) -> float:
-    """A record's value as a float; NaN for anything but an int or float (bools included)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    return float(value)
 
 
 def fwd_floor(evals: Sequence[Mapping[str, Any]]) -> tuple[float, int | None]:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from cxrgan.reporting import diagnose as dg
-from cxrgan.reporting.html_page import as_number, e, fmt
+from cxrgan.reporting.formatting import as_number, fmt_lr, fmt_value
+from cxrgan.reporting.html_page import e
 
 CHART_POINTS = 1200  # longer series are reduced to per-bucket min/max (spikes survive)
 C_REF = "#868e96"
@@ -63,7 +63,7 @@ def _tick_label(v: float) -> str:
     if abs(v) >= 10000:
         return f"{v / 1000:g}k"
     if v != 0 and abs(v) < 0.01:
-        return dg.fmt_lr(v)
+        return fmt_lr(v)
     return f"{v:g}"
 
 
@@ -194,7 +194,7 @@ def _polyline(s: Series, px: Any, py: Any) -> str:
     if s.markers or ok.sum() == 1:
         out += [
             f'<circle cx="{X[i]:.1f}" cy="{Y[i]:.1f}" r="3" fill="{e(s.color)}">'
-            f"<title>{e(s.label)}: {e(fmt(y[i]))} at {e(fmt(x[i]))}</title></circle>"
+            f"<title>{e(s.label)}: {e(fmt_value(y[i]))} at {e(fmt_value(x[i]))}</title></circle>"
             for i in np.flatnonzero(ok)
         ]
     return "".join(out)

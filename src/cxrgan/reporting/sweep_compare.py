@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 
+from cxrgan.reporting.formatting import fmt_column
 from cxrgan.reporting.plots import save_figure, smooth
 from cxrgan.reporting.run_records import load_records
 
@@ -91,14 +92,6 @@ def _finite(value: Any) -> float:
     return v if math.isfinite(v) else math.nan  # gaps, not an axis stretched to infinity
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
-    return str(value)
-
-
 def format_table(summary: dict[str, Any], sweep: Path | None = None) -> str:
     """The ranking as a fixed-width table, with the rule used and what to do next."""
     members = summary.get("members", [])
@@ -110,12 +103,11 @@ def format_table(summary: dict[str, Any], sweep: Path | None = None) -> str:
     for m in members:
         window, final = m.get("window") or {}, m.get("final") or {}
         diagnosis = (m.get("diagnosis") or {}).get("title") or "-"
-        row = [
-            str(m.get("rank", "")), m["name"], m.get("status", "?"), _fmt(final.get("step")),
-            _fmt(window.get("loss_d")), _fmt(window.get("loss_g")), _fmt(window.get("d_x")),
-            _fmt(window.get("d_g_z1")), _fmt(m.get("score")),
-        ]  # fmt: skip
-        row += [_fmt(m.get("best_fwd"), 2)] if by_fwd else []
+        keys = ("loss_d", "loss_g", "d_x", "d_g_z1")
+        numbers = [final.get("step"), *(window.get(k) for k in keys), m.get("score")]
+        row = [str(m.get("rank", "")), m["name"], m.get("status", "?")]
+        row += [fmt_column(v) for v in numbers]
+        row += [fmt_column(m.get("best_fwd"), 2)] if by_fwd else []
         rows.append([*row, diagnosis])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     numeric = set(range(3, len(header) - 1)) | {0}

@@ -13,17 +13,16 @@ from typing import Any
 import numpy as np
 
 from cxrgan.errors import CxrganError
+from cxrgan.reporting.formatting import as_number, fmt_value
 from cxrgan.reporting.html_assets import FILMSTRIP_JS
 from cxrgan.reporting.html_images import load_image
 from cxrgan.reporting.html_page import (
     REPORT_NAME,
     SEVERITY,
-    as_number,
     chip,
     config_value,
     data_table,
     e,
-    fmt,
     img_tag,
     render_page,
     section,
@@ -156,12 +155,12 @@ def _member_numbers(m: _Member) -> list[str]:
     last = m.run.train[-1] if m.run.train else {}
     d = m.run.diagnosis
     return [
-        e(fmt(finite.min())) if len(finite) else "—",
-        e(fmt(finite[-1])) if len(finite) else "—",
-        e(fmt(ev.get("loss_d"))),
-        e(fmt(ev.get("loss_g"))),
-        e(fmt(ev.get("d_x"))),
-        e(fmt(ev.get("d_g_z"))),
+        e(fmt_value(finite.min())) if len(finite) else "—",
+        e(fmt_value(finite[-1])) if len(finite) else "—",
+        e(fmt_value(ev.get("loss_d"))),
+        e(fmt_value(ev.get("loss_g"))),
+        e(fmt_value(ev.get("d_x"))),
+        e(fmt_value(ev.get("d_g_z"))),
         e(last.get("epoch", "—")),
         chip(d.title, SEVERITY.get(d.state, "info"), d.hint()),
     ]

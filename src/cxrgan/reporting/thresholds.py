@@ -1,6 +1,6 @@
 """What diagnose judges and by which numbers: the states, and every threshold with its reason.
 
-Kept apart from the rules (reporting/diagnose.py) and free of numpy, so that `cxrgan diagnose
+Kept apart from the rules (reporting/diagnosis/) and free of numpy, so that `cxrgan diagnose
 --help` can quote the thresholds without loading the numeric stack.
 """
 
@@ -45,10 +45,6 @@ DEFAULT_WINDOW = 40  # training records judged: ~5 epochs of the Kaggle set at -
 DEFAULT_LOSS = "bce"  # what a run without a `loss` setting trained with (cxrgan 0.1)
 # The losses diagnose knows, by the family whose ranges they share: ns is bce's maths.
 LOSS_FAMILY = {"bce": "bce", "ns": "bce", "hinge": "hinge"}
-LOSS_FORMULAS = {
-    "bce": "D: −log σ(l_real) − log(1 − σ(l_fake)), G: −log σ(l_fake)",
-    "hinge": "D: relu(1 − l_real) + relu(1 + l_fake), G: −l_fake",
-}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from cxrgan.errors import CxrganError
 from cxrgan.files import FILE_MODE, atomic_path, remove_temp_leftovers
+from cxrgan.reporting.formatting import as_number
 
 try:
     import fcntl
@@ -184,7 +185,8 @@ class RunDir:
             except ValueError:  # torn by a kill mid-write, or garbage
                 dropped += 1
                 continue
-            later = isinstance(record, dict) and _number(record.get("step")) > step
+            # a record without a numeric step reads as NaN, which is never later: it is kept
+            later = isinstance(record, dict) and as_number(record.get("step")) > step
             if later:
                 dropped += 1
                 continue
@@ -201,12 +203,6 @@ class RunDir:
         if echo:
             # tqdm.write keeps an active progress bar intact.
             tqdm.write(message, file=sys.stderr if message.startswith("warning") else sys.stdout)
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return float("-inf")
-    return float(value)
 
 
 def _read_holder(fd: int) -> str:
