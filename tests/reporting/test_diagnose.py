@@ -143,6 +143,7 @@ def test_hint_is_one_line_for_every_state(synth: SimpleNamespace) -> None:
         diagnose(synth.curves("healthy", 5)),
         diagnose(synth.curves("healthy", 80), diversity=0.01),
         diagnose(synth.curves("ada_pinned", 80)),
+        diagnose(synth.curves("healthy", 80), quality=synth.fwd([90, 60, 50, 58, 60, 63])),
     ]
     assert {d.state for d in cases} == set(th.STATES)
     for d in cases:

@@ -162,6 +162,7 @@ def diagnose(
         diversity=diversity,
         reference=reference_diversity,
         stopped=stopped,
+        fwd=fwd,
     )
     fired = [state for state, reasons in checks.items() if reasons]
     if not fired and not enough:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 TOO_EARLY = "too_early"
 DIVERGED = "diverged"
 MODE_COLLAPSE = "mode_collapse"
+GETTING_WORSE = "getting_worse"
 D_OVERFITS = "d_overfits"
 D_OVERPOWERS_G = "d_overpowers_g"
 D_TOO_WEAK = "d_too_weak"
@@ -22,6 +23,7 @@ STATES = (
     TOO_EARLY,
     DIVERGED,
     MODE_COLLAPSE,
+    GETTING_WORSE,
     D_OVERFITS,
     D_OVERPOWERS_G,
     D_TOO_WEAK,
@@ -33,6 +35,7 @@ TITLES = {
     TOO_EARLY: "Too early to judge",
     DIVERGED: "Diverged",
     MODE_COLLAPSE: "Mode collapse",
+    GETTING_WORSE: "Getting worse",
     D_OVERFITS: "D overfits (ADA's p pinned high)",
     D_OVERPOWERS_G: "D overpowers G",
     D_TOO_WEAK: "D too weak (G overpowers D)",
@@ -273,6 +276,11 @@ class Thresholds:
     fwd_improving: float = 0.05
     # Latest FWD this much (relative) above the best: past its best, use best.safetensors.
     fwd_worse: float = 0.10
+    # ... and in each of this many latest evaluations: getting worse, a state of its own that
+    # wins over the loss-based ones (long runs of a constant-rate recipe lost a class after
+    # 4,000 steps while their losses looked balanced: docs/utility.md). One or two evaluations
+    # above the best can be noise of the evaluation's n; three in a row is a trend.
+    fwd_worse_evals: int = 3
     # A plateau is convergence only near the data. The real-vs-real floor (FWD between two
     # disjoint halves of the evaluation images, `fwd_floor` of the evaluation records) is what
     # a generator that draws from the data itself would score; the best FWD at least this many

@@ -24,6 +24,7 @@ from cxrgan.reporting.thresholds import (
     D_OVERPOWERS_G,
     D_TOO_WEAK,
     DIVERGED,
+    GETTING_WORSE,
     HEALTHY,
     MODE_COLLAPSE,
     OSCILLATING,
@@ -57,6 +58,7 @@ def explain(
     else:
         explainers = {
             DIVERGED: _diverged,
+            GETTING_WORSE: _getting_worse,
             D_OVERFITS: _overfits,
             D_OVERPOWERS_G: _overpowers,
             D_TOO_WEAK: _too_weak,
@@ -258,6 +260,42 @@ def _healthy(s: WindowStats, fwd: FwdTrack, t: Thresholds, run: RunContext) -> A
     if fwd.latest >= fwd.best * (1 + t.fwd_worse):
         return _past_best(s, fwd, t, run, summary)
     return _plateau(s, fwd, t, run, improvement, summary)
+
+
+def _getting_worse(s: WindowStats, fwd: FwdTrack, t: Thresholds, run: RunContext) -> Advice:
+    """Past the best for several evaluations: use `best`, and next time what fits the recipe."""
+    at = f"step {fmt_number(fwd.best_step)}"
+    text = (
+        f"{fwd.noun_at_start} was best at {at} ({fmt_number(fwd.best)}) and has been worse in "
+        f"each of the last {fwd.worse_since_best(t.fwd_worse)} evaluations (latest "
+        f"{fmt_number(fwd.latest)}): the run is getting worse, and more steps at these rates "
+        f"will not bring it back. checkpoints/best.safetensors holds the generator of {at}: "
+        "pass --checkpoint best to generate, evaluate and export. " + _next_time(s, t, run)
+    )
+    summary = f"best at {at}, loss_D={fmt_number(s.loss_d)}, D(x)={fmt_p(s.d_x)}"
+    return Advice(TITLES[GETTING_WORSE], text, f"worse since {at}: use best", summary)
+
+
+def _next_time(s: WindowStats, t: Thresholds, run: RunContext) -> str:
+    """How a new run of the same recipe can keep improving longer."""
+    half_d = _lr_pair(s.lr_g, s.lr_d / t.lr_calm, f"D's ÷{fmt_number(t.lr_calm)}")
+    if run.settings.get("conditional") is True:
+        return (
+            f"For the next run, halve D's rate ({half_d}): with D at 1e-4 the minority class "
+            "kept improving to step 8,000 where at 2e-4 it was lost after 4,000 "
+            "(docs/utility.md)."
+        )
+    if run.settings.get("lr_schedule", "constant") == "constant":
+        recipe = run.settings.get("recipe") or "this run"
+        return (
+            f"{recipe} keeps its rates constant: for the next run, let them decay with the "
+            "budget (--lr-schedule cosine with --minutes or --epochs), so G settles instead of "
+            "drifting away from its best."
+        )
+    return (
+        "The rates already decay with the budget: for the next run, end the budget near the "
+        f"best's step, or halve D's rate ({half_d})."
+    )
 
 
 def _equilibrium(s: WindowStats, t: Thresholds, run: RunContext) -> str:

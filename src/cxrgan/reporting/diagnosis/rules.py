@@ -23,6 +23,7 @@ from cxrgan.reporting.thresholds import (
     D_OVERPOWERS_G,
     D_TOO_WEAK,
     DIVERGED,
+    GETTING_WORSE,
     LOSS_FAMILY,
     MODE_COLLAPSE,
     OSCILLATING,
@@ -68,6 +69,7 @@ def checks(
     diversity: float | None,
     reference: float | None,
     stopped: str | None,
+    fwd: FwdTrack,
 ) -> dict[str, list[str]]:
     """The reasons of every state's rule, in the order the states win. With fewer records than
     `min_records` only the evidence that needs no trend is judged."""
@@ -80,11 +82,26 @@ def checks(
     return {
         DIVERGED: stopped_diverged + _rule_diverged(s, t, run.ranges),
         MODE_COLLAPSE: _rule_collapse(diversity, reference, t, run.of_a_class),
+        GETTING_WORSE: _rule_getting_worse(fwd, t),
         D_OVERFITS: _rule_overfits(s, t),
         D_OVERPOWERS_G: _rule_overpower(s, t, run.ranges) + _rule_outright(wins, t, run.ranges),
         D_TOO_WEAK: _rule_too_weak(s, t, run.ranges),
         OSCILLATING: _rule_oscillating(s, t),
     }
+
+
+def _rule_getting_worse(fwd: FwdTrack, t: Thresholds) -> list[str]:
+    """FWD (a conditional run's worst class's) more than `fwd_worse` above its best in each of
+    the latest `fwd_worse_evals` evaluations: the run is past its best and going away from it."""
+    worse = fwd.worse_since_best(t.fwd_worse)
+    if len(fwd.values) < t.fwd_min_evals or worse < t.fwd_worse_evals:
+        return []
+    return [
+        f"{fwd.noun_at_start} was best at step {fmt_number(fwd.best_step)} "
+        f"({fmt_number(fwd.best)}) and has been more than {fmt_pct(t.fwd_worse)} above it in "
+        f"each of the last {worse} evaluations (latest {fmt_number(fwd.latest)}, "
+        f"{fmt_signed_pct(fwd.latest / fwd.best - 1)})"
+    ]
 
 
 def diverged_stop(reason: str | None) -> bool:

@@ -171,6 +171,7 @@ class FwdTrack:
     floor: float  # the real-vs-real floor they compare against (NaN: none recorded)
     floor_n: float  # images per side of that floor
     worst_class: bool = False  # a conditional run's worst class's FWD, against that class's floor
+    best_step: float = math.nan  # the step of the best evaluation (where `best` was saved)
 
     @classmethod
     def of(cls, quality: Sequence[Mapping[str, Any]]) -> FwdTrack:
@@ -179,11 +180,13 @@ class FwdTrack:
         evals = [r for r in quality if isinstance(r, Mapping)]
         fwd = np.array([as_number(selection_fwd(r)) for r in evals], dtype=np.float64)
         best = best_evaluation(evals)
+        step = as_number(best.get("step")) if best is not None else math.nan
         if best is not None and "fwd_worst_class" in best:
             floor, n = _worst_class_floor(best)
-            return cls(fwd[np.isfinite(fwd)], floor, n, worst_class=True)
+            return cls(fwd[np.isfinite(fwd)], floor, n, worst_class=True, best_step=step)
         floor, n_all = fwd_floor(evals)
-        return cls(fwd[np.isfinite(fwd)], floor, math.nan if n_all is None else float(n_all))
+        n = math.nan if n_all is None else float(n_all)
+        return cls(fwd[np.isfinite(fwd)], floor, n, best_step=step)
 
     @property
     def name(self) -> str:
@@ -217,6 +220,16 @@ class FwdTrack:
     def ratio(self) -> float:
         """Best FWD over the floor (NaN without either)."""
         return self.best / self.floor if math.isfinite(self.floor) else math.nan
+
+    def worse_since_best(self, margin: float) -> int:
+        """How many of the latest evaluations in a row are more than `margin` (relative) above
+        the best."""
+        count = 0
+        for value in self.values[::-1]:
+            if value < self.best * (1 + margin):
+                break
+            count += 1
+        return count
 
 
 def _worst_class_floor(record: Mapping[str, Any]) -> tuple[float, float]:
