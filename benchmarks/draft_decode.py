@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cxrgan.data.decode import draft_scale, read_gray
+from cxrgan.data.decode import read_gray
+from cxrgan.data.decode_pillow import draft_scale
 from cxrgan.data.preprocess import FIT_POLICIES, fit_square
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/cxr-kermany/originals"

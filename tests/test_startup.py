@@ -30,6 +30,8 @@ HEAVY = (
     "cxrgan.metrics",
     "cxrgan.data.folder",
     "cxrgan.data.decode",
+    "cxrgan.data.decode_dicom",
+    "cxrgan.data.decode_pillow",
 )
 # Not yet: cxrgan.config imports cxrgan.data.preprocess (numpy, Pillow) for FIT_POLICIES, and
 # cli/diagnose.py's defaults come from cxrgan.reporting.diagnose, which imports numpy.

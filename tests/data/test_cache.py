@@ -13,6 +13,7 @@ import pytest
 from image_factory import write_image
 
 from cxrgan.data import cache as cache_mod
+from cxrgan.data import decode_parallel as decode_mod
 from cxrgan.data import folder as folder_mod
 from cxrgan.data.cache import INDEX_FILE, default_cache_dir, resolve_cache_dir
 from cxrgan.data.folder import load_folder
@@ -61,8 +62,9 @@ def forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_args: object, **_kw: object) -> None:
         raise AssertionError("decoded although the cache is valid")
 
+    monkeypatch.setattr(folder_mod, "decode_files", boom)
     for name in ("decode_files", "_decode_one", "read_gray", "describe", "is_image_candidate"):
-        monkeypatch.setattr(folder_mod, name, boom)
+        monkeypatch.setattr(decode_mod, name, boom)
 
 
 def test_second_load_reuses_without_decoding(tree, cache_dir, monkeypatch) -> None:

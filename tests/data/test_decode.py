@@ -20,7 +20,8 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.uid import MPEG2MPML, JPEGLSLossless, RLELossless
 
-from cxrgan.data.decode import describe, draft_scale, is_image_candidate, read_gray
+from cxrgan.data.decode import describe, is_image_candidate, read_gray
+from cxrgan.data.decode_pillow import draft_scale
 from cxrgan.data.preprocess import fit_square
 from cxrgan.errors import UnreadableImage
 

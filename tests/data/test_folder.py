@@ -10,8 +10,9 @@ import pytest
 from image_factory import write_image
 
 from cxrgan.data.decode import read_gray
-from cxrgan.data.folder import class_labels, load_folder, scan_files
+from cxrgan.data.folder import load_folder
 from cxrgan.data.preprocess import fit_square
+from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError
 
 

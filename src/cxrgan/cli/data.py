@@ -75,7 +75,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(
         dest="data_command", metavar="ACTION", required=True, help="what to do with the folder"
     )
+    _add_prepare(actions)
+    _add_inspect(actions)
+    _add_split(actions)
+    _add_download(actions)
+    p.set_defaults(run=run)
 
+
+def _add_prepare(actions: argparse._SubParsersAction) -> None:
     prep = actions.add_parser(
         "prepare",
         help="decode a folder once into the cache that `cxrgan train` reuses",
@@ -87,6 +94,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _common(prep, size_required=True)
     add_cache_dir(prep)
 
+
+def _add_inspect(actions: argparse._SubParsersAction) -> None:
     insp = actions.add_parser(
         "inspect",
         help="report what a folder holds: classes, formats, sizes, unreadable files, duplicates",
@@ -126,6 +135,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="seed for choosing the contact sheet's images (default 0)",
     )
 
+
+def _add_split(actions: argparse._SubParsersAction) -> None:
     split = actions.add_parser(
         "split",
         help="split a folder by patient into train/ and heldout/ (no patient on both sides)",
@@ -157,6 +168,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="copy the files instead of linking them (for file systems without symlinks)",
     )
 
+
+def _add_download(actions: argparse._SubParsersAction) -> None:
     down = actions.add_parser(
         "download",
         help="download a public chest X-ray data set (needs internet)",
@@ -206,7 +219,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="keep the verified .npz in DEST/.download after unpacking",
     )
     add_no_progress(down)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,6 +23,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "adding synthetic images. Writes OUT/utility.json and OUT/utility.png. See "
         "docs/utility.md.",
     )
+    _add_inputs(p)
+    _add_statistics(p)
+    _add_output_and_device(p)
+    p.set_defaults(run=run)
+
+
+def _add_inputs(p: argparse.ArgumentParser) -> None:
+    """The three image sources and how every image is loaded."""
     p.add_argument(
         "--train",
         type=Path,
@@ -59,6 +67,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="how non-square images become square (default: the run's --fit, else crop)",
     )
+
+
+def _add_statistics(p: argparse.ArgumentParser) -> None:
+    """Seeds, the classifier's schedule and the bootstrap."""
     p.add_argument(
         "--seeds",
         type=whole_number(1),
@@ -87,6 +99,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="B",
         help=f"resamples of the test images for the 95 %% intervals (default {d.BOOTSTRAP})",
     )
+
+
+def _add_output_and_device(p: argparse.ArgumentParser) -> None:
+    """Where the results go, which checkpoint draws, and where and how the work runs."""
     p.add_argument(
         "--out",
         type=Path,
@@ -110,7 +126,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_cache_dir(p)
     p.add_argument("--no-cache", action="store_true", help="decode every image, cache nothing")
     add_no_progress(p)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,9 +14,9 @@ image size / fit policy / state of the folder):
 
 The key (`CacheKey.digest`) is a sha256 over the cache format version, the resolved root,
 every file's relative path, size and mtime (a stat() each: no file is opened), the image
-size and fit policy, and what decides the pixels (the source of decode.py and preprocess.py,
-the Pillow and pydicom versions). Any change makes a new key; the entry of the old key is
-reported as the reason for rebuilding and then deleted.
+size and fit policy, and what decides the pixels (the source of the decoders, decode*.py and
+gray_levels.py, and of preprocess.py; the Pillow and pydicom versions). Any change makes a new
+key; the entry of the old key is reported as the reason for rebuilding and then deleted.
 
 Writes are atomic: an entry is built in a `.tmp-*` folder beside it and renamed into place,
 so an interrupted build leaves nothing that looks usable. Builders of one slot take an
@@ -80,10 +80,10 @@ def _pixel_code_digest() -> str:
     import PIL
     import pydicom
 
-    from cxrgan.data import decode, preprocess
+    from cxrgan.data import decode, decode_dicom, decode_pillow, gray_levels, preprocess
 
     h = hashlib.sha256()
-    for module in (decode, preprocess):
+    for module in (decode, decode_dicom, decode_pillow, gray_levels, preprocess):
         h.update(Path(module.__file__ or "").read_bytes())
     h.update(f"Pillow {PIL.__version__} pydicom {pydicom.__version__}".encode())
     return h.hexdigest()

@@ -1,53 +1,31 @@
 """A folder of chest X-rays → one uint8 array, decoded once, in parallel, optionally cached.
 
-`load_folder` scans the folder (a stat() per file), then either reuses the decode-once cache
-(see cache.py: a memory-mapped array, nothing decoded) or decodes every image in worker
-processes. Each worker reads a file's bytes once for its sha256, reads its header facts
-(`describe`) and decodes it at reduced size (`read_gray(path, size)`) before fitting it.
-Warnings the decoders raise (Pillow's corrupt-EXIF and decompression-bomb warnings) are caught
-per file: a skipped file's reason quotes them, a kept file's go to `ImageSet.warnings` and to
-the loader's log, never to stderr.
+`load_folder` scans the folder (scan.py: a stat() per file), then either reuses the
+decode-once cache (cache.py: a memory-mapped array, nothing decoded) or decodes every image in
+worker processes (decode_parallel.py) and stores the result for the next run. Files that
+decoded with warnings are kept; their warnings go to `ImageSet.warnings` and to the loader's
+log, never to stderr.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from cxrgan.data.cache import (
-    CacheEntry,
-    CacheKey,
-    CacheUnavailable,
-    DecodeCache,
-    FileStat,
-    new_index,
-)
-from cxrgan.data.decode import collect_warnings, describe, is_image_candidate, read_gray
-from cxrgan.data.fit import FIT_POLICIES
-from cxrgan.data.preprocess import fit_square
-from cxrgan.errors import CxrganError, UnreadableImage
+from cxrgan.data.cache import CacheEntry, CacheKey, CacheUnavailable, DecodeCache, new_index
+from cxrgan.data.decode_parallel import FACT_KEYS, Decoded, decode_files
+from cxrgan.data.fit import check_target
+from cxrgan.data.scan import FileEntry, class_labels, scan_files
+from cxrgan.errors import CxrganError
 
 Log = Callable[[str], None]
-
-NOT_AN_IMAGE = "not an image file"
-# Folder names that hold a split rather than a class (the Kaggle layout has train/ and test/).
-SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing"})
-# describe() facts worth keeping per file (small, JSON-friendly, never patient data).
-FACT_KEYS = (
-    "format", "mode", "width", "height", "bit_depth", "frames", "photometric_interpretation",
-    "bits_stored", "transfer_syntax", "compressed", "decodable",
-)  # fmt: skip
 
 
 @dataclass
@@ -76,217 +54,6 @@ class ImageSet:
     def fingerprint(self) -> str:
         """Identifies the file list (not the pixels): same folder, same fingerprint."""
         return hashlib.sha256("\n".join(self.paths).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """One file found under the root, with the stat() facts the cache key uses."""
-
-    location: str  # absolute path (a str: building 5,000 Path objects costs more than the scan)
-    rel: str  # relative to the root, posix separators
-    size: int
-    mtime_ns: int
-
-    @property
-    def path(self) -> Path:
-        return Path(self.location)
-
-    @property
-    def stat_key(self) -> FileStat:
-        return (self.rel, self.size, self.mtime_ns)
-
-
-@dataclass
-class Decoded:
-    """The result of decoding a list of files: kept pixels plus one record per file."""
-
-    images: np.ndarray  # (K, S, S) uint8: the readable files that were asked to be kept
-    records: list[dict[str, Any]]  # per file, in order: path, bytes, reason ("" = ok), row, ...
-
-
-# --- scanning ----------------------------------------------------------------------------
-
-
-def scan_files(root: Path) -> list[FileEntry]:
-    """Every file under `root`, recursively, sorted by relative path; one stat() each.
-
-    Names starting with "." (files and folders) are ignored; symlinked folders are followed
-    once each.
-    """
-    root = Path(root)
-    if not root.exists():
-        raise CxrganError(f"data folder not found: {root}")
-    if not root.is_dir():
-        raise CxrganError(f"--data must be a folder, got a file: {root}")
-    found: list[FileEntry] = []
-    _walk(str(root), "", found, set())
-    if not found:
-        raise CxrganError(f"data folder is empty: {root}")
-    return sorted(found, key=lambda e: e.rel)
-
-
-def _walk(folder: str, prefix: str, found: list[FileEntry], seen: set[tuple[int, int]]) -> None:
-    try:
-        st = os.stat(folder)
-        if (st.st_dev, st.st_ino) in seen:  # a symlink loop
-            return
-        seen.add((st.st_dev, st.st_ino))
-        with os.scandir(folder) as it:
-            children = list(it)
-    except OSError as exc:
-        raise CxrganError(f"cannot read folder {folder} ({exc.strerror or exc})") from exc
-    for child in children:
-        if child.name.startswith("."):
-            continue
-        rel = prefix + child.name
-        try:
-            if child.is_dir():
-                _walk(child.path, rel + "/", found, seen)
-            elif child.is_file():
-                st = child.stat()
-                found.append(FileEntry(child.path, rel, st.st_size, st.st_mtime_ns))
-        except OSError:
-            continue  # vanished or a dangling link: not part of the data set
-
-
-def scan_folder(root: Path) -> list[Path]:
-    """All files under `root` (see scan_files), as paths."""
-    return [e.path for e in scan_files(root)]
-
-
-# --- labels ------------------------------------------------------------------------------
-
-
-def class_labels(paths: Sequence[str]) -> list[str]:
-    """The class of each relative path: the first folder level below the root that tells files
-    apart.
-
-    Normally the immediate subfolder (NORMAL/, PNEUMONIA/). Two layouts get a deeper level:
-    a single wrapper folder every file sits under (chest_xray/...), and split folders
-    (train/, val/, test/), so the whole Kaggle tree `chest_xray/{train,test}/{NORMAL,...}`
-    is labelled NORMAL / PNEUMONIA too. Files at the level chosen have no class ("").
-    """
-    dirs = [tuple(p.split("/")[:-1]) for p in paths]
-    depth = 0
-    while dirs and all(len(d) > depth + 1 for d in dirs) and len({d[depth] for d in dirs}) == 1:
-        depth += 1
-    if dirs and all(len(d) > depth + 1 and d[depth].lower() in SPLIT_NAMES for d in dirs):
-        depth += 1
-    return [d[depth] if len(d) > depth else "" for d in dirs]
-
-
-def check_target(image_size: int, fit: str) -> None:
-    """The square every image is fitted to must make sense before any file is touched."""
-    if fit not in FIT_POLICIES:
-        raise CxrganError(f"fit must be one of {', '.join(FIT_POLICIES)}, got {fit!r}")
-    if image_size < 1:
-        raise CxrganError(f"image size must be positive, got {image_size}")
-
-
-# --- decoding ----------------------------------------------------------------------------
-
-
-def _decode_one(job: tuple[str, int, str, bool]) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """Worker: hash the bytes, read header facts, decode + fit. Never raises."""
-    path_text, size, fit, keep = job
-    path = Path(path_text)
-    try:
-        # Read once for the hash; read_gray's own read of the same file then comes from
-        # the page cache, so the hash costs about a sha256 over bytes already in memory.
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        return None, {"reason": f"cannot read file ({exc.strerror or exc})"}
-    meta: dict[str, Any] = {"sha256": digest}
-    with collect_warnings() as warned:
-        try:
-            facts = describe(path)
-            meta.update({k: facts[k] for k in FACT_KEYS if k in facts})
-        except Exception:  # the decode below reports why; facts are a bonus
-            pass
-        try:
-            pixels = fit_square(read_gray(path, size), size, fit)
-        except UnreadableImage as exc:
-            reason = _without_path(str(exc), path_text)
-        except Exception as exc:  # a broken file must never take the whole run down
-            reason = f"{type(exc).__name__}: {exc}"
-        else:
-            reason = ""
-    if reason:
-        also = f" (warnings: {'; '.join(warned)})" if warned else ""
-        return None, {**meta, "reason": reason + also}
-    if warned:
-        meta["warnings"] = warned
-    return (pixels if keep else None), meta
-
-
-def _without_path(message: str, path: str) -> str:
-    """read_gray prefixes '<path>: '; the caller already shows the relative path."""
-    return message.removeprefix(f"{path}: ")
-
-
-def decode_files(
-    entries: Sequence[FileEntry],
-    image_size: int,
-    fit: str = "crop",
-    workers: int = 0,
-    progress: bool = True,
-    keep: Callable[[int], bool] | None = None,
-    desc: str = "decoding images",
-) -> Decoded:
-    """Decode `entries` in parallel; pixels are kept for readable files where keep(i) (all
-    by default). Non-image files (by name / DICOM preamble) are recorded, not decoded."""
-    records: list[dict[str, Any]] = [
-        {"path": e.rel, "bytes": e.size, "mtime_ns": e.mtime_ns} for e in entries
-    ]
-    todo = []
-    for i, e in enumerate(entries):
-        if is_image_candidate(e.path):
-            todo.append(i)
-        else:
-            records[i]["reason"] = NOT_AN_IMAGE
-    jobs = [(entries[i].location, image_size, fit, keep is None or keep(i)) for i in todo]
-    out = np.empty((sum(j[3] for j in jobs), image_size, image_size), dtype=np.uint8)
-    rows = 0
-    for i, (pixels, meta) in zip(todo, _map(jobs, workers, progress, desc), strict=True):
-        records[i].update(meta)
-        records[i].setdefault("reason", "")
-        if pixels is not None:
-            out[rows] = pixels
-            records[i]["row"] = rows
-            rows += 1
-    for r in records:
-        r.setdefault("row", None)
-    return Decoded(out[:rows].copy() if rows < len(out) else out, records)
-
-
-def worker_count(jobs: int, workers: int = 0) -> int:
-    """`workers` if set, else one process per 64 files up to the CPUs this process may use."""
-    if workers > 0:
-        return workers
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(jobs // 64, cpus))
-
-
-def _map(jobs: list[tuple[str, int, str, bool]], workers: int, progress: bool, desc: str) -> list:
-    bar = {"total": len(jobs), "desc": desc, "unit": "img", "disable": not progress}
-    workers = worker_count(len(jobs), workers)
-    if workers <= 1 or len(jobs) < 2:
-        return [_decode_one(j) for j in tqdm(jobs, **bar)]
-    # Small chunks: file sizes vary 50x, so big chunks leave one worker idle at the end.
-    chunk = max(1, min(16, len(jobs) // (workers * 8)))
-    try:
-        with ProcessPoolExecutor(workers) as pool:
-            return list(tqdm(pool.map(_decode_one, jobs, chunksize=chunk), **bar))
-    except BrokenProcessPool as exc:  # a decoder crashed hard (or ran out of memory)
-        raise CxrganError(
-            f"a decoding process died ({exc}); run with --workers 1 to see which file causes it"
-        ) from exc
-
-
-# --- loading -----------------------------------------------------------------------------
 
 
 def load_folder(

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from cxrgan.data.folder import NOT_AN_IMAGE, check_target, class_labels, decode_files, scan_files
+from cxrgan.data.decode_parallel import NOT_AN_IMAGE, decode_files
+from cxrgan.data.fit import check_target
+from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError
 
 SHEET_IMAGES = 64

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cxrgan.data.folder import class_labels, scan_files
+from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
 

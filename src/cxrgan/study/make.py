@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from cxrgan.data.decode import is_image_candidate, read_gray
-from cxrgan.data.folder import class_labels, scan_files
 from cxrgan.data.preprocess import fit_square
+from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError, UnreadableImage
 from cxrgan.files import atomic_path
 from cxrgan.study.page import study_page
