@@ -24,16 +24,19 @@ DATA_PNG = "data:image/png;base64,"
 
 
 class _Page(HTMLParser):
-    """Every <img src>, every src/href, the frames JSON and the visible text."""
+    """Every <img src>, every src/href, the frames JSON, the visible text and the table rows
+    (each a list of its cells' visible text)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.imgs: list[str] = []
         self.refs: list[str] = []
         self.text: list[str] = []
+        self.rows: list[list[str]] = []
         self.frames: list[dict] | None = None
         self._json = False
         self._skip = 0
+        self._cell: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -44,17 +47,26 @@ class _Page(HTMLParser):
             self._json = True
         if tag in ("script", "style"):
             self._skip += 1
+        if tag == "tr":
+            self.rows.append([])
+        if tag in ("td", "th"):
+            self._cell = []
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
             self._skip -= 1
             self._json = False
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
 
     def handle_data(self, data: str) -> None:
         if self._json:
             self.frames = json.loads(data)
         elif not self._skip:
             self.text.append(data)
+            if self._cell is not None:
+                self._cell.append(data)
 
 
 def _parse(path: Path) -> tuple[str, _Page]:
@@ -233,7 +245,9 @@ def test_sweep_report(sweep_dir: Path) -> None:
         assert name in text
     assert "D overpowers G" in text and "D too weak" in text and "Healthy" in text
     assert "failed" in text and "queued" in text and "no run directory" in text
-    assert "41" in text  # the best FWD of g_lr=1e-3
+    header, first = page.rows[0], page.rows[1]
+    assert header[1:6] == ["member", "params", "status", "best FWD", "final FWD"]
+    assert first[1:6] == ["g_lr=1e-3", "g_lr=1e-3 d_lr=2e-4", "done", "41", "41"]
     assert 'href="runs/g_lr=1e-3/report.html"' in source
     # ranked by FWD: the best member first, members without FWD last
     assert text.index("g_lr=1e-3") < text.index("g_lr=2e-4") < text.index("g_lr=2e-3")
@@ -246,7 +260,8 @@ def test_sweep_with_missing_parts(tmp_path: Path, make_run: Callable[..., Path])
     (root / "sweep.json").write_text(json.dumps({"members": [{"name": "x"}, "junk", {}]}))
     source, page = _parse(write_report(root))
     _assert_offline(source, page)
-    assert "x" in _text(page)
+    # member "x": its name, and what the page knows of it
+    assert page.rows[1][:5] == ["1", "x", "—", "unknown", "no run directory"]
     (root / "sweep.json").write_text("{not json")
     with pytest.raises(CxrganError, match="unreadable"):
         write_report(root)

@@ -246,57 +246,107 @@ def test_periodic_checkpoint_is_written_before_last(tmp_path, monkeypatch):
 # 4. Disks: full, read-only, --out through a file
 
 
+MOUNT_HINT = "run the tests as root (CI does) in a container that may mount"
+
+
+def _system(args: list[str]) -> str:
+    """'' when the command `args` worked, else why not (one line)."""
+    if not shutil.which(args[0]):
+        return f"no {args[0]} command"
+    r = subprocess.run(args, capture_output=True, text=True)
+    why = " ".join(r.stderr.split()) or f"exit status {r.returncode}"
+    return "" if r.returncode == 0 else why
+
+
 @contextlib.contextmanager
-def _tmpfs(path: Path, options: str):
-    """A tiny tmpfs at `path` (root, where mount works), else None."""
+def _small_disk(path: Path, size_kb: int, read_only: bool = False):
+    """A real filesystem of about `size_kb` KiB mounted at `path`: a tmpfs, else an ext4 image on
+    a loop device. Yields (path, how) or (None, why neither could be mounted)."""
     path.mkdir(parents=True)
-    mounted = False
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount"):
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                           capture_output=True)  # fmt: skip
-        mounted = r.returncode == 0
-    try:
-        yield path if mounted else None
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(path)], check=False)
-
-
-def test_full_disk_is_one_line_and_keeps_the_checkpoints(tmp_path, monkeypatch, capsys):
-    argv = ["train", *TINY, "--demo-images", "32", "--steps-per-epoch", "2"]
-    with _tmpfs(tmp_path / "disk", "size=4m") as disk:
-        run = (disk or tmp_path) / "run"
-        assert main([*argv, "--epochs", "1", "--out", str(run)]) == 0
-        before = (run / "checkpoints" / "last.safetensors").read_bytes()
-        if disk is not None:  # fill the disk but for 64 KB: smaller than any checkpoint
-            free = shutil.disk_usage(disk).free
-            (disk / "filler").write_bytes(b"\0" * max(0, free - 64 * 1024))
-        else:  # no mount here: the disk fills at the next checkpoint
-            from safetensors import SafetensorError
-
-            from cxrgan.training import checkpoint as checkpoint_module
-
-            def full(*args, **kwargs):
-                raise SafetensorError("Error while serializing: I/O error: No space left on "
-                                      "device (os error 28)")  # fmt: skip
-
-            monkeypatch.setattr(checkpoint_module, "save_file", full)
-        _one_line_error(
-            capsys,
-            ["train", "--resume", str(run), "--epochs", "2"],
-            "cannot write",
-            "No space left on device",
-            " free on its disk",
-            "checkpoints/last is intact at step 2",
-        )
-        assert (run / "checkpoints" / "last.safetensors").read_bytes() == before
-        assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
-        if disk is not None:
-            (disk / "filler").unlink()
+    image = path.with_name(f"{path.name}.img")
+    ro = ",ro" if read_only else ""
+    how, why = None, []
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        why.append(f"mounting needs root, this is uid {os.getuid()}")
+    elif not (err := _system(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k{ro}", "tmpfs",
+                             str(path)])):  # fmt: skip
+        how = "tmpfs"
+    else:
+        why.append(f"tmpfs: {err}")
+        with open(image, "wb") as fh:  # ext4 needs ~1 MiB; -m 0: no blocks kept back for root
+            fh.truncate(max(size_kb, 1024) * 1024)
+        err = _system(["mkfs.ext4", "-q", "-F", "-m", "0", str(image)])
+        err = err or _system(["mount", "-o", f"loop{ro}", str(image), str(path)])
+        if err:
+            why.append(f"ext4 image on a loop device: {err}")
         else:
-            monkeypatch.undo()
+            how = "ext4 image on a loop device"
+    try:
+        yield (path, how) if how else (None, "; ".join(why))
+    finally:
+        if how and _system(["umount", str(path)]):
+            _system(["umount", "-l", str(path)])
+        image.unlink(missing_ok=True)
+
+
+def _resume_fills_the_disk(run: Path, capsys) -> None:
+    """`train --resume` on a full disk: one line, the checkpoint and folder as they were."""
+    before = (run / "checkpoints" / "last.safetensors").read_bytes()
+    _one_line_error(
+        capsys,
+        ["train", "--resume", str(run), "--epochs", "2"],
+        "cannot write",
+        "No space left on device",
+        " free on its disk",
+        "checkpoints/last is intact at step 2",
+    )
+    assert (run / "checkpoints" / "last.safetensors").read_bytes() == before
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+
+
+FULL_DISK_ARGV = ["train", *TINY, "--demo-images", "32", "--steps-per-epoch", "2"]
+
+
+def test_full_disk_is_one_line_and_keeps_the_checkpoints(tmp_path, capsys):
+    """A real small filesystem, filled: the kernel's ENOSPC, wherever the write fails."""
+    with _small_disk(tmp_path / "disk", 8 * 1024) as (disk, how):
+        if disk is None:
+            pytest.skip(f"no small filesystem to fill here ({how}): {MOUNT_HINT}; the "
+                        "next test injects the same error into the checkpoint write instead")
+        run = disk / "run"
+        assert main([*FULL_DISK_ARGV, "--epochs", "1", "--out", str(run)]) == 0
+        # Fill the disk but for 64 KiB: less than any checkpoint.
+        filler = disk / "filler"
+        with open(filler, "wb") as fh:
+            fh.write(b"\0" * max(0, shutil.disk_usage(disk).free - 64 * 1024))
+        assert shutil.disk_usage(disk).free <= 64 * 1024, how
+        _resume_fills_the_disk(run, capsys)
+        filler.unlink()
         assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0  # room again
         assert _train_steps(run) == [1, 2, 3, 4]
+
+
+def test_checkpoint_write_failing_with_enospc_is_one_line_and_keeps_it(
+    tmp_path, monkeypatch, capsys
+):
+    """The same message from safetensors' own ENOSPC error, injected: runs without mount rights,
+    where test_full_disk_... cannot fill a real disk."""
+    from safetensors import SafetensorError
+
+    from cxrgan.training import checkpoint as checkpoint_module
+
+    run = tmp_path / "run"
+    assert main([*FULL_DISK_ARGV, "--epochs", "1", "--out", str(run)]) == 0
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on "
+                              "device (os error 28)")  # fmt: skip
+
+    monkeypatch.setattr(checkpoint_module, "save_file", full)
+    _resume_fills_the_disk(run, capsys)
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    assert _train_steps(run) == [1, 2, 3, 4]
 
 
 def test_unwritable_out_is_refused_before_any_decoding(tmp_path, capsys):
@@ -305,9 +355,9 @@ def test_unwritable_out_is_refused_before_any_decoding(tmp_path, capsys):
     blocker.write_text("")
     _one_line_error(capsys, ["train", "--data", missing_data, "--out", str(blocker / "run")],
                     f"--out {blocker / 'run'} is not a folder ({blocker} is a file)")  # fmt: skip
-    with _tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
+    with _small_disk(tmp_path / "ro", 64, read_only=True) as (ro, how):
         if ro is None:
-            pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+            pytest.skip(f"cannot mount a read-only filesystem here ({how}): {MOUNT_HINT}")
         _one_line_error(capsys, ["train", "--data", missing_data, "--out", str(ro / "run")],
                         "is not writable: Read-only file system", "free)")  # fmt: skip
 

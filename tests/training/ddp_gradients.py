@@ -1,0 +1,78 @@
+"""Run by test_distributed.py under torchrun (1 or 2 ranks, gloo): two training steps of a
+lightweight GAN with R1, recording every gradient each optimiser steps with, as DDP left it
+(all-reduced over the ranks). Rank 0 saves them to the path given as the only argument, keyed
+"step/phase/net/parameter", for the test to compare between 1 and 2 processes.
+
+The optimisers are plain SGD: Adam's first step moves a weight by ±lr whatever its gradient,
+so rounding-level differences (a few gradients are ~1e-10) would become visible differences in
+the weights that every later phase's gradients are computed at."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+import torch
+
+from cxrgan.config import TrainConfig
+from cxrgan.data.source import load_phantoms
+from cxrgan.training import distributed as ddp
+from cxrgan.training.step import train_step
+from cxrgan.training.trainer import build_trainer, next_batch
+
+SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, ndf=8, nz=16,
+                batch_size=16, loss="hinge", r1_gamma=1.0, device="cpu",
+                progress=False)  # fmt: skip
+
+
+def main() -> None:
+    world = ddp.from_env()
+    ddp.init(world)
+    try:
+        grads = record_gradients(world)
+        if world.rank == 0:
+            torch.save(grads, sys.argv[1])
+    finally:
+        gc.collect()  # the DDP-wrapped networks go before the process group (see cxrgan train)
+        ddp.shutdown()
+
+
+def record_gradients(world: ddp.World) -> dict[str, torch.Tensor]:
+    cfg = TrainConfig.from_dict(SETTINGS).validate()
+    data = load_phantoms(64, 64, seed=0)
+    t = build_trainer(cfg, None, data, rank=world.rank, world_size=world.world_size)
+    sgd = {net: torch.optim.SGD(m.parameters(), lr=cfg.g_lr) for net, m in (("G", t.state.g),
+                                                                             ("D", t.state.d))}
+    for bound in t.phases:
+        bound.opt = sgd[bound.phase.net]
+    now = {"step": 0, "phase": ""}
+    grads: dict[str, torch.Tensor] = {}
+
+    def recording(net: str, module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+        step = opt.step
+
+        def wrapped(*args, **kwargs):
+            for name, p in module.named_parameters():
+                if p.grad is not None:
+                    grads[f"{now['step']}/{now['phase']}/{net}/{name}"] = p.grad.detach().clone()
+            return step(*args, **kwargs)
+
+        opt.step = wrapped
+
+    recording("G", t.state.g, sgd["G"])
+    recording("D", t.state.d, sgd["D"])
+    accumulate = t.loss.accumulate_gradients
+
+    def marked(phase: str, batch, gain: float = 1.0) -> dict:
+        now["phase"] = phase
+        return accumulate(phase, batch, gain)
+
+    t.loss.accumulate_gradients = marked
+    for step in range(2):  # step 0 runs the lazy R1 phase (Dreg), step 1 does not
+        now["step"] = step
+        train_step(t.loss, t.phases, next_batch(t.state, t.device), step)
+    return grads
+
+
+if __name__ == "__main__":
+    main()
