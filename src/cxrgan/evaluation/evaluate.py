@@ -23,10 +23,10 @@ from cxrgan.evaluation.sides import (
     without_loose,
 )
 from cxrgan.evaluation.sizes import Sizes, native_sizes, one_square, size_messages
-from cxrgan.metrics import METRICS, evaluate_sets, memorisation, save_memorisation_png
+from cxrgan.metrics import evaluate_sets, memorisation, save_memorisation_png
 from cxrgan.metrics.evaluate import ClassResult, evaluate_classes, skipped_metrics
 from cxrgan.metrics.images import subsample
-from cxrgan.metrics.registry import registered_metrics
+from cxrgan.metrics.registry import key_info, registered_metrics
 from cxrgan.reporting.run_records import is_run_dir
 from cxrgan.training.generate import LoadedGenerator, load_model
 from cxrgan.training.generated_set import class_names, class_seed
@@ -174,6 +174,7 @@ def _payload(
     skipped: dict[str, str],
     per_class: dict[str, ClassResult],
 ) -> dict[str, Any]:
+    about = key_info()
     return {
         "real": str(options.real),
         "fake": str(options.fake),
@@ -181,7 +182,7 @@ def _payload(
         "checkpoint": options.checkpoint if loaded.model else None,
         "metrics": results,
         "skipped": skipped,
-        "about": {k: METRICS[k].about() for k in results if k in METRICS},
+        "about": {k: about[k].about() for k in results if k in about},
         "classes": list(per_class),
         "per_class": {
             name: {"metrics": r.metrics, "skipped": r.skipped} for name, r in per_class.items()

@@ -22,15 +22,21 @@ from cxrgan.metrics.kid import DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KidReferenc
 from cxrgan.metrics.memorisation import MemorisationResult
 from cxrgan.metrics.packet_pass import MIN_STATS, describe
 from cxrgan.metrics.prdc import DEFAULT_K
-from cxrgan.metrics.registry import N_FAKE, N_REAL, key_info, registered_metrics
+from cxrgan.metrics.registry import (
+    N_FAKE,
+    N_REAL,
+    class_table_keys,
+    key_info,
+    registered_metrics,
+)
 from cxrgan.metrics.wavelets import default_level
 
 DEFAULT_EVAL_N = 2000
 
-# Every output key with how to read it: the registered metrics' keys, then n_real and n_fake.
+# Every output key with how to read it: the registered metrics' keys, then n_real and n_fake;
+# and the per-class table's rows. Both for readers; the functions here ask the registry.
 METRICS: dict[str, MetricInfo] = key_info()
-# The per-class table's rows (format_class_table): the numbers worth comparing across classes.
-CLASS_TABLE_KEYS = tuple(key for key, info in METRICS.items() if info.in_class_table)
+CLASS_TABLE_KEYS = class_table_keys()
 
 
 def minimum_images(k: int = DEFAULT_K) -> dict[str, int]:
@@ -85,7 +91,7 @@ def evaluate_sets(
                          f"{tuple(pair.fake.shape[1:])}")  # fmt: skip
     metrics = registered_metrics()
     skipped = _skipped(metrics, SetSizes(len(pair.real), len(pair.fake), len(real)), options)
-    out: dict[str, float | None] = dict.fromkeys(METRICS)
+    out: dict[str, float | None] = dict.fromkeys(key_info())
     for name, metric in metrics.items():
         if name not in skipped:
             out.update(_checked(name, metric, metric.compute(pair)))
@@ -141,7 +147,7 @@ def evaluate_classes(
         used_r, used_f = (len(r), len(f)) if n is None else (min(len(r), n), min(len(f), n))
         skipped = skipped_metrics(used_r, used_f, len(r), k)
         if not used_r or not used_f or len(skipped) == len(registered_metrics()):
-            metrics: dict[str, float | None] = dict.fromkeys(METRICS)
+            metrics: dict[str, float | None] = dict.fromkeys(key_info())
             metrics.update({N_REAL: float(used_r), N_FAKE: float(used_f)})
         else:
             kid = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size}
@@ -160,16 +166,17 @@ def format_class_table(
     lines = [title] if title else []
     lines.append(f"{'metric':18s} " + " ".join(f"{x:>{width}s}" for x in names) + "  better")
     lines.append("-" * (19 + (width + 1) * len(names) + 8))
-    for key in CLASS_TABLE_KEYS:
+    info = key_info()
+    for key in class_table_keys():
         values = " ".join(f"{_shown(key, col.get(key)):>{width}s}" for col in columns)
-        lines.append(f"{key:18s} {values}  {METRICS[key].better}".rstrip())
+        lines.append(f"{key:18s} {values}  {info[key].better}".rstrip())
     return "\n".join(lines)
 
 
 def _shown(key: str, value: float | None) -> str:
     if value is None or value != value:  # None, or NaN from an older record
         return "—"
-    info = METRICS.get(key)
+    info = key_info().get(key)
     return f"{value:.0f}" if info and info.whole else f"{value:.6g}"
 
 
@@ -180,8 +187,9 @@ def format_metrics(results: dict[str, float | None], title: str | None = None) -
     lines = [title] if title else []
     lines.append(f"{'metric':18s} {'value':>12s}  {'better':6s}  meaning")
     lines.append("-" * 96)
+    about = key_info()
     for key, value in results.items():
-        info = METRICS.get(key, MetricInfo("", "", ""))
+        info = about.get(key, MetricInfo("", "", ""))
         lines.append(f"{key:18s} {_shown(key, value):>12s}  {info.better:6s}  {info.meaning}")
     return "\n".join(lines)
 

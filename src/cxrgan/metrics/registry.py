@@ -41,3 +41,8 @@ def key_info() -> dict[str, MetricInfo]:
     if clash:
         raise ValueError("two metrics (or a metric and the set sizes) declare the same key")
     return {**out, **SIZE_KEYS}
+
+
+def class_table_keys() -> tuple[str, ...]:
+    """The per-class table's rows: the keys worth comparing across classes."""
+    return tuple(key for key, info in key_info().items() if info.in_class_table)
