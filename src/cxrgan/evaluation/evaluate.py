@@ -100,11 +100,7 @@ def evaluate(options: EvaluateOptions, log: Log | None = print) -> Evaluation:
                                      classes, n=n, seed=options.seed)  # fmt: skip
     payload = _payload(options, loaded, results, skipped, per_class)
     if classes:
-        real_used = real.labels[subsample(np.arange(len(real.labels)), n, options.seed)]
-        payload["overall_classes"] = {
-            "real": class_counts(real_used),
-            "generated": class_counts(overall.labels[picked]),
-        }
+        payload["overall_classes"] = _overall_classes(real, overall.labels[picked], options)
     if classes and loaded.model:
         _add_draws(payload, loaded.model, fake, options.seed)
     return Evaluation(payload, per_class, png)
@@ -161,6 +157,14 @@ def _overall_fake(real: Side, fake: Side, n: int, drawn: bool) -> Side:
     share = split_in_proportion(min(n, len(real.images)), class_counts(real.labels))
     keep = first_of_each_class(fake.labels, share)
     return Side(fake.images[keep], fake.labels[keep])
+
+
+def _overall_classes(real: Side, fake_labels: np.ndarray, options: EvaluateOptions) -> (
+    dict[str, dict[str, int]]
+):  # fmt: skip
+    """How many images of each class the overall numbers drew on each side."""
+    real_used = real.labels[subsample(np.arange(len(real.labels)), options.n, options.seed)]
+    return {"real": class_counts(real_used), "generated": class_counts(fake_labels)}
 
 
 def _default_png(fake: Path, from_run: bool) -> Path:
