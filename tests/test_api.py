@@ -4,6 +4,7 @@ Dataset of synthetic images for users' own training loops. The README's example 
 
 from __future__ import annotations
 
+import json
 import runpy
 import subprocess
 import sys
@@ -20,8 +21,11 @@ from torch import Tensor, nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 import cxrgan
+from cxrgan.cli.main import main
+from cxrgan.data.folder import load_folder
 from cxrgan.data.pixels import from_uint8, to_uint8
 from cxrgan.errors import CxrganError
+from cxrgan.metrics import METRICS, evaluate_sets
 from cxrgan.models import ModelSpec
 from cxrgan.models.base import Generator
 from cxrgan.training import generate
@@ -113,7 +117,8 @@ def test_train_resume_load_and_sample(plain_run):
     assert np.array_equal(a, generate.sample_images(g.module, 5, 3, "cpu"))
     assert np.array_equal(a, g.sample(5, seed=3))
     assert isinstance(cxrgan.TrainConfig(), cxrgan.TrainConfig)
-    names = {"train", "load_generator", "sample_images", "TrainConfig", "SyntheticDataset"}
+    names = {"train", "load_generator", "sample_images", "TrainConfig", "SyntheticDataset",
+             "evaluate"}  # fmt: skip
     assert set(dir(cxrgan)) >= names
 
 
@@ -314,6 +319,72 @@ def test_synthetic_dataset_of_an_unconditional_run(plain_run):
     assert ds[0][0].shape == (1, 32, 32)
     with pytest.raises(CxrganError, match="unconditional"):
         cxrgan.SyntheticDataset(plain_run, 3, label="NORMAL", checkpoint="last")
+
+
+# --- evaluate --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def eval_folders(tmp_path_factory) -> tuple[Path, Path]:
+    """Real and generated 32 px images in NORMAL/ and PNEUMONIA/: 12 + 12 real, 8 + 8 fake."""
+    root = tmp_path_factory.mktemp("evaluate")
+    for k in range(24):
+        write_image(root / "real" / CLASSES[k % 2] / f"r{k:02d}.png", 32, 32, seed=k)
+    for k in range(16):
+        write_image(root / "fake" / CLASSES[k % 2] / f"f{k:02d}.png", 32, 32, seed=100 + k)
+    return root / "real", root / "fake"
+
+
+def test_evaluate_returns_what_the_cli_writes(eval_folders, tmp_path, capsys):
+    real, fake = eval_folders
+    cli_json = tmp_path / "cli.json"
+    argv = ["evaluate", "--real", str(real), "--fake", str(fake), "--n", "10", "--seed", "2",
+            "--json", str(cli_json), "--memorisation-png", str(tmp_path / "cli.png"),
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    got = cxrgan.evaluate(real, fake, n=10, seed=2, memorisation_png=tmp_path / "api.png",
+                          progress=False, log=None)  # fmt: skip
+    assert got == json.loads(cli_json.read_text())
+    assert got["classes"] == list(CLASSES) and got["per_class"]["NORMAL"]["skipped"] == {}
+    assert got["metrics"]["n_real"] == 10 and got["metrics"]["fwd"] > 0
+    assert (tmp_path / "api.png").read_bytes() == (tmp_path / "cli.png").read_bytes()
+    assert capsys.readouterr().out == ""  # log=None: nothing printed
+
+
+def test_evaluate_numbers_are_the_metrics_of_the_loaded_folders(eval_folders, tmp_path):
+    real, fake = eval_folders
+    got = cxrgan.evaluate(real / "NORMAL", fake / "NORMAL", n=8, progress=False, log=None,
+                          memorisation_png=tmp_path / "m.png")  # fmt: skip
+    r = load_folder(real / "NORMAL", 32, progress=False).images
+    f = load_folder(fake / "NORMAL", 32, progress=False).images
+    assert got["metrics"] == evaluate_sets(r, f, n=8, seed=0)  # 12 real images drawn down to 8
+    assert (got["image_size"], got["checkpoint"], got["per_class"]) == (32, None, {})
+    assert got["skipped"] == {} and got["metrics"]["recall"] is not None
+    assert got["about"]["fwd"] == {"better": "lower", "meaning": METRICS["fwd"].meaning,
+                                   "caveat": METRICS["fwd"].caveat}  # fmt: skip
+
+
+def test_evaluate_a_conditional_run_draws_each_class_of_real(conditional_run, tmp_path):
+    data = conditional_run.parent / "data"  # 16 NORMAL and 16 PNEUMONIA images of 40×30 px
+    lines: list[str] = []
+    got = cxrgan.evaluate(data, conditional_run, n=8, memorisation_png=tmp_path / "m.png",
+                          progress=False, log=lines.append)  # fmt: skip
+    assert (got["checkpoint"], got["image_size"], got["classes"]) == ("last", 32, list(CLASSES))
+    assert got["per_class"]["PNEUMONIA"]["generated"] == {"n": 8, "seed": 0, "draw_seed": 1}
+    assert got["overall_classes"]["generated"] == {"NORMAL": 4, "PNEUMONIA": 4}
+    assert got["metrics"]["n_fake"] == 8 and (tmp_path / "m.png").is_file()
+    assert lines[0].startswith("warning: generated images are 32×32 px, real images 40×30 px")
+
+
+def test_evaluate_mistakes_are_cxrgan_errors(eval_folders):
+    real, fake = eval_folders
+    with pytest.raises(CxrganError, match="--n must be at least 2, got 1"):
+        cxrgan.evaluate(real, fake, n=1)
+    with pytest.raises(CxrganError, match="--image-size must be at least 8 px"):
+        cxrgan.evaluate(real, fake, image_size=4)
+    with pytest.raises(CxrganError, match="data folder not found"):
+        cxrgan.evaluate(real / "missing", fake, progress=False, log=None)
 
 
 # --- the README's example -----------------------------------------------------------------

@@ -1,12 +1,14 @@
-"""docs/extending.md's worked example, run: one new file and one registry line per part.
+"""docs/extending.md's worked examples, run: one new file and one registry line per part.
 
 The package is copied, the page's `# file:` blocks are written and its `# registry:` lines added,
-and nothing else is touched; then a run trains, resumes and samples with the three new parts.
+and nothing else is touched; then a run trains, resumes and samples with the three new GAN parts,
+`cxrgan evaluate` reports the new metric, and the new command runs.
 """
 
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -14,12 +16,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from tiny import TINY_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "extending.md"
 BLOCK = re.compile(r"```python\n# (file|registry): (\S+)\n(.*?)```", re.S)
+# A registry's table of entries, or the tuple of command names in cli/main.py.
+TABLE = re.compile(r"Registry\([^{]*\{(?P<entries>[^}]*)\}|COMMANDS = \((?P<names>[^)]*)\)")
 
 
 def blocks() -> list[tuple[str, str, str]]:
@@ -27,14 +33,18 @@ def blocks() -> list[tuple[str, str, str]]:
 
 
 def add_registry_line(path: Path, line: str) -> None:
+    """`line` after the last entry of the file's table, as the page says to add it."""
     text = path.read_text()
-    brace = text.index("{", text.index("Registry("))
-    path.write_text(text[: brace + 1] + "\n" + line.rstrip("\n") + text[brace + 1 :])
+    table = TABLE.search(text)
+    assert table, f"{path} has no registry table"
+    end = table.end("entries") if table["entries"] is not None else table.end("names")
+    last = text.rindex("\n", 0, end)  # where the last entry's line ends
+    path.write_text(text[:last] + "\n" + line.rstrip("\n") + text[last:])
 
 
 @pytest.fixture(scope="module")
 def extended(tmp_path_factory) -> Path:
-    """A copy of src/ with the page's three parts added."""
+    """A copy of src/ with the page's five parts added."""
     root = tmp_path_factory.mktemp("extended")
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("*.egg-info"))
     for kind, rel, body in blocks():
@@ -47,9 +57,9 @@ def extended(tmp_path_factory) -> Path:
     return root
 
 
-def test_the_page_adds_three_files_and_three_registry_lines():
+def test_the_page_adds_five_files_and_five_registry_lines():
     kinds = [(kind, rel) for kind, rel, _ in blocks()]
-    assert [k for k, _ in kinds] == ["file", "registry"] * 3
+    assert [k for k, _ in kinds] == ["file", "registry"] * 5
     assert all(len(body.strip().splitlines()) == 1 for k, _, body in blocks() if k == "registry")
 
 
@@ -66,12 +76,16 @@ def test_only_the_registries_change(extended):
                         ignore=["__pycache__"]), Path("src/cxrgan"))  # fmt: skip
     assert sorted(changed) == [
         "src/cxrgan/augment/__init__.py",
+        "src/cxrgan/cli/main.py",
         "src/cxrgan/losses/__init__.py",
+        "src/cxrgan/metrics/registry.py",
         "src/cxrgan/models/__init__.py",
     ]
     assert sorted(added) == [
         "src/cxrgan/augment/noise.py",
+        "src/cxrgan/cli/sharpness.py",
         "src/cxrgan/losses/lsgan.py",
+        "src/cxrgan/metrics/laplacian.py",
         "src/cxrgan/models/mlp.py",
     ]
 
@@ -98,3 +112,64 @@ def test_the_new_parts_train_resume_and_generate(extended):
     assert out.returncode == 0, out.stderr
     assert len(list((extended / "gen").glob("*.png"))) == 4
     assert (run / "samples" / "epoch_0002.png").is_file()
+
+
+def _folder(path: Path, images: np.ndarray) -> Path:
+    path.mkdir(parents=True)
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(path / f"{i:03d}.png")
+    return path
+
+
+def _energy(images: np.ndarray) -> np.ndarray:
+    """Mean |Laplacian| per image of uint8 (N, H, W), written here independently of the page."""
+    x = images / 255.0
+    lap = 4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
+    return np.abs(lap).mean(axis=(1, 2))
+
+
+def _blurred(images: np.ndarray) -> np.ndarray:
+    """Each pixel averaged with its right neighbour: less fine detail."""
+    x = images.astype(np.float64)
+    return np.round((x + np.roll(x, -1, axis=-1)) / 2).astype(np.uint8)
+
+
+def test_the_new_metric_is_evaluated_overall_and_per_class(extended, tmp_path):
+    rng = np.random.default_rng(0)
+    real = {c: rng.integers(0, 256, (12, 32, 32), dtype=np.uint8) for c in ("NORMAL", "PNEU")}
+    fake = {c: _blurred(rng.integers(0, 256, (10, 32, 32), dtype=np.uint8)) for c in real}
+    for c in real:
+        _folder(tmp_path / "real" / c, real[c])
+        _folder(tmp_path / "fake" / c, fake[c])
+    out = _cxrgan(extended, "evaluate", "--real", str(tmp_path / "real"), "--fake",
+                  str(tmp_path / "fake"), "--json", str(tmp_path / "e.json"),
+                  "--memorisation-png", str(tmp_path / "m.png"), "--no-progress")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "e.json").read_text())
+    ratio = result["metrics"]["laplacian_ratio"]
+    expected = _energy(np.concatenate(list(fake.values()))).mean() / _energy(
+        np.concatenate(list(real.values()))
+    ).mean()
+    assert ratio == pytest.approx(expected, rel=1e-9) and ratio < 0.8  # blurred: less detail
+    assert list(result["metrics"])[-3:] == ["laplacian_ratio", "n_real", "n_fake"]
+    assert result["about"]["laplacian_ratio"]["better"] == "~1"
+    for c in real:
+        got = result["per_class"][c]["metrics"]["laplacian_ratio"]
+        assert got == pytest.approx(_energy(fake[c]).mean() / _energy(real[c]).mean(), rel=1e-9)
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("laplacian")]
+    assert len(rows) == 2 and rows[0][2] == "~1"  # the metrics table and the per-class table
+
+
+def test_the_new_command_prints_a_folders_energy(extended, tmp_path):
+    images = np.random.default_rng(1).integers(0, 256, (5, 16, 16), dtype=np.uint8)
+    folder = _folder(tmp_path / "images", images)
+    out = _cxrgan(extended, "sharpness", str(folder), "--image-size", "16", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    head, value = out.stdout.strip().rsplit(" ", 1)
+    assert head == "5 images at 16 px: mean |Laplacian|"
+    assert float(value) == pytest.approx(_energy(images).mean(), rel=1e-5)
+    assert "sharpness" in _cxrgan(extended, "--help").stdout
+    missing = _cxrgan(extended, "sharpness", str(tmp_path / "missing"))
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("cxrgan sharpness: error: data folder not found")
+    assert len(missing.stderr.strip().splitlines()) == 1

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "cxrgan.sweep": 5,
     "cxrgan.study": 5,
     "cxrgan.utility": 5,
+    "cxrgan.evaluation": 5,
     "cxrgan.cli": 6,
 }
 # Layer 1's packages are independent building blocks: none imports another.

@@ -2,7 +2,7 @@
 
 The public names load on first use, so `import cxrgan` (and `cxrgan --help`) stays quick:
     TrainConfig, train, resume, load_generator, sample_images, SyntheticGenerator,
-    SyntheticDataset, ModelSpec
+    SyntheticDataset, ModelSpec, evaluate
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ _PUBLIC = {
     "sample_images": "cxrgan.api",
     "SyntheticGenerator": "cxrgan.api",
     "SyntheticDataset": "cxrgan.api",
+    "evaluate": "cxrgan.api",
 }
 __all__ = ["__version__", *_PUBLIC]
 

@@ -4,6 +4,7 @@
     g = cxrgan.load_generator(run)                  # checkpoints/best (else last), EMA G
     x = g.sample(16, label="PNEUMONIA", seed=0)     # (16, 64, 64) uint8
     data = cxrgan.SyntheticDataset(run, 1000, label="NORMAL")   # (1, 64, 64) in [-1, 1], 0
+    result = cxrgan.evaluate("chest_xray/train", run)   # what `cxrgan evaluate --json` writes
 
 The README's example is examples/api_example.py, which tests/test_api.py runs as it stands.
 Weights load only from the run's safetensors checkpoints; device="cuda" (or "auto") draws on a
@@ -12,7 +13,7 @@ GPU.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ import numpy as np
 import torch
 
 from cxrgan.config import TrainConfig
+from cxrgan.evaluation import defaults as evaluation_defaults
+from cxrgan.evaluation.evaluate import EvaluateOptions
+from cxrgan.evaluation.evaluate import evaluate as run_evaluation
 from cxrgan.models.base import Generator
 from cxrgan.training.session import resume_run, start_run
 from cxrgan.training.synthetic import Label, SyntheticDataset, SyntheticGenerator
@@ -27,6 +31,7 @@ from cxrgan.training.synthetic import Label, SyntheticDataset, SyntheticGenerato
 __all__ = [
     "SyntheticDataset",
     "SyntheticGenerator",
+    "evaluate",
     "load_generator",
     "resume",
     "sample_images",
@@ -74,3 +79,40 @@ def sample_images(
     same seed gives the same images. device: where the module is (default: found from it)."""
     gen = g if isinstance(g, SyntheticGenerator) else SyntheticGenerator(g)
     return gen.pixels(n, gen.class_indices(label, n), seed, device)
+
+
+def evaluate(
+    real: str | Path,
+    fake: str | Path,
+    *,
+    n: int = evaluation_defaults.N,
+    image_size: int | None = None,
+    fit: str = evaluation_defaults.FIT,
+    checkpoint: str = evaluation_defaults.CHECKPOINT,
+    seed: int = evaluation_defaults.SEED,
+    memorisation_png: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+) -> dict[str, Any]:
+    """Generated images against real ones, as `cxrgan evaluate` measures them; returns what
+    its --json writes: "metrics" (every metric, None where skipped), "skipped" (why), "about",
+    and per class ("classes", "per_class", "overall_classes") when both sides have classes.
+
+    real: a folder of real images (the TRAINING set, for the memorisation check). fake: a
+    folder of generated images, or a run directory whose `checkpoint` draws them (a conditional
+    run draws each class of `real`). The keywords are the command's options (docs/metrics.md);
+    memorisation_png None writes RUN/memorisation.png for a run, ./memorisation.png otherwise.
+    log: receives the notes and warnings the command prints (None: silence).
+    """
+    options = EvaluateOptions(
+        real=Path(real),
+        fake=Path(fake),
+        n=n,
+        image_size=image_size,
+        fit=fit,
+        checkpoint=checkpoint,
+        seed=seed,
+        memorisation_png=None if memorisation_png is None else Path(memorisation_png),
+        progress=progress,
+    )
+    return run_evaluation(options, log=log).payload

@@ -13,7 +13,8 @@ from PIL import Image
 from tiny import TINY_ARGS
 
 from cxrgan.cli.main import main
-from cxrgan.metrics.evaluate import CLASS_TABLE_KEYS, split_in_proportion
+from cxrgan.evaluation.classes import split_in_proportion
+from cxrgan.metrics.evaluate import CLASS_TABLE_KEYS
 
 CLASSES = ("NORMAL", "PNEUMONIA")
 TRAIN = [*TINY_ARGS, "--no-cache", "--epochs", "1", "--steps-per-epoch", "2"]

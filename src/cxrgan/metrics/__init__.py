@@ -4,10 +4,10 @@ Inputs everywhere: uint8 (N, H, W) or floats in [-1, 1], (N, H, W) or (N, 1, H, 
 torch. See docs/metrics.md for what each number means and how it was validated.
 """
 
+from cxrgan.metrics.base import Metric, MetricInfo, MetricOptions, Pair
 from cxrgan.metrics.evaluate import (
     DEFAULT_EVAL_N,
     METRICS,
-    MetricInfo,
     QualityEvaluator,
     evaluate_sets,
     format_metrics,
@@ -21,17 +21,22 @@ from cxrgan.metrics.images import to_unit
 from cxrgan.metrics.kid import KidReference, KidResult, kid, polynomial_kernel
 from cxrgan.metrics.memorisation import MemorisationResult, memorisation, save_memorisation_png
 from cxrgan.metrics.prdc import prdc
+from cxrgan.metrics.registry import METRIC_ENTRIES, registered_metrics
 from cxrgan.metrics.wavelets import default_level, packet_paths, wavelet_packets
 
 __all__ = [
     "DEFAULT_EVAL_N",
     "METRICS",
+    "METRIC_ENTRIES",
     "FeatureSpace",
     "KidReference",
     "KidResult",
     "MemorisationResult",
+    "Metric",
     "MetricInfo",
+    "MetricOptions",
     "PacketStats",
+    "Pair",
     "PrdcSpace",
     "QualityEvaluator",
     "default_level",
@@ -51,6 +56,7 @@ __all__ = [
     "prdc",
     "prdc_features",
     "psd_sqrt",
+    "registered_metrics",
     "save_memorisation_png",
     "skipped_metrics",
     "to_unit",

@@ -1,8 +1,7 @@
-"""One call for every metric (`evaluate_sets`), the same per class (`evaluate_classes`), a cheap
-in-training evaluator, and tables.
+"""One call for every registered metric (`evaluate_sets`), the same per class
+(`evaluate_classes`), a cheap in-training evaluator, and tables.
 
-Both sides go through the Haar packets once: the same packets feed FWD's per-packet statistics
-(linear and log-scaled) and the per-image features of KID and PRDC.
+The metrics themselves are entries in metrics/registry.py; this module only runs them.
 """
 
 from __future__ import annotations
@@ -14,173 +13,53 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cxrgan.metrics.features import (
-    FeatureSpace,
-    PrdcSpace,
-    features_from_packets,
-    prdc_features_from_packets,
-)
-from cxrgan.metrics.fwd import CHUNK, PacketStats, StatsAccumulator, fwd_from_stats
-from cxrgan.metrics.images import ImageArray, chunks, subsample, to_unit
+from cxrgan.metrics.base import Metric, MetricInfo, MetricOptions, Pair, SetSizes, Values
+from cxrgan.metrics.builtin import kid_values
+from cxrgan.metrics.features import FeatureSpace
+from cxrgan.metrics.fwd import PacketStats, fwd_from_stats
+from cxrgan.metrics.images import ImageArray, subsample, to_unit
 from cxrgan.metrics.kid import DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KidReference
-from cxrgan.metrics.memorisation import MemorisationResult, memorisation
-from cxrgan.metrics.prdc import DEFAULT_K, prdc
-from cxrgan.metrics.wavelets import LOG_EPS, default_level, haar_packets
+from cxrgan.metrics.memorisation import MemorisationResult
+from cxrgan.metrics.packet_pass import MIN_STATS, describe
+from cxrgan.metrics.prdc import DEFAULT_K
+from cxrgan.metrics.registry import (
+    N_FAKE,
+    N_REAL,
+    class_table_keys,
+    key_info,
+    registered_metrics,
+)
+from cxrgan.metrics.wavelets import default_level
 
 DEFAULT_EVAL_N = 2000
 
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """How to read one metric."""
-
-    better: str  # "lower", "higher", "~1", "" (informational)
-    meaning: str
-    caveat: str
-
-
-METRICS: dict[str, MetricInfo] = {
-    "fwd": MetricInfo(
-        "lower",
-        "Fréchet Wavelet Distance: mean over Haar packets of the Fréchet distance (0 = same)",
-        "biased upwards at small n; compare runs only at the same n and image size",
-    ),
-    "fwd_log": MetricInfo(
-        "lower",
-        "FWD on log-scaled packets log(|c| + 1e-6): weighs fine texture and noise far more",
-        "same bias as fwd; values are on another scale, never mix the two",
-    ),
-    "kid_mean": MetricInfo(
-        "lower",
-        "KID: unbiased MMD² (cubic kernel) on standardised wavelet features, mean over subsets",
-        "~0 (can be < 0) for one distribution; read with kid_std; not comparable to Inception KID",
-    ),
-    "kid_std": MetricInfo(
-        "",
-        "spread of KID over the random subsets",
-        "none (—) when there is one subset: both sets no larger than the subset size",
-    ),
-    "kid_subsets": MetricInfo("", "random subsets KID was averaged over", "1: no spread"),
-    "precision": MetricInfo(
-        "higher",
-        "share of fakes inside some real k-NN ball (fidelity)",
-        "needs hundreds of images per set; inflated by a few real outliers",
-    ),
-    "recall": MetricInfo(
-        "higher",
-        "share of reals inside some fake k-NN ball (diversity)",
-        "needs hundreds of images per set; inflated by a few fake outliers",
-    ),
-    "density": MetricInfo(
-        "~1",
-        "real k-NN balls per fake, / k (fidelity; > 1: fakes crowd dense real regions)",
-        "noisy below a few hundred images",
-    ),
-    "coverage": MetricInfo(
-        "higher",
-        "share of reals whose k-NN ball holds a fake (diversity, outlier-robust)",
-        "depends on n_fake / n_real; compare at equal sizes",
-    ),
-    "memorised_share": MetricInfo(
-        "lower",
-        "share of fakes nearer a training image than 99 % of training pairs are (copies)",
-        "~0.01 for an honest generator; needs the TRAINING set as `real`",
-    ),
-    "nn_distance_ratio": MetricInfo(
-        "~1",
-        "median fake->train / median train->train nearest-neighbour distance",
-        "well below 1: fakes hug training images (memorisation)",
-    ),
-    "nn_threshold": MetricInfo(
-        "",
-        "copy cut-off: 1st percentile of train->train distances, duplicates left out",
-        "never below 0.1, the distance under which two thumbnails are one film",
-    ),
-    "train_duplicates": MetricInfo(
-        "", "training images with a duplicate in the training set (left out of nn_threshold)", ""
-    ),
-    "n_real": MetricInfo("", "real images used", ""),
-    "n_fake": MetricInfo("", "generated images used", ""),
-}
-
-
-@dataclass
-class Described:
-    """One pass over a set of unit-range images: what every metric needs from it."""
-
-    n: int
-    lin: PacketStats | None  # per-packet Gaussians (None below 2 images)
-    log: PacketStats | None  # the same on log-scaled packets, when asked for
-    kid_raw: np.ndarray  # raw KID features
-    prdc_raw: np.ndarray  # raw PRDC features
-
-
-def _describe(x: torch.Tensor, level: int, log_too: bool, prdc_too: bool = True) -> Described:
-    """One pass over unit-range images: linear (and log) packet stats, raw per-image features."""
-    lin, log = StatsAccumulator(), StatsAccumulator()
-    kid_feats, prdc_feats = [], []
-    for part in chunks(len(x), CHUNK):
-        packets = haar_packets(x[part], level)
-        lin.add(packets)
-        if log_too:
-            log.add(torch.log(packets.abs() + LOG_EPS))
-        kid_feats.append(features_from_packets(x[part], packets, level))
-        if prdc_too:
-            prdc_feats.append(prdc_features_from_packets(x[part], packets, level))
-    enough = len(x) >= MIN_IMAGES["fwd"]
-    return Described(
-        n=len(x),
-        lin=lin.result(level, "haar", False) if enough else None,
-        log=log.result(level, "haar", True) if enough and log_too else None,
-        kid_raw=torch.cat(kid_feats).numpy(),
-        prdc_raw=torch.cat(prdc_feats).numpy() if prdc_too else np.empty((len(x), 0)),
-    )
-
-
-def _level_for(x: torch.Tensor, level: int | None) -> int:
-    return default_level(min(x.shape[-2:])) if level is None else level
-
-
-# Fewest images each group of metrics needs on each side (PRDC: k neighbours + the image).
-MIN_IMAGES = {"fwd": 2, "kid": 2, "prdc": DEFAULT_K + 1, "memorisation": 2}
-GROUPS: dict[str, tuple[str, ...]] = {
-    "fwd": ("fwd", "fwd_log"),
-    "kid": ("kid_mean", "kid_std", "kid_subsets"),
-    "prdc": ("precision", "recall", "density", "coverage"),
-    "memorisation": ("memorised_share", "nn_distance_ratio", "nn_threshold", "train_duplicates"),
-}
-_WHY = {
-    "fwd": "a covariance per set",
-    "kid": "pairs of distinct images per set",
-    "prdc": "k = {k} nearest neighbours besides the image itself",
-}
+# Every output key with how to read it: the registered metrics' keys, then n_real and n_fake;
+# and the per-class table's rows. Both for readers; the functions here ask the registry.
+METRICS: dict[str, MetricInfo] = key_info()
+CLASS_TABLE_KEYS = class_table_keys()
 
 
 def minimum_images(k: int = DEFAULT_K) -> dict[str, int]:
-    """Fewest images per side for each metric group (memorisation: training images)."""
-    return {**MIN_IMAGES, "prdc": k + 1}
+    """Fewest images per side for each metric (memorisation: training images)."""
+    options = MetricOptions(k=k)
+    return {name: metric.minimum(options) for name, metric in registered_metrics().items()}
 
 
 def skipped_metrics(n_real: int, n_fake: int, n_train: int | None = None, k: int = DEFAULT_K) -> (
     dict[str, str]
 ):  # fmt: skip
-    """Metric groups that cannot be computed for these set sizes, each with the reason.
+    """Metrics that cannot be computed for these set sizes, each with the reason.
 
     n_train: the training images the memorisation search uses (default n_real)."""
-    need = minimum_images(k)
-    n_train = n_real if n_train is None else n_train
-    out = {}
-    for group in ("fwd", "kid", "prdc"):
-        short = [f"{n} {side}" for side, n in (("real", n_real), ("generated", n_fake))
-                 if n < need[group]]  # fmt: skip
-        if short:
-            names = ", ".join(GROUPS[group][:2] if group != "prdc" else GROUPS[group])
-            out[group] = (f"{names}: need at least {need[group]} images per side "
-                          f"({_WHY[group].format(k=k)}), got {' and '.join(short)}")  # fmt: skip
-    if n_train < need["memorisation"]:
-        out["memorisation"] = (f"memorised_share: needs at least {need['memorisation']} "
-                               f"training images, got {n_train}")  # fmt: skip
-    return out
+    sizes = SetSizes(n_real, n_fake, n_real if n_train is None else n_train)
+    return _skipped(registered_metrics(), sizes, MetricOptions(k=k))
+
+
+def _skipped(metrics: dict[str, Metric], sizes: SetSizes, options: MetricOptions) -> (
+    dict[str, str]
+):  # fmt: skip
+    why = {name: metric.why_skipped(sizes, options) for name, metric in metrics.items()}
+    return {name: reason for name, reason in why.items() if reason is not None}
 
 
 def evaluate_sets(
@@ -204,32 +83,28 @@ def evaluate_sets(
     memorised: `memorisation(real, fake)` when the caller has it already (to save its PNG):
     the search over every real image is then not run twice.
     """
-    all_real = real
-    real = subsample(real, n, seed)
-    fake = subsample(fake, n, seed + 1)
-    r, f = to_unit(real), to_unit(fake)
-    if r.shape[1:] != f.shape[1:]:
-        raise ValueError(f"real images are {tuple(r.shape[1:])}, fakes {tuple(f.shape[1:])}")
-    skipped = skipped_metrics(len(r), len(f), len(all_real), k)
-    out: dict[str, float | None] = {key: None for group in GROUPS.values() for key in group}
-    level = _level_for(r, level)
-    rd, fd = _describe(r, level, log_too=True), _describe(f, level, log_too=True)
-    if "fwd" not in skipped:
-        assert rd.lin and fd.lin and rd.log and fd.log
-        out.update(fwd=fwd_from_stats(rd.lin, fd.lin), fwd_log=fwd_from_stats(rd.log, fd.log))
-    shape = (r.shape[1], r.shape[2])
-    if "kid" not in skipped:
-        space = FeatureSpace.from_raw(rd.kid_raw, shape, level)
-        ref = KidReference.build(space.standardize(rd.kid_raw), kid_subsets, kid_subset_size, seed)
-        got = ref.compare(space.standardize(fd.kid_raw))
-        out.update(kid_mean=got.mean, kid_std=got.std, kid_subsets=got.subsets)
-    if "prdc" not in skipped:
-        pspace = PrdcSpace.from_raw(rd.prdc_raw, shape, level)
-        out.update(prdc(pspace.project(rd.prdc_raw), pspace.project(fd.prdc_raw), k))
-    if "memorisation" not in skipped:
-        out.update((memorised or memorisation(all_real, fake)).as_dict())
-    out.update(n_real=len(r), n_fake=len(f))
+    options = MetricOptions(k, kid_subsets, kid_subset_size, seed, level)
+    drawn = subsample(fake, n, seed + 1)
+    pair = Pair(to_unit(subsample(real, n, seed)), to_unit(drawn), real, drawn, options, memorised)
+    if pair.real.shape[1:] != pair.fake.shape[1:]:
+        raise ValueError(f"real images are {tuple(pair.real.shape[1:])}, fakes "
+                         f"{tuple(pair.fake.shape[1:])}")  # fmt: skip
+    metrics = registered_metrics()
+    skipped = _skipped(metrics, SetSizes(len(pair.real), len(pair.fake), len(real)), options)
+    out: dict[str, float | None] = dict.fromkeys(key_info())
+    for name, metric in metrics.items():
+        if name not in skipped:
+            out.update(_checked(name, metric, metric.compute(pair)))
+    out.update({N_REAL: len(pair.real), N_FAKE: len(pair.fake)})
     return {key: None if value is None else float(value) for key, value in out.items()}
+
+
+def _checked(name: str, metric: Metric, values: Values) -> Values:
+    """A metric's numbers, once they are known to be exactly the keys its entry declares."""
+    if list(values) != list(metric.keys):
+        raise ValueError(f"metric {name!r} returned {list(values)}, its entry declares "
+                         f"{list(metric.keys)}")  # fmt: skip
+    return values
 
 
 @dataclass
@@ -237,7 +112,7 @@ class ClassResult:
     """Every metric for one class: its real images against its generated ones."""
 
     metrics: dict[str, float | None]  # evaluate_sets' keys; None where skipped
-    skipped: dict[str, str]  # group -> why (see skipped_metrics)
+    skipped: dict[str, str]  # metric -> why (see skipped_metrics)
 
 
 def evaluate_classes(
@@ -271,48 +146,14 @@ def evaluate_classes(
         f = _take(fake, np.flatnonzero(fake_labels == name))
         used_r, used_f = (len(r), len(f)) if n is None else (min(len(r), n), min(len(f), n))
         skipped = skipped_metrics(used_r, used_f, len(r), k)
-        if len(skipped) == len(GROUPS):  # nothing computable (e.g. no image on one side)
-            metrics: dict[str, float | None] = {key: None for g in GROUPS.values() for key in g}
-            metrics.update(n_real=float(used_r), n_fake=float(used_f))
+        if not used_r or not used_f or len(skipped) == len(registered_metrics()):
+            metrics: dict[str, float | None] = dict.fromkeys(key_info())
+            metrics.update({N_REAL: float(used_r), N_FAKE: float(used_f)})
         else:
             kid = {"kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size}
             metrics = evaluate_sets(r, f, n=n, k=k, level=level, seed=seed, **kid)
         out[str(name)] = ClassResult(metrics, skipped)
     return out
-
-
-def class_counts(labels: Sequence[str] | np.ndarray) -> dict[str, int]:
-    """Images per named class, in order of first appearance ("" = no class: left out)."""
-    labels = np.asarray(labels)
-    return {str(c): int(np.count_nonzero(labels == c)) for c in dict.fromkeys(labels.tolist()) if c}
-
-
-def split_in_proportion(total: int, counts: dict[str, int]) -> dict[str, int]:
-    """`total` shared out in proportion to `counts`; the largest remainders take what rounding
-    down leaves (ties: the earlier class)."""
-    whole = sum(counts.values())
-    if whole <= 0:
-        raise ValueError("counts must hold at least one image")
-    exact = {c: total * k / whole for c, k in counts.items()}
-    out = {c: int(x) for c, x in exact.items()}
-    rest = total - sum(out.values())
-    for c in sorted(exact, key=lambda c: out[c] - exact[c])[:rest]:  # stable: ties keep order
-        out[c] += 1
-    return out
-
-
-def first_of_each_class(labels: Sequence[str] | np.ndarray, share: dict[str, int]) -> np.ndarray:
-    """Indices (ascending) of the first share[c] images labelled c, for every c."""
-    labels = np.asarray(labels)
-    picked = [np.flatnonzero(labels == c)[:k] for c, k in share.items()]
-    return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
-
-
-# The per-class table's rows (format_class_table): the numbers worth comparing across classes.
-CLASS_TABLE_KEYS = (
-    "fwd", "fwd_log", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
-    "memorised_share", "nn_distance_ratio", "n_real", "n_fake",
-)  # fmt: skip
 
 
 def format_class_table(
@@ -325,18 +166,18 @@ def format_class_table(
     lines = [title] if title else []
     lines.append(f"{'metric':18s} " + " ".join(f"{x:>{width}s}" for x in names) + "  better")
     lines.append("-" * (19 + (width + 1) * len(names) + 8))
-    for key in CLASS_TABLE_KEYS:
+    info = key_info()
+    for key in class_table_keys():
         values = " ".join(f"{_shown(key, col.get(key)):>{width}s}" for col in columns)
-        lines.append(f"{key:18s} {values}  {METRICS[key].better}".rstrip())
+        lines.append(f"{key:18s} {values}  {info[key].better}".rstrip())
     return "\n".join(lines)
 
 
 def _shown(key: str, value: float | None) -> str:
     if value is None or value != value:  # None, or NaN from an older record
         return "—"
-    if key.startswith("n_") or key in ("kid_subsets", "train_duplicates"):
-        return f"{value:.0f}"
-    return f"{value:.6g}"
+    info = key_info().get(key)
+    return f"{value:.0f}" if info and info.whole else f"{value:.6g}"
 
 
 def format_metrics(results: dict[str, float | None], title: str | None = None) -> str:
@@ -346,8 +187,9 @@ def format_metrics(results: dict[str, float | None], title: str | None = None) -
     lines = [title] if title else []
     lines.append(f"{'metric':18s} {'value':>12s}  {'better':6s}  meaning")
     lines.append("-" * 96)
+    about = key_info()
     for key, value in results.items():
-        info = METRICS.get(key, MetricInfo("", "", ""))
+        info = about.get(key, MetricInfo("", "", ""))
         lines.append(f"{key:18s} {_shown(key, value):>12s}  {info.better:6s}  {info.meaning}")
     return "\n".join(lines)
 
@@ -387,11 +229,11 @@ class QualityEvaluator:
         self.n = n
         self.seed = seed
         self.shape = (int(x.shape[1]), int(x.shape[2]))
-        self.level = _level_for(x, level)
+        self.level = default_level(min(self.shape)) if level is None else level
         self.log_scale = log_scale
-        if len(x) < MIN_IMAGES["fwd"]:
+        if len(x) < MIN_STATS:
             raise ValueError(f"FWD and KID need at least 2 real images, got {len(x)}")
-        d = _describe(x, self.level, log_too=log_scale, prdc_too=False)
+        d = describe(x, self.level, log_too=log_scale, prdc_too=False)
         reference = d.log if log_scale else d.lin
         assert reference is not None
         self.fwd_reference = reference
@@ -417,14 +259,14 @@ class QualityEvaluator:
             other = np.sort(rng.choice(rest, size=n, replace=False))
             return fwd_from_stats(self.fwd_reference, self._stats_of(real_images, other)), n
         half = count // 2
-        if half < MIN_IMAGES["fwd"]:
+        if half < MIN_STATS:
             return None, half
         order = rng.permutation(count)
         a, b = np.sort(order[:half]), np.sort(order[half : 2 * half])
         return fwd_from_stats(self._stats_of(real_images, a), self._stats_of(real_images, b)), half
 
     def _stats_of(self, images: ImageArray, idx: np.ndarray) -> PacketStats:
-        d = _describe(to_unit(_take(images, idx)), self.level, self.log_scale, prdc_too=False)
+        d = describe(to_unit(_take(images, idx)), self.level, self.log_scale, prdc_too=False)
         stats = d.log if self.log_scale else d.lin
         assert stats is not None
         return stats
@@ -436,17 +278,15 @@ class QualityEvaluator:
         x = to_unit(subsample(fake_images, self.n, self.seed + 1))
         if (x.shape[1], x.shape[2]) != self.shape:
             raise ValueError(f"fakes are {tuple(x.shape[1:])} px, real images {self.shape}")
-        if len(x) < MIN_IMAGES["fwd"]:
+        if len(x) < MIN_STATS:
             raise ValueError(f"FWD and KID need at least 2 generated images, got {len(x)}")
-        d = _describe(x, self.level, log_too=self.log_scale, prdc_too=False)
+        d = describe(x, self.level, log_too=self.log_scale, prdc_too=False)
         stats = d.log if self.log_scale else d.lin
         assert stats is not None
         kid = self.kid_reference.compare(self.space.standardize(d.kid_raw))
         out: dict[str, float | None] = {
             "fwd": fwd_from_stats(self.fwd_reference, stats),
-            "kid_mean": kid.mean,
-            "kid_std": kid.std,
-            "kid_subsets": float(kid.subsets),
+            **kid_values(kid),
         }
         self.last_seconds = time.perf_counter() - start
         return out
