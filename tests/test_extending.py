@@ -83,9 +83,9 @@ def test_only_the_registries_change(extended):
     ]
     assert sorted(added) == [
         "src/cxrgan/augment/noise.py",
-        "src/cxrgan/cli/sharpness.py",
+        "src/cxrgan/cli/contrast.py",
         "src/cxrgan/losses/lsgan.py",
-        "src/cxrgan/metrics/laplacian.py",
+        "src/cxrgan/metrics/contrast.py",
         "src/cxrgan/models/mlp.py",
     ]
 
@@ -121,23 +121,20 @@ def _folder(path: Path, images: np.ndarray) -> Path:
     return path
 
 
-def _energy(images: np.ndarray) -> np.ndarray:
-    """Mean |Laplacian| per image of uint8 (N, H, W), written here independently of the page."""
-    x = images / 255.0
-    lap = 4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
-    return np.abs(lap).mean(axis=(1, 2))
+def _contrast(images: np.ndarray) -> np.ndarray:
+    """Per-image std of uint8 (N, H, W) in [0, 1], written here independently of the page."""
+    return (images / 255.0).reshape(len(images), -1).std(axis=1, ddof=1)
 
 
-def _blurred(images: np.ndarray) -> np.ndarray:
-    """Each pixel averaged with its right neighbour: less fine detail."""
-    x = images.astype(np.float64)
-    return np.round((x + np.roll(x, -1, axis=-1)) / 2).astype(np.uint8)
+def _flattened(images: np.ndarray) -> np.ndarray:
+    """Gray levels pulled halfway to mid-gray: less contrast."""
+    return np.round(images.astype(np.float64) / 2 + 64).astype(np.uint8)
 
 
 def test_the_new_metric_is_evaluated_overall_and_per_class(extended, tmp_path):
     rng = np.random.default_rng(0)
     real = {c: rng.integers(0, 256, (12, 32, 32), dtype=np.uint8) for c in ("NORMAL", "PNEU")}
-    fake = {c: _blurred(rng.integers(0, 256, (10, 32, 32), dtype=np.uint8)) for c in real}
+    fake = {c: _flattened(rng.integers(0, 256, (10, 32, 32), dtype=np.uint8)) for c in real}
     for c in real:
         _folder(tmp_path / "real" / c, real[c])
         _folder(tmp_path / "fake" / c, fake[c])
@@ -146,30 +143,31 @@ def test_the_new_metric_is_evaluated_overall_and_per_class(extended, tmp_path):
                   "--memorisation-png", str(tmp_path / "m.png"), "--no-progress")  # fmt: skip
     assert out.returncode == 0, out.stderr
     result = json.loads((tmp_path / "e.json").read_text())
-    ratio = result["metrics"]["laplacian_ratio"]
-    expected = _energy(np.concatenate(list(fake.values()))).mean() / _energy(
+    ratio = result["metrics"]["contrast_ratio"]
+    expected = _contrast(np.concatenate(list(fake.values()))).mean() / _contrast(
         np.concatenate(list(real.values()))
     ).mean()
-    assert ratio == pytest.approx(expected, rel=1e-9) and ratio < 0.8  # blurred: less detail
-    assert list(result["metrics"])[-3:] == ["laplacian_ratio", "n_real", "n_fake"]
-    assert result["about"]["laplacian_ratio"]["better"] == "~1"
+    assert ratio == pytest.approx(expected, rel=1e-9) and ratio < 0.6  # flattened: about half
+    assert list(result["metrics"])[-3:] == ["contrast_ratio", "n_real", "n_fake"]
+    assert result["about"]["contrast_ratio"]["better"] == "~1"
     for c in real:
-        got = result["per_class"][c]["metrics"]["laplacian_ratio"]
-        assert got == pytest.approx(_energy(fake[c]).mean() / _energy(real[c]).mean(), rel=1e-9)
-    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("laplacian")]
+        got = result["per_class"][c]["metrics"]["contrast_ratio"]
+        want = _contrast(fake[c]).mean() / _contrast(real[c]).mean()
+        assert got == pytest.approx(want, rel=1e-9)
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("contrast")]
     assert len(rows) == 2 and rows[0][2] == "~1"  # the metrics table and the per-class table
 
 
-def test_the_new_command_prints_a_folders_energy(extended, tmp_path):
+def test_the_new_command_prints_a_folders_contrast(extended, tmp_path):
     images = np.random.default_rng(1).integers(0, 256, (5, 16, 16), dtype=np.uint8)
     folder = _folder(tmp_path / "images", images)
-    out = _cxrgan(extended, "sharpness", str(folder), "--image-size", "16", "--no-progress")
+    out = _cxrgan(extended, "contrast", str(folder), "--image-size", "16", "--no-progress")
     assert out.returncode == 0, out.stderr
     head, value = out.stdout.strip().rsplit(" ", 1)
-    assert head == "5 images at 16 px: mean |Laplacian|"
-    assert float(value) == pytest.approx(_energy(images).mean(), rel=1e-5)
-    assert "sharpness" in _cxrgan(extended, "--help").stdout
-    missing = _cxrgan(extended, "sharpness", str(tmp_path / "missing"))
+    assert head == "5 images at 16 px: mean contrast"
+    assert float(value) == pytest.approx(_contrast(images).mean(), rel=1e-5)
+    assert "contrast" in _cxrgan(extended, "--help").stdout
+    missing = _cxrgan(extended, "contrast", str(tmp_path / "missing"))
     assert missing.returncode == 2
-    assert missing.stderr.startswith("cxrgan sharpness: error: data folder not found")
+    assert missing.stderr.startswith("cxrgan contrast: error: data folder not found")
     assert len(missing.stderr.strip().splitlines()) == 1

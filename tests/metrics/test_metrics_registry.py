@@ -20,6 +20,7 @@ from cxrgan.metrics.evaluate import (
     skipped_metrics,
 )
 from cxrgan.metrics.registry import class_table_keys, key_info, registered_metrics
+from cxrgan.metrics.texture import TEXTURE
 
 RNG = np.random.default_rng(11)
 REAL = RNG.integers(0, 256, (24, 32, 32), dtype=np.uint8)
@@ -52,14 +53,14 @@ def registered(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_the_built_in_entries_in_order() -> None:
-    assert registered_metrics() == {"fwd": FWD, "kid": KID, "prdc": PRDC,
+    assert registered_metrics() == {"fwd": FWD, "kid": KID, "prdc": PRDC, "texture": TEXTURE,
                                     "memorisation": MEMORISATION}  # fmt: skip
-    assert list(METRICS) == [*FWD.keys, *KID.keys, *PRDC.keys, *MEMORISATION.keys,
-                             "n_real", "n_fake"]  # fmt: skip
+    assert list(METRICS) == [*FWD.keys, *KID.keys, *PRDC.keys, "laplacian_ratio",
+                             *MEMORISATION.keys, "n_real", "n_fake"]  # fmt: skip
     assert key_info() == METRICS
     assert class_table_keys() == CLASS_TABLE_KEYS
     assert "kid_subsets" not in CLASS_TABLE_KEYS and "nn_threshold" not in CLASS_TABLE_KEYS
-    assert minimum_images() == {"fwd": 2, "kid": 2, "prdc": 6, "memorisation": 2}
+    assert minimum_images() == {"fwd": 2, "kid": 2, "prdc": 6, "texture": 1, "memorisation": 2}
     assert minimum_images(k=3)["prdc"] == 4
 
 

@@ -16,6 +16,7 @@ METRIC_ENTRIES = Registry(
         "fwd": "cxrgan.metrics.builtin:FWD",
         "kid": "cxrgan.metrics.builtin:KID",
         "prdc": "cxrgan.metrics.builtin:PRDC",
+        "texture": "cxrgan.metrics.texture:TEXTURE",
         "memorisation": "cxrgan.metrics.builtin:MEMORISATION",
     },
 )
