@@ -226,6 +226,10 @@ def test_names_users_chose_are_text_in_the_model_card(tmp_path: Path) -> None:
     assert "&lt;/script&gt;" in (run / "turing" / "score.html").read_text()
     for page in ("score.html", "study.html"):
         assert "<script>alert" not in (run / "turing" / page).read_text()
+    # --license goes into the YAML front matter: one token, checked before anything is written.
+    other = tmp_path / "other"
+    assert main(["export", str(run), "--out", str(other), "--license", "mit\nx: <b>"]) == 2
+    assert not other.exists()
 
 
 def test_markdown_escapes_keep_every_value_on_its_line() -> None:
