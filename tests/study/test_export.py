@@ -4,8 +4,11 @@ Pillow) cannot be imported, only torch and safetensors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -22,8 +25,9 @@ from cxrgan.cli.main import main
 from cxrgan.config import TrainConfig
 from cxrgan.reporting.html_report import write_report
 from cxrgan.study.make import make_study
+from cxrgan.study.markdown import code, text
 from cxrgan.study.score import score_study
-from cxrgan.training.checkpoint import load_checkpoint
+from cxrgan.training.checkpoint import load_checkpoint, tensor_checksum
 from cxrgan.training.generate import generate_images
 from cxrgan.training.session import start_run
 
@@ -100,19 +104,26 @@ def test_bundle_is_the_ema_generator_with_its_spec(exported: tuple[Path, Path, P
     assert meta["weights"] == "G_ema"
     assert all(not n.startswith(("G.", "D.", "opt")) for n in names)  # G_ema alone
     assert np.array_equal(weight.numpy(), ckpt.tensors["G_ema.main.0.weight"].numpy())
+    sums = json.loads(meta["checksums"])  # as the checkpoint's, for the tensors bundled
+    assert sums == {k: tensor_checksum(ckpt.tensors[f"G_ema.{k}"]) for k in names}
     assert (bundle / "samples.png").stat().st_size > 500
     assert len((bundle / "load.py").read_text().splitlines()) <= 17
 
 
-def test_bundle_loads_without_cxrgan(exported: tuple[Path, Path, Path]) -> None:
-    run, bundle, tmp = exported
-    elsewhere = tmp / "elsewhere"
-    elsewhere.mkdir(exist_ok=True)
+def _run_load(bundle: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """BUNDLE/load.py in a fresh interpreter that has torch and safetensors only."""
+    cwd.mkdir(exist_ok=True)
     code = ISOLATED.format(
         bundle=str(bundle), site=sysconfig.get_paths()["purelib"], load=str(bundle / "load.py")
     )
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=elsewhere,
+    quiet = "ignore:Failed to initialize NumPy"  # torch's warning, as numpy is refused here
+    return subprocess.run([sys.executable, "-I", "-S", "-W", quiet, "-c", code], cwd=cwd,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def test_bundle_loads_without_cxrgan(exported: tuple[Path, Path, Path]) -> None:
+    run, bundle, tmp = exported
+    done = _run_load(bundle, tmp / "elsewhere")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded: []" in done.stdout
     got = np.stack([np.asarray(Image.open(bundle / f"sample_{i:02d}.png")) for i in range(16)])
@@ -120,6 +131,49 @@ def test_bundle_loads_without_cxrgan(exported: tuple[Path, Path, Path]) -> None:
     assert (
         re.search(r"^\s*(import|from) cxrgan", (bundle / "generator.py").read_text(), re.M) is None
     )
+
+
+def _refused(bundle: Path, cwd: Path, *needles: str) -> None:
+    done = _run_load(bundle, cwd)
+    err = done.stderr.strip()
+    assert done.returncode == 1, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"refusing to load {bundle / 'generator.safetensors'}: "), err
+    for needle in needles:
+        assert needle in err, err
+    assert not list(bundle.glob("sample_*.png"))  # nothing drawn from the wrong weights
+
+
+def test_tampered_bundle_is_refused_in_one_line(exported: tuple[Path, Path, Path]) -> None:
+    _, bundle, tmp = exported
+    weights = bundle / "generator.safetensors"
+    card = (bundle / "README.md").read_text()
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert f"- SHA-256 of `generator.safetensors`: `{digest}`\n" in card
+    copy = tmp / "tampered"
+    shutil.copytree(bundle, copy, ignore=shutil.ignore_patterns("sample_*.png"))
+    raw = bytearray(weights.read_bytes())
+    (n,) = struct.unpack("<Q", raw[:8])
+    begin, end = json.loads(raw[8 : 8 + n])["main.0.weight"]["data_offsets"]
+    at = 8 + n + (begin + end) // 2
+    raw[at : at + 64] = bytes(b ^ 0xFF for b in raw[at : at + 64])  # 64 bytes flipped
+    (copy / "generator.safetensors").write_bytes(raw)
+    _refused(copy, tmp / "elsewhere", "does not match the SHA-256 in README.md")
+    # A card edited without its hash line: the tensors' own checksums still see the damage.
+    (copy / "README.md").write_text(card.replace(f"`{digest}`", "(removed)"))
+    _refused(copy, tmp / "elsewhere", "tensor main.0.weight does not match its checksum")
+    # The weights intact, the metadata's checksums edited: refused as well.
+    raw = bytearray(weights.read_bytes())
+    header = json.loads(raw[8 : 8 + n])
+    sums = json.loads(header["__metadata__"]["checksums"])
+    sums["main.0.weight"] = "0" * 32
+    header["__metadata__"]["checksums"] = json.dumps(sums)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    (copy / "generator.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n :])
+    _refused(copy, tmp / "elsewhere", "tensor main.0.weight")
+    (copy / "generator.safetensors").unlink()
+    _refused(copy, tmp / "elsewhere", "cannot read it")
 
 
 def test_run_report_links_to_the_study(exported: tuple[Path, Path, Path]) -> None:
@@ -136,3 +190,51 @@ def test_study_of_a_run_names_nothing(exported: tuple[Path, Path, Path]) -> None
         assert hint not in page, hint
     key = json.loads((run / "turing" / "key.json").read_text())
     assert key["run"] == str(run.resolve()) and key["image_size"] == 32
+
+
+IMG = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert('x')</script> | *bold*"
+
+
+def test_names_users_chose_are_text_in_the_model_card(tmp_path: Path) -> None:
+    """A class folder and a reader named as markup appear as their text, escaped: no raw HTML,
+    no table cell split, in the card that `cxrgan export` writes; the turing pages too."""
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for cls in ("NORMAL", IMG):
+        (data / cls).mkdir(parents=True)
+        for i in range(16):
+            pixels = rng.integers(0, 256, (40, 40), dtype=np.uint8)
+            Image.fromarray(pixels).save(data / cls / f"{i:02d}.png")
+    (data / "NORMAL" / "odd.<b>").write_bytes(b"not an image")  # its suffix is shown too
+    run = tmp_path / "run"
+    start_run(TrainConfig(data=str(data), out=str(run), epochs=1, steps_per_epoch=1,
+                          cache=False, **TINY_CONFIG))  # fmt: skip
+    make_study(data, run, 6, run / "turing", seed=0)
+    key = json.loads((run / "turing" / "key.json").read_text())
+    answers = answers_file(tmp_path / "a.json", key, SCRIPT, lambda i: ("R", 3))
+    score_study(run / "turing", [answers])
+    bundle = tmp_path / "bundle"
+    assert main(["export", str(run), "--out", str(bundle)]) == 0
+    card = (bundle / "README.md").read_text()
+    assert "<img" not in card and "<script" not in card and "<b>" not in card
+    assert "  - &lt;img src=x onerror=alert(1)&gt;: 16\n" in card
+    assert "&lt;b&gt;: 1" in card  # among the file formats
+    row = next(line for line in card.splitlines() if "script&gt;" in line)
+    assert row.startswith("| &lt;script&gt;alert('x')&lt;/script&gt; \\| \\*bold\\* | ")
+    assert row.count(" | ") == 5  # the reader's pipe is escaped: still six cells
+    assert "&lt;/script&gt;" in (run / "turing" / "score.html").read_text()
+    for page in ("score.html", "study.html"):
+        assert "<script>alert" not in (run / "turing" / page).read_text()
+    # --license goes into the YAML front matter: one token, checked before anything is written.
+    other = tmp_path / "other"
+    assert main(["export", str(run), "--out", str(other), "--license", "mit\nx: <b>"]) == 2
+    assert not other.exists()
+
+
+def test_markdown_escapes_keep_every_value_on_its_line() -> None:
+    assert text("a\nb") == "a\\\\nb"  # renders as a\nb, on one line
+    assert text("x_y [z](javascript:1) `c` & ~") == r"x\_y \[z\](javascript:1) \`c\` &amp; \~"
+    assert code("/data/<img>") == "`/data/<img>`"  # a code span shows HTML as text
+    assert code("a``b") == "```a``b```" and code("`x") == "`` `x ``"
+    assert code("p\nq") == "`p\\nq`"

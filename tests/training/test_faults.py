@@ -28,6 +28,7 @@ from run_files import config as _config
 from run_files import records as _records
 from run_files import train_steps as _train_steps
 from run_files import wait_for_steps
+from safetensors import safe_open
 from safetensors.torch import load_file
 from tiny import TINY_ARGS
 
@@ -452,7 +453,7 @@ def test_corrupted_tensor_is_detected_and_named(tmp_path, capsys):
     for argv2 in (["train", "--resume", str(run), "--epochs", "2"],
                   ["generate", str(run), "--out", str(tmp_path / "g")]):  # fmt: skip
         _one_line_error(capsys, argv2, f"tensor {key} does not match its checksum",
-                        "--checkpoint NAME (this run has: epoch_0001)")  # fmt: skip
+                        "--checkpoint NAME (this run also has: epoch_0001)")  # fmt: skip
     # The periodic checkpoint holds the same state: resume from it.
     assert main(["train", "--resume", str(run), "--checkpoint", "epoch_0001", "--epochs",
                  "2"]) == 0  # fmt: skip
@@ -470,6 +471,107 @@ def test_checkpoint_of_another_size_is_one_line(tmp_path, capsys):
     save_checkpoint(last, Checkpoint(wide.tensors, load_checkpoint(last).meta))
     _one_line_error(capsys, ["train", "--resume", str(run), "--epochs", "2"],
                     "checkpoint's G does not fit", "in the checkpoint", "in the model")  # fmt: skip
+
+
+def _edit_header(path: Path, edit) -> None:
+    """Rewrite a safetensors file's header: `edit(metadata)` changes its dict of JSON strings."""
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    edit(header["__metadata__"])
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n :])
+
+
+def _set_z_dim(meta: dict) -> None:
+    spec = json.loads(meta["model_spec"])
+    spec["z_dim"] = "abc"
+    meta["model_spec"] = json.dumps(spec)
+
+
+def test_edited_checkpoint_metadata_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", *TINY, "--demo-images", "32", "--epochs", "1", "--steps-per-epoch", "2"]
+    assert main([*argv, "--checkpoint-every", "1", "--out", str(run)]) == 0
+    last = run / "checkpoints" / "last.safetensors"
+    good = last.read_bytes()
+    hint = "--checkpoint NAME (this run also has: epoch_0001)"
+    resume, generate = ["train", "--resume", str(run), "--epochs", "2"], ["generate", str(run)]
+    _edit_header(last, _set_z_dim)  # the metadata checksum sees the edit
+    for argv2 in (resume, [*generate, "--out", str(tmp_path / "g1")]):
+        _one_line_error(capsys, argv2, "its metadata does not match its checksum", hint)
+    # A checkpoint of an earlier version has no metadata checksum: the schema still sees it.
+    last.write_bytes(good)
+    _edit_header(last, lambda meta: (meta.pop("meta_checksum", None), _set_z_dim(meta)))
+    for argv2 in (resume, [*generate, "--out", str(tmp_path / "g2")]):
+        _one_line_error(capsys, argv2, "model_spec.z_dim must be an integer, got 'abc'", hint)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m["model_spec"].update(z_dim="abc"), "model_spec.z_dim must be an integer"),
+        (lambda m: m["model_spec"].update(z_dim=0), "model_spec.z_dim must be at least 1"),
+        (lambda m: m["model_spec"]["kwargs"].update(ngf="8"),
+         "model_spec.kwargs.ngf must be an integer, got '8'"),
+        (lambda m: m["model_spec"].update(classes="AB"), "model_spec.classes must be a list"),
+        (lambda m: m["state"]["counters"].update(step=2.5),
+         "state.counters.step must be an integer, got 2.5"),
+        (lambda m: m["state"]["sampler"].update(pos=None), "state.sampler.pos must be an integer"),
+        (lambda m: m["optG_param_groups"][0].update(lr="x"),
+         "optG_param_groups[0].lr must be a number, got 'x'"),
+        (lambda m: m.update(format="2"), "format must be an integer"),
+        (lambda m: m.pop("state"), "it has no state"),
+    ],
+)  # fmt: skip
+def test_checkpoint_metadata_is_checked_against_the_schema(tmp_path, capsys, edit, message):
+    """Metadata written wrongly (its checksum agrees): every reader says which key is wrong."""
+    run = tmp_path / "run"
+    argv = ["train", *TINY, "--demo-images", "32", "--epochs", "1", "--steps-per-epoch", "1"]
+    assert main([*argv, "--out", str(run)]) == 0
+    last = run / "checkpoints" / "last.safetensors"
+    ckpt = load_checkpoint(last)
+    edit(ckpt.meta)
+    save_checkpoint(last, ckpt)
+    capsys.readouterr()
+    hint = "this run has no other checkpoint"
+    _one_line_error(capsys, ["train", "--resume", str(run), "--epochs", "2"], message, hint)
+    if "state" not in message and "param_groups" not in message:  # all generate reads
+        _one_line_error(capsys, ["generate", str(run), "--out", str(tmp_path / "g")], message)
+
+
+def test_checkpoints_without_metadata_checksum_still_load(tmp_path):
+    """The metadata checksum is new: a checkpoint written before it (or before tensor
+    checksums) loads, is validated, and resumes; the next save adds both checksums."""
+    run = tmp_path / "run"
+    argv = ["train", *TINY, "--demo-images", "32", "--epochs", "1", "--steps-per-epoch", "2"]
+    assert main([*argv, "--out", str(run)]) == 0
+    last = run / "checkpoints" / "last.safetensors"
+    _edit_header(last, lambda meta: (meta.pop("meta_checksum"), meta.pop("checksums")))
+    assert load_checkpoint(last).model_spec().z_dim == 16
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    assert _counters(run)["step"] == 4
+    _edit_header(last, lambda meta: meta.pop("meta_checksum"))  # tensor checksums, no meta one
+    assert load_checkpoint(last).meta["state"]["counters"]["step"] == 4
+    assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0
+    with safe_open(str(last), framework="pt") as f:
+        assert {"checksums", "meta_checksum"} <= set(f.metadata())
+
+
+def test_damaged_only_checkpoint_says_there_is_no_other(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", *TINY, "--demo-images", "32", "--epochs", "1", "--steps-per-epoch", "1"]
+    assert main([*argv, "--out", str(run)]) == 0
+    last = run / "checkpoints" / "last.safetensors"
+    with last.open("r+b") as f:
+        f.seek(_tensor_offset(last, "D.main.0.weight") + 8)
+        f.write(b"\x7f\x7f\x7f\x7f")
+    for argv2 in (["train", "--resume", str(run), "--epochs", "2"],
+                  ["generate", str(run), "--out", str(tmp_path / "g")]):  # fmt: skip
+        err = _one_line_error(capsys, argv2, "does not match its checksum",
+                              "this run has no other checkpoint")  # fmt: skip
+        assert "none" not in err
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,17 +1,21 @@
 """`cxrgan export`: a release bundle of a run's generator that loads without cxrgan.
 
 BUNDLE/
-├── README.md              model card (YAML front matter for model hubs)
-├── generator.safetensors  G_ema's weights (the trained G when the run kept no EMA copy)
+├── README.md              model card (YAML front matter for model hubs; the weights' SHA-256)
+├── generator.safetensors  G_ema's weights (the trained G when the run kept no EMA copy), with a
+│                          checksum per tensor in its metadata, as checkpoints have
 ├── generator.py           the architecture as plain PyTorch source (see study/source.py)
 ├── model_spec.json        the architecture's name and arguments, as checkpoints store it
 ├── training_config.json   the run's config.json
 ├── load.py                about ten lines: torch + safetensors → sample PNGs
+├── verify.py              load.py's checks of the weights (study/bundle_verify.py, copied)
 └── samples.png            16 images from seed 0
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import shutil
 from pathlib import Path
@@ -23,10 +27,11 @@ from safetensors.torch import save_file
 
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
-from cxrgan.study.card import model_card
+from cxrgan.study import bundle_verify
+from cxrgan.study.card import check_license, model_card
 from cxrgan.study.make import write_text
 from cxrgan.study.source import check_equivalent, generator_source
-from cxrgan.training.checkpoint import load_checkpoint
+from cxrgan.training.checkpoint import load_checkpoint, tensor_checksum
 from cxrgan.training.generate import load_generator, sample_images
 from cxrgan.training.rundir import RunDir
 
@@ -34,12 +39,12 @@ SAMPLES = 16
 LOAD_PY = '''"""Sample the bundled generator with plain PyTorch + safetensors (no cxrgan needed)."""
 from pathlib import Path
 import torch
-from safetensors.torch import load_file
 from generator import Z_DIM, Generator, save_png, to_uint8
+from verify import verified_weights  # refuses weights changed since export, in one line
 
 here = Path(__file__).resolve().parent
 g = Generator()
-g.load_state_dict(load_file(here / "generator.safetensors"))
+g.load_state_dict(verified_weights(here))
 g.train()  # BatchNorm uses the batch's statistics, as cxrgan samples: draw 16 or more at once
 z = torch.randn(16, Z_DIM, generator=torch.Generator().manual_seed(0))
 with torch.no_grad():
@@ -59,6 +64,23 @@ def _grid(images: np.ndarray, cols: int = 4) -> Image.Image:
     return Image.fromarray(grid, "L")
 
 
+def _write_weights(
+    path: Path, g: torch.nn.Module, spec: dict, ema: bool, checkpoint: str
+) -> str:  # fmt: skip
+    """generator.safetensors, with a checksum per tensor in its metadata; its SHA-256."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}
+    meta = {
+        "model_spec": json.dumps(spec),
+        "format": "cxrgan-export-1",
+        "weights": "G_ema" if ema else "G",
+        "checkpoint": checkpoint,
+        "checksums": json.dumps({k: tensor_checksum(v) for k, v in tensors.items()}),
+    }
+    with atomic_path(path, ".safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def export_bundle(
     run: Path, out: Path, checkpoint: str = "last", license_id: str | None = None
 ) -> Path:
@@ -66,6 +88,7 @@ def export_bundle(
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise CxrganError(f"{out} is not empty; pick a new --out folder")
+    check_license(license_id)
     g = load_generator(run, checkpoint, "cpu")  # G_ema when the run kept one
     ckpt = load_checkpoint(RunDir.open(run).checkpoint(checkpoint))
     spec = ckpt.model_spec().to_dict()
@@ -75,15 +98,8 @@ def export_bundle(
     check_equivalent(g, source)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "generator.py", source)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}
-    meta = {
-        "model_spec": json.dumps(spec),
-        "format": "cxrgan-export-1",
-        "weights": "G_ema" if ema else "G",
-        "checkpoint": checkpoint,
-    }
-    with atomic_path(out / "generator.safetensors", ".safetensors") as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+    sha256 = _write_weights(out / bundle_verify.WEIGHTS, g, spec, ema, checkpoint)
+    write_text(out / "verify.py", inspect.getsource(bundle_verify))
     write_text(out / "model_spec.json", json.dumps(spec, indent=1) + "\n")
     if (run / "config.json").is_file():
         shutil.copyfile(run / "config.json", out / "training_config.json")
@@ -95,5 +111,5 @@ def export_bundle(
     images = sample_images(g, SAMPLES, 0, "cpu", labels=labels)
     with atomic_path(out / "samples.png", ".png") as tmp:
         _grid(images).save(tmp)
-    write_text(out / "README.md", model_card(run, spec, checkpoint, ema, license_id))
+    write_text(out / "README.md", model_card(run, spec, checkpoint, ema, license_id, sha256))
     return out

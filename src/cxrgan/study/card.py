@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from cxrgan.errors import CxrganError
+from cxrgan.study.markdown import code, text
 
 KERMANY = {
     "name": "Kermany chest X-ray pneumonia set (Guangzhou Women and Children's Medical Center)",
@@ -21,6 +25,13 @@ KERMANY = {
 EVALUATION = "evaluation.json"
 UTILITY = "utility.json"
 TURING = "turing.json"
+TAGS = ("gan", "medical-imaging", "chest-x-ray", "synthetic-data", "image-generation", "cxrgan",
+        "not-for-clinical-use")  # fmt: skip
+# The settings the card names (all of them are in training_config.json).
+SETTINGS_SHOWN = ("recipe", "model", "loss", "augment", "hflip", "ema_kimg", "g_lr", "d_lr",
+                  "batch_size", "epochs", "steps_per_epoch", "minutes", "seed")  # fmt: skip
+# A license id as model hubs spell them (cc-by-4.0, apache-2.0, openrail++, other).
+LICENSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")
 
 
 def read_json(path: Path) -> Any:
@@ -104,39 +115,64 @@ def _duration(seconds: float | None) -> str:
 
 
 def model_card(
-    run: Path, spec: dict[str, Any], checkpoint: str, ema: bool, license_id: str | None
+    run: Path,
+    spec: dict[str, Any],
+    checkpoint: str,
+    ema: bool,
+    license_id: str | None,
+    weights_sha256: str,
 ) -> str:
+    """README.md of a bundle. Every value a user chose (class folders, reader names, paths) is
+    escaped (study/markdown.py): the card shows it as text, never as markup."""
     f = training_facts(run)
-    cfg, ds, info = f["config"], f["dataset"], f["info"]
-    kermany = is_kermany(ds)
+    kermany = is_kermany(f["dataset"])
+    evaluation = read_json(run / EVALUATION)
+    metrics = (evaluation or {}).get("metrics") or {}
+    sections = (
+        _front_matter(spec, kermany, license_id),
+        _files(spec, checkpoint, ema, weights_sha256),
+        _training_data(f, spec, kermany),
+        _recipe(f["config"], spec),
+        _time_and_hardware(f),
+        _quality(evaluation, metrics, f["last_eval"]),
+        _memorisation(metrics),
+        _utility(read_json(run / UTILITY)),
+        _turing(read_json(run / TURING)),
+        _use(f["info"]),
+    )
+    return "\n".join(line for section in sections for line in section)
+
+
+def check_license(license_id: str | None) -> None:
+    """--license goes into the card's YAML unquoted: one plain token, or a one-line error."""
+    if license_id is not None and not LICENSE_ID.fullmatch(license_id):
+        raise CxrganError(
+            f"--license {license_id!r} is not a license id: use letters, digits and . + - only "
+            "(e.g. cc-by-4.0, apache-2.0, other)"
+        )
+
+
+def _front_matter(spec: dict[str, Any], kermany: bool, license_id: str | None) -> list[str]:
+    check_license(license_id)
     lic = license_id or (KERMANY["license"] if kermany else "other")
-    classes = ds.get("classes") or {}
-    formats = file_formats(ds.get("root"))
-    front = [
+    pipeline = "image-generation" if spec.get("c_dim") else "unconditional-image-generation"
+    return [
         "---",
         f"license: {lic}",
         "library_name: pytorch",
         "tags:",
-        "  - gan",
-        "  - medical-imaging",
-        "  - chest-x-ray",
-        "  - synthetic-data",
-        "  - image-generation",
-        "  - cxrgan",
-        "  - not-for-clinical-use",
-    ]
-    if kermany:
-        front += ["datasets:", f"  - {KERMANY['hub']}"]
-    front += [
-        "pipeline_tag: unconditional-image-generation"
-        if not spec.get("c_dim")
-        else "pipeline_tag: image-generation",
+        *(f"  - {tag}" for tag in TAGS),
+        *(["datasets:", f"  - {KERMANY['hub']}"] if kermany else []),
+        f"pipeline_tag: {pipeline}",
         "---",
         "",
     ]
-    out = [
-        *front,
-        f"# Synthetic chest X-ray generator ({spec['name']}, {spec['resolution']} px)",
+
+
+def _files(spec: dict[str, Any], checkpoint: str, ema: bool, sha256: str) -> list[str]:
+    weights = " (the EMA copy, G_ema)" if ema else " (the trained G; the run kept no EMA copy)"
+    return [
+        f"# Synthetic chest X-ray generator ({text(spec['name'])}, {spec['resolution']} px)",
         "",
         "**Not for clinical use or diagnosis.** The images this model makes are synthetic: they "
         "show no patient, carry no diagnosis, and must not be used to diagnose, screen or treat "
@@ -144,12 +180,14 @@ def model_card(
         "",
         "## Files",
         "",
-        "- `generator.safetensors`: the generator's weights"
-        + (" (the EMA copy, G_ema)" if ema else " (the trained G; the run kept no EMA copy)")
-        + f", from checkpoint `{checkpoint}`; the model spec is in its metadata too",
+        f"- `generator.safetensors`: the generator's weights{weights}, from checkpoint "
+        f"{code(checkpoint)}; the model spec and a checksum per tensor are in its metadata",
+        f"- SHA-256 of `generator.safetensors`: `{sha256}`",
         "- `model_spec.json`: the architecture and its arguments",
         "- `generator.py`: the architecture as plain PyTorch (no cxrgan needed)",
         "- `load.py`: loads the bundle with torch + safetensors and writes sample PNGs",
+        "- `verify.py`: what `load.py` checks first: the SHA-256 above and the tensors' "
+        "checksums; it refuses weights that fail either",
         "- `samples.png`: 16 images from seed 0",
         "",
         "```",
@@ -157,23 +195,26 @@ def model_card(
         "python load.py          # writes sample_00.png ... sample_15.png",
         "```",
         "",
-        "## Training data",
-        "",
-        f"- images: {ds.get('count', 'unknown')}"
-        + (" (synthetic phantoms, not X-rays)" if ds.get("synthetic") else ""),
     ]
-    for cls, count in classes.items():
-        out.append(f"  - {cls or '(no class)'}: {count}")
+
+
+def _training_data(f: dict[str, Any], spec: dict[str, Any], kermany: bool) -> list[str]:
+    ds, cfg = f["dataset"], f["config"]
+    synthetic = " (synthetic phantoms, not X-rays)" if ds.get("synthetic") else ""
+    out = ["## Training data", "", f"- images: {text(ds.get('count', 'unknown'))}{synthetic}"]
+    for cls, count in (ds.get("classes") or {}).items():
+        out.append(f"  - {text(cls) if cls else '(no class)'}: {text(count)}")
     if ds.get("skipped"):
-        out.append(f"- skipped (unreadable) files: {ds['skipped']}")
+        out.append(f"- skipped (unreadable) files: {text(ds['skipped'])}")
+    formats = file_formats(ds.get("root"))
     if formats:
-        out.append("- file formats: " + ", ".join(f"{k}: {v}" for k, v in formats.items()))
+        out.append("- file formats: " + ", ".join(f"{text(k)}: {v}" for k, v in formats.items()))
     out.append(
-        f"- preprocessing: grayscale, fitted to {cfg.get('image_size', spec['resolution'])}"
-        f" px by `{cfg.get('fit', 'crop')}`"
+        f"- preprocessing: grayscale, fitted to {text(cfg.get('image_size', spec['resolution']))}"
+        f" px by {code(cfg.get('fit', 'crop'))}"
     )
     if ds.get("fingerprint"):
-        out.append(f"- fingerprint (sha256 of the sorted file list): `{ds['fingerprint']}`")
+        out.append(f"- fingerprint (sha256 of the sorted file list): {code(ds['fingerprint'])}")
     if kermany:
         out += [
             f"- source: {KERMANY['name']}",
@@ -182,114 +223,122 @@ def model_card(
         ]
     else:
         out.append("- source and licence: not recorded; state them before publishing")
-    out += [
-        "",
+    return [*out, ""]
+
+
+def _recipe(cfg: dict[str, Any], spec: dict[str, Any]) -> list[str]:
+    classes = f", {spec['c_dim']} classes" if spec.get("c_dim") else ", unconditional"
+    kwargs = f", {text(spec['kwargs'])}" if spec.get("kwargs") else ""
+    out = [
         "## Recipe and settings",
         "",
-        f"- architecture: `{spec['name']}`, z_dim {spec['z_dim']}, {spec['resolution']} px, "
-        f"{spec.get('channels', 1)} channel(s)"
-        + (f", {spec['c_dim']} classes" if spec.get("c_dim") else ", unconditional")
-        + (f", {spec['kwargs']}" if spec.get("kwargs") else ""),
+        f"- architecture: {code(spec['name'])}, z_dim {spec['z_dim']}, {spec['resolution']} px, "
+        f"{spec.get('channels', 1)} channel(s){classes}{kwargs}",
     ]
-    keys = (
-        "recipe",
-        "model",
-        "loss",
-        "augment",
-        "hflip",
-        "ema_kimg",
-        "g_lr",
-        "d_lr",
-        "batch_size",
-        "epochs",
-        "steps_per_epoch",
-        "minutes",
-        "seed",
-    )
-    shown = [f"{k} {cfg[k]}" for k in keys if k in cfg and cfg[k] is not None]
+    shown = [f"{k} {text(cfg[k])}" for k in SETTINGS_SHOWN if cfg.get(k) is not None]
     if shown:
         out.append("- settings: " + ", ".join(shown))
-    out.append(
-        "- all settings: `config.json` of the training run (copied here as `training_config.json`)"
-    )
     out += [
-        "",
-        "## Training time and hardware",
-        "",
-        f"- {f['steps']} steps over {f['epochs']} epoch(s); stopped: {f['stop']}",
-        f"- training time: {_duration(f['elapsed_s'])}",
-        f"- device: {info.get('device', 'unknown')}; torch {info.get('torch_version', '?')}, "
-        f"cxrgan {info.get('cxrgan_version', '?')}, Python {info.get('python_version', '?')}",
-        "",
-        "## Quality on held-out images",
+        "- all settings: `config.json` of the training run (copied here as `training_config.json`)",
         "",
     ]
-    ev = read_json(run / EVALUATION)
-    metrics = (ev or {}).get("metrics") or {}
+    return out
+
+
+def _time_and_hardware(f: dict[str, Any]) -> list[str]:
+    info = f["info"]
+    versions = (
+        f"torch {text(info.get('torch_version', '?'))}, cxrgan "
+        f"{text(info.get('cxrgan_version', '?'))}, Python {text(info.get('python_version', '?'))}"
+    )
+    return [
+        "## Training time and hardware",
+        "",
+        f"- {text(f['steps'])} steps over {text(f['epochs'])} epoch(s); stopped: {text(f['stop'])}",
+        f"- training time: {_duration(f['elapsed_s'])}",
+        f"- device: {text(info.get('device', 'unknown'))}; {versions}",
+        "",
+    ]
+
+
+def _quality(
+    evaluation: Any, metrics: dict[str, Any], last_eval: dict[str, Any] | None
+) -> list[str]:
+    out = ["## Quality on held-out images", ""]
     if metrics:
         out += [
-            f"Measured by `cxrgan evaluate` against `{ev.get('real')}` at "
-            f"{ev.get('image_size')} px (`{EVALUATION}` of the run):",
+            f"Measured by `cxrgan evaluate` against {code(evaluation.get('real'))} at "
+            f"{text(evaluation.get('image_size'))} px (`{EVALUATION}` of the run):",
             "",
             "| metric | value |",
             "|---|---|",
         ]
-        for k in ("fwd", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"):
-            if k in metrics:
-                out.append(f"| {k} | {_num(metrics[k])} |")
+        keys = ("fwd", "kid_mean", "kid_std", "precision", "recall", "density", "coverage")
+        out += [f"| {k} | {text(_num(metrics[k]))} |" for k in keys if k in metrics]
     else:
         out.append(
             "Not measured yet. Run `cxrgan evaluate --real HELDOUT_DIR --fake RUN --json "
             f"RUN/{EVALUATION}` on images the model never saw, then export again."
         )
-    if f["last_eval"]:
-        e = f["last_eval"]
+    if last_eval:
+        e = last_eval
+        floor = e.get("fwd_floor")
         out += [
             "",
-            f"During training (step {e['step']}, on training images): FWD "
-            f"{_num(e.get('fwd'))}, KID {_num(e.get('kid_mean'))}"
-            + (f", real-vs-real FWD floor {_num(e['fwd_floor'])}" if e.get("fwd_floor") else ""),
+            f"During training (step {text(e['step'])}, on training images): FWD "
+            f"{text(_num(e.get('fwd')))}, KID {text(_num(e.get('kid_mean')))}"
+            + (f", real-vs-real FWD floor {text(_num(floor))}" if floor else ""),
         ]
-    out += ["", "## Memorisation", ""]
+    return [*out, ""]
+
+
+def _memorisation(metrics: dict[str, Any]) -> list[str]:
+    out = ["## Memorisation", ""]
     if metrics.get("memorised_share") is not None:
         out.append(
-            f"Memorised share: {_num(metrics['memorised_share'])} of generated images are nearer "
-            "a training image than 99 % of training pairs are (`cxrgan evaluate` against the "
-            "training folder)."
+            f"Memorised share: {text(_num(metrics['memorised_share']))} of generated images are "
+            "nearer a training image than 99 % of training pairs are (`cxrgan evaluate` against "
+            "the training folder)."
         )
     else:
         out.append(f"Not measured (`cxrgan evaluate` writes `memorised_share` to {EVALUATION}).")
-    utility = read_json(run / UTILITY)
-    if isinstance(utility, dict):
-        out += ["", "## Utility", ""]
-        out += [f"- {k}: {_num(v)}" for k, v in utility.items() if isinstance(v, int | float)]
-    turing = read_json(run / TURING)
-    score = (
-        read_json(Path(turing["score"]))
-        if isinstance(turing, dict) and turing.get("score")
-        else None
-    )
-    if isinstance(score, dict):
-        ag = score.get("agreement") or {}
-        out += [
-            "",
-            "## Visual Turing test",
-            "",
-            f"{len(score.get('readers', []))} reader(s) judged {score.get('images')} images "
-            f"({score.get('reals')} real, {score.get('fakes')} generated): mean accuracy "
-            f"{_share(score.get('mean_accuracy'))} (0.5 is chance); Fleiss' κ "
-            f"{_share(ag.get('fleiss_kappa'))}.",
-            "",
-            "| reader | accuracy | sensitivity | specificity | p | AUC |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in score.get("readers", []):
-            out.append(
-                f"| {r['reader']} | {_share(r['accuracy'])} | {_share(r['sensitivity'])} | "
-                f"{_share(r['specificity'])} | {_num(r['p_value'], 3)} | {_share(r['auc'])} |"
-            )
-    out += [
+    return [*out, ""]
+
+
+def _utility(utility: Any) -> list[str]:
+    if not isinstance(utility, dict):
+        return []
+    numbers = [(k, v) for k, v in utility.items() if isinstance(v, int | float)]
+    return ["## Utility", "", *(f"- {text(k)}: {text(_num(v))}" for k, v in numbers), ""]
+
+
+def _turing(link: Any) -> list[str]:
+    score = read_json(Path(link["score"])) if isinstance(link, dict) and link.get("score") else None
+    if not isinstance(score, dict):
+        return []
+    agreement = score.get("agreement") or {}
+    readers = score.get("readers", [])
+    out = [
+        "## Visual Turing test",
         "",
+        f"{len(readers)} reader(s) judged {text(score.get('images'))} images "
+        f"({text(score.get('reals'))} real, {text(score.get('fakes'))} generated): mean accuracy "
+        f"{_share(score.get('mean_accuracy'))} (0.5 is chance); Fleiss' κ "
+        f"{_share(agreement.get('fleiss_kappa'))}.",
+        "",
+        "| reader | accuracy | sensitivity | specificity | p | AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in readers:
+        out.append(
+            f"| {text(r['reader'])} | {_share(r['accuracy'])} | {_share(r['sensitivity'])} | "
+            f"{_share(r['specificity'])} | {text(_num(r['p_value'], 3))} | {_share(r['auc'])} |"
+        )
+    return [*out, ""]
+
+
+def _use(info: dict[str, Any]) -> list[str]:
+    return [
         "## Intended use",
         "",
         "Research on generative models and synthetic data: augmenting or balancing training "
@@ -303,7 +352,6 @@ def model_card(
         "- Generated images may reproduce training images (see Memorisation); do not treat "
         "them as free of the training data's licence or of patient data.",
         "",
-        f"Made with cxrgan {info.get('cxrgan_version', '')} (`cxrgan export`).",
+        f"Made with cxrgan {text(info.get('cxrgan_version', ''))} (`cxrgan export`).",
         "",
     ]
-    return "\n".join(out)

@@ -15,6 +15,7 @@ import builtins
 import re
 import sys
 import textwrap
+from copy import deepcopy
 
 import torch
 from torch import fx, nn
@@ -159,18 +160,20 @@ def generator_source(g: Generator, title: str) -> str:
 
 
 def check_equivalent(g: Generator, source: str) -> None:
-    """The written source, run on the generator's weights, gives the generator's images."""
+    """The written source, run on the generator's weights, gives the generator's images.
+
+    Both run on copies: a forward in train mode moves BatchNorm's running statistics, and the
+    bundle holds the checkpoint's own."""
     scope: dict = {"__name__": "cxrgan_export_check"}
     exec(compile(source, "generator.py", "exec"), scope)  # the source just written
     copy = scope["Generator"]()
     copy.load_state_dict(g.state_dict(), strict=True)
+    reference = deepcopy(g)
     z = torch.randn(4, g.z_dim, generator=torch.Generator().manual_seed(0))
     c = torch.arange(4) % g.c_dim if g.c_dim else None
-    was = g.training
-    g.train()
+    reference.train()
     copy.train()
     with torch.no_grad():
-        expected, got = g(z, c), copy(z, c) if c is not None else copy(z)
-    g.train(was)
+        expected, got = reference(z, c), copy(z, c) if c is not None else copy(z)
     if not torch.allclose(expected, got, atol=1e-5):
         raise CxrganError(f"the exported source of {type(g).__name__} does not reproduce it")

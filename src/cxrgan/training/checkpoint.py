@@ -2,8 +2,10 @@
 
 Everything loads without unpickling: tensors in safetensors, the rest as JSON metadata.
 Files are written to a temporary name and renamed, so a crash never leaves a torn file. Each
-tensor's bytes have a checksum in the metadata (`checksums`), verified on load, so bytes damaged
-after the write are an error naming the tensor rather than a run that seems to diverge.
+tensor's bytes have a checksum in the metadata (`checksums`), and the metadata has one too
+(`meta_checksum`), verified on load, so bytes damaged after the write are an error naming the
+tensor rather than a run that seems to diverge; the metadata's values are also checked against
+the schema (checkpoint_schema.py), so a wrongly typed one is a one-line error, not a TypeError.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from torch import Tensor, nn
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
 from cxrgan.models import ModelSpec
+from cxrgan.training.checkpoint_schema import meta_problem
+
+# The metadata key of the checksum over the rest of the metadata. Files written before it have
+# none: they load, and their metadata is still checked against the schema.
+META_CHECKSUM = "meta_checksum"
 
 
 @dataclass
@@ -110,16 +117,24 @@ def tensor_checksum(t: Tensor) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
+def meta_checksum(strings: dict[str, str]) -> str:
+    """blake2b (16 bytes) of the header's metadata strings, sorted by key, but for its own."""
+    text = json.dumps(sorted((k, v) for k, v in strings.items() if k != META_CHECKSUM))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
-    """Atomically write the checkpoint's tensors and JSON-able meta (with the tensors' checksums)
-    to `path`. A full or read-only disk raises OSError naming `path`; the file there before is
-    kept whole."""
+    """Atomically write the checkpoint's tensors and JSON-able meta (with the tensors' checksums
+    and one over the metadata) to `path`. A full or read-only disk raises OSError naming
+    `path`; the file there before is kept whole."""
     # safetensors needs contiguous, non-shared CPU tensors (channels_last params are neither).
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in ckpt.tensors.items()}
     meta = {**ckpt.meta, "checksums": {k: tensor_checksum(v) for k, v in plain.items()}}
+    strings = {k: json.dumps(v) for k, v in meta.items()}
+    strings[META_CHECKSUM] = json.dumps(meta_checksum(strings))  # JSON, as every other value
     with atomic_path(path) as tmp:
         try:
-            save_file(plain, str(tmp), metadata={k: json.dumps(v) for k, v in meta.items()})
+            save_file(plain, str(tmp), metadata=strings)
         except SafetensorError as exc:  # an I/O error inside safetensors: make it an OSError
             code = re.search(r"os error (\d+)", str(exc))
             num = int(code.group(1)) if code else errno.EIO
@@ -127,41 +142,60 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
 
 
 def choose_hint(path: Path) -> str:
-    """What to do about an unusable checkpoint: the other checkpoints of its run, by name."""
+    """What to do about a missing or unusable checkpoint: the run's others, by name."""
     others = sorted(p.name.removesuffix(".safetensors") for p in path.parent.glob("*.safetensors")
                     if p != path)  # fmt: skip
-    have = ", ".join(others) if others else "none"
-    return f"pick another with --checkpoint NAME (this run has: {have})"
+    if not path.is_file():
+        have = ", ".join(others)
+        return f"pick one with --checkpoint NAME (this run has: {have})" if others else (
+            "this run has no checkpoint yet")  # fmt: skip
+    if others:
+        return f"pick another with --checkpoint NAME (this run also has: {', '.join(others)})"
+    return "this run has no other checkpoint: restore the file from a copy, or train again"
 
 
-def load_checkpoint(path: Path) -> Checkpoint:
-    """A checkpoint, its tensors checked against the checksums it was written with (files of
-    cxrgan versions before checksums load unchecked). Every failure is one line that names
-    --checkpoint and the run's other checkpoints."""
+def load_checkpoint(path: Path, require: tuple[str, ...] = ()) -> Checkpoint:
+    """A checkpoint, its tensors and metadata checked against the checksums it was written with
+    (files of earlier versions, without them, load unchecked), its metadata against the schema
+    (training/checkpoint_schema.py), which must hold the keys `require` names. Every failure is
+    one line that names --checkpoint and the run's other checkpoints."""
     if not path.is_file():
         raise CxrganError(f"checkpoint not found: {path}; {choose_hint(path)}")
+
+    def refuse(why: str) -> CxrganError:
+        return CxrganError(f"cannot read checkpoint {path}: {why}; {choose_hint(path)}")
+
     try:
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as f:
             raw = f.metadata() or {}
-        meta = {k: json.loads(v) for k, v in raw.items()}
+        stored = json.loads(raw.get(META_CHECKSUM, "null"))
+        meta = {k: json.loads(v) for k, v in raw.items() if k != META_CHECKSUM}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CxrganError(f"cannot read checkpoint {path}: {exc}; {choose_hint(path)}") from None
-    checksums = meta.pop("checksums", None)
-    if isinstance(checksums, dict):
-        for key in sorted(checksums.keys() | tensors.keys()):
-            if key not in tensors or key not in checksums:
-                what = "missing" if key not in tensors else "has no checksum"
-                raise CxrganError(
-                    f"cannot read checkpoint {path}: tensor {key} is {what} (the file was "
-                    f"altered after it was written); {choose_hint(path)}"
-                )
-            if tensor_checksum(tensors[key]) != checksums[key]:
-                raise CxrganError(
-                    f"cannot read checkpoint {path}: tensor {key} does not match its checksum "
-                    f"(the file was damaged after it was written); {choose_hint(path)}"
-                )
+        raise refuse(str(exc)) from None
+    if stored is not None and stored != meta_checksum(raw):
+        raise refuse("its metadata does not match its checksum (the file was altered after it "
+                     "was written)")  # fmt: skip
+    problem = _tensors_problem(tensors, meta.pop("checksums", None))
+    problem = problem or meta_problem(meta, require)
+    if problem:
+        raise refuse(problem)
     return Checkpoint(tensors, meta)
+
+
+def _tensors_problem(tensors: dict[str, Tensor], checksums: Any) -> str | None:
+    if not isinstance(checksums, dict):  # written before checksums
+        return None
+    for key in sorted(checksums.keys() | tensors.keys()):
+        if key not in tensors or key not in checksums:
+            what = "missing" if key not in tensors else "has no checksum"
+            return f"tensor {key} is {what} (the file was altered after it was written)"
+        if tensor_checksum(tensors[key]) != checksums[key]:
+            return (
+                f"tensor {key} does not match its checksum (the file was damaged after it was "
+                "written)"
+            )
+    return None
 
 
 def saved_counters(path: Path) -> dict[str, Any] | None:

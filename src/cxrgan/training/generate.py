@@ -14,7 +14,7 @@ from cxrgan.data.pixels import to_uint8
 from cxrgan.errors import CxrganError
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.models.base import Generator
-from cxrgan.training.checkpoint import load_checkpoint
+from cxrgan.training.checkpoint import choose_hint, load_checkpoint
 from cxrgan.training.rundir import RunDir
 
 # BatchNorm in training mode normalises by batch statistics, as when the tutorial draws its
@@ -59,11 +59,9 @@ def load_model(
     prefix = "G" if raw or not ckpt.has("G_ema") else "G_ema"
     bad = ckpt.non_finite(prefix)
     if bad is not None:  # it would draw NaN images: black or noise, never a chest
-        others = [p.stem for p in sorted(run.checkpoints.glob("*.safetensors")) if p != path]
         raise CxrganError(
             f"checkpoints/{checkpoint} of {run_dir} holds NaN/inf weights ({bad}): the run "
-            f"diverged; pick another with --checkpoint NAME (this run has: "
-            f"{', '.join(others) or 'none'})"
+            f"diverged; {choose_hint(path)}"
         )
     spec = ckpt.model_spec()
     g, _ = build_models(spec)

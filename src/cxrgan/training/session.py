@@ -27,7 +27,8 @@ from cxrgan.recipes import RECIPES
 from cxrgan.reporting.html_report import write_report
 from cxrgan.reporting.plots import save_grid
 from cxrgan.training import distributed as ddp
-from cxrgan.training.checkpoint import Checkpoint, load_checkpoint, saved_counters
+from cxrgan.training.checkpoint import Checkpoint, choose_hint, load_checkpoint, saved_counters
+from cxrgan.training.checkpoint_schema import RESUME_KEYS
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
 from cxrgan.training.trainer import (
     build_trainer,
@@ -187,12 +188,12 @@ def _resume_checkpoint(run: RunDir, name: str) -> Checkpoint | None:
             "one): starting it again from step 0 with its settings"
         )
         return None
-    ckpt = load_checkpoint(run.checkpoint(name))
+    ckpt = load_checkpoint(run.checkpoint(name), require=RESUME_KEYS)
     bad = ckpt.non_finite("G", "D", "G_ema")
     if bad is not None:
         raise CxrganError(
-            f"checkpoints/{name} holds NaN/inf weights ({bad}): resume from a finite one with "
-            f"--checkpoint NAME (this run has: {', '.join(run.checkpoint_names())})"
+            f"checkpoints/{name} holds NaN/inf weights ({bad}): resume from a finite one; "
+            f"{choose_hint(run.checkpoint(name))}"
         )
     return ckpt
 

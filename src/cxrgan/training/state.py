@@ -15,17 +15,10 @@ from torch import Tensor, nn
 
 from cxrgan.models import ModelSpec
 from cxrgan.training.checkpoint import Checkpoint, model_tensors, optimizer_tensors
+from cxrgan.training.checkpoint_schema import Counters
 from cxrgan.training.sampler import BatchSampler
 
 FORMAT_VERSION = 2  # 1: cxrgan 0.1 (no model spec, D ended in a Sigmoid)
-
-
-@dataclass
-class Counters:
-    epoch: int = 0  # completed epochs
-    step: int = 0  # completed optimiser steps, across resumes
-    step_in_epoch: int = 0
-    elapsed_s: float = 0.0  # training time (evaluation excluded), across resumes
 
 
 @dataclass
