@@ -118,7 +118,7 @@ def test_classes_with_too_few_images_are_reported_not_fatal(
     one = _classes(tmp_path / "one", {"NORMAL": 12, "PNEUMONIA": 1}, seed=2)
     result = _evaluate(real, one, tmp_path / "one.json")
     alone = result["per_class"]["PNEUMONIA"]
-    assert set(alone["skipped"]) == {"fwd", "kid", "prdc"}
+    assert set(alone["skipped"]) == {"fwd", "kid", "prdc", "texture"}
     assert alone["metrics"]["fwd"] is None and alone["metrics"]["memorised_share"] is not None
     assert result["metrics"]["fwd"] is not None  # overall: 13 generated images
 

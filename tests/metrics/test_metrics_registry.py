@@ -60,7 +60,7 @@ def test_the_built_in_entries_in_order() -> None:
     assert key_info() == METRICS
     assert class_table_keys() == CLASS_TABLE_KEYS
     assert "kid_subsets" not in CLASS_TABLE_KEYS and "nn_threshold" not in CLASS_TABLE_KEYS
-    assert minimum_images() == {"fwd": 2, "kid": 2, "prdc": 6, "texture": 1, "memorisation": 2}
+    assert minimum_images() == {"fwd": 2, "kid": 2, "prdc": 6, "texture": 2, "memorisation": 2}
     assert minimum_images(k=3)["prdc"] == 4
 
 

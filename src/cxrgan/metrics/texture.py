@@ -37,6 +37,6 @@ TEXTURE = Metric(
         )
     },
     compute=_texture,
-    min_images=1,
-    needs="one image per set",
+    min_images=2,
+    needs="a mean over images, not one image's detail",
 )
