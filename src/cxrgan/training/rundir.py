@@ -209,6 +209,28 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+def lock_holder(root: Path) -> str | None:
+    """Who trains the run at `root` now, as the lock's error names them; None when no process
+    does. The lock is tried and let go at once (a reader's probe, not a claim)."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(Path(root) / LOCK_NAME, os.O_RDONLY)
+    except OSError:  # no lock file: nothing ever trained there
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_holder(fd)
+    except OSError:
+        return None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read_holder(fd: int) -> str:
     """Who holds a run's lock, from what it wrote into RUN/.lock."""
     try:
