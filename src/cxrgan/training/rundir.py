@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 from datetime import datetime
@@ -22,10 +23,12 @@ try:
 except ImportError:  # Windows: no flock; a run directory is not locked there
     fcntl = None  # type: ignore[assignment]
 
-# Exit statuses of `cxrgan train` (docs/reliability.md); 2 is any one-line error.
+# Exit statuses of `cxrgan train` (docs/reliability.md).
+EXIT_ERROR = 2  # any one-line error
 EXIT_DIVERGED = 3  # non-finite losses or weights: --on-nan stop, or rollbacks exhausted
 EXIT_SIGINT = 130  # interrupted by Ctrl-C (SIGINT), checkpoints/last saved: 128 + 2
 EXIT_SIGTERM = 143  # interrupted by SIGTERM (kill, a scheduler's preemption): 128 + 15
+EXIT_KILLED = 128  # + N: a process of the run was killed by signal N (137: SIGKILL, kill -9)
 
 LOCK_NAME = ".lock"  # in the run directory: who trains it now (see RunDir.lock)
 
@@ -38,7 +41,17 @@ def exit_status(stopped: dict[str, Any] | None) -> int:
         return EXIT_SIGTERM if stopped.get("signal") == "SIGTERM" else EXIT_SIGINT
     if reason.startswith("diverged"):
         return EXIT_DIVERGED
+    if reason.startswith("failed"):  # a write error, or a rank killed under --nproc
+        return killed_status(stopped["signal"]) if "signal" in stopped else EXIT_ERROR
     return 0
+
+
+def killed_status(name: str) -> int:
+    """The shell's status of a process killed by the signal `name` (SIGKILL: 137)."""
+    try:
+        return EXIT_KILLED + signal.Signals[name].value
+    except KeyError:  # not a signal's name: config.json was edited
+        return EXIT_ERROR
 
 
 def now_iso() -> str:
