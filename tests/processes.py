@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -60,6 +61,14 @@ def kill_all(procs: dict[int, str]) -> None:
     for pid in alive(procs):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def stop_tree(proc: subprocess.Popen, known: dict[int, str]) -> None:
+    """Clean-up after a test, failed or not: `proc`, what runs below it, and `known` (processes
+    of its tree found earlier, which its death may have orphaned)."""
+    kill_all({**known, **descendants(proc.pid)})
+    proc.kill()
+    proc.wait()
 
 
 def rank_pid(marker: str, rank: int, timeout: float = 30) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from processes import alive, descendants, kill_all, rank_pid, stat, wait_gone
+from processes import alive, descendants, kill_all, rank_pid, stat, stop_tree, wait_gone
 from run_files import config as _config
 from run_files import train_steps as _train_steps
 from run_files import wait_for_steps
@@ -116,10 +116,12 @@ def test_an_untied_child_outlives_its_parent():
 
 
 def _nproc(run: Path, marker: str, *args: str) -> subprocess.Popen:
+    """`cxrgan train --nproc 2`, its output in files beside RUN: a pipe would stay open in any
+    process that survives the launcher, and reading it would wait for that one too."""
     cmd = [sys.executable, "-m", "cxrgan", "train", *TINY, "--epochs", "1", "--out", str(run),
            "--nproc", "2", *args]  # fmt: skip
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(CXRGAN_TEST=marker))  # fmt: skip
+    with open(f"{run}.out", "w") as out, open(f"{run}.err", "w") as err:
+        return subprocess.Popen(cmd, stdout=out, stderr=err, env=_env(CXRGAN_TEST=marker))
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="needs torch.distributed")
@@ -132,10 +134,10 @@ def test_kill_9_of_the_nproc_launcher_stops_torchrun_and_every_rank(tmp_path):
         tree = descendants(launcher.pid)
         assert len(tree) >= 3, tree  # torchrun and its two ranks
         launcher.kill()
-        launcher.communicate()
+        launcher.wait()
         wait_gone(tree, GONE_S)
     finally:
-        kill_all(tree)
+        stop_tree(launcher, tree)
     # torchrun got SIGTERM and passed it on: the ranks stopped together and saved.
     stopped = _config(run)["stopped"]
     assert stopped["reason"] == "interrupted" and stopped["signal"] == "SIGTERM"
@@ -149,10 +151,10 @@ def test_a_rank_killed_under_nproc_exits_137_says_so_and_is_recorded(tmp_path, c
     try:
         wait_for_steps(run, launcher, 2)
         os.kill(rank_pid(marker, 1), signal.SIGKILL)  # the out-of-memory killer, say
-        _, err = launcher.communicate(timeout=180)
+        launcher.wait(timeout=180)
     finally:
-        kill_all(descendants(launcher.pid))
-        launcher.kill()
+        stop_tree(launcher, {})
+    err = Path(f"{run}.err").read_text()
     assert launcher.returncode == 128 + signal.SIGKILL == 137, err[-3000:]
     assert "its own message is above" not in err
     line = (f"cxrgan train: rank 1 was killed by SIGKILL, which leaves no message (kill -9, or "
@@ -216,7 +218,7 @@ def test_kill_9_of_a_sweep_stops_its_member_and_the_rerun_finishes_the_sweep(tmp
         first.wait()
         wait_gone(members, GONE_S)
     finally:
-        kill_all(members)
+        stop_tree(first, members)
     stopped = _config(run)["stopped"]  # the member got SIGTERM and saved checkpoints/last
     assert stopped["reason"] == "interrupted" and stopped["signal"] == "SIGTERM", stopped
     assert "interrupted by SIGTERM" in (sweep / "runs" / f"{run.name}.log").read_text()
