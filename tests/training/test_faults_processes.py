@@ -125,7 +125,10 @@ def _nproc(run: Path, marker: str, *args: str) -> subprocess.Popen:
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="needs torch.distributed")
-def test_kill_9_of_the_nproc_launcher_stops_torchrun_and_every_rank(tmp_path):
+@pytest.mark.parametrize("victim", ["launcher", "torchrun"])
+def test_kill_9_in_the_nproc_tree_stops_every_process_below(tmp_path, victim):
+    """kill -9 of the launcher: torchrun gets SIGTERM and passes it on to the ranks. kill -9 of
+    torchrun: the ranks get SIGTERM themselves. Either way they stop together and save."""
     run, marker = tmp_path / "run", uuid.uuid4().hex
     launcher = _nproc(run, marker, "--steps-per-epoch", "100000")
     tree: dict[int, str] = {}
@@ -133,12 +136,19 @@ def test_kill_9_of_the_nproc_launcher_stops_torchrun_and_every_rank(tmp_path):
         wait_for_steps(run, launcher, 2)
         tree = descendants(launcher.pid)
         assert len(tree) >= 3, tree  # torchrun and its two ranks
-        launcher.kill()
-        launcher.wait()
-        wait_gone(tree, GONE_S)
+        (torchrun,) = [pid for pid in tree if stat(pid)[1] == str(launcher.pid)]
+        if victim == "launcher":
+            launcher.kill()
+            below = tree
+        else:
+            os.kill(torchrun, signal.SIGKILL)
+            below = {pid: t for pid, t in tree.items() if pid != torchrun}
+        wait_gone(below, GONE_S)
+        # The launcher that survives gives the run's status, as after any SIGTERM.
+        assert launcher.wait(timeout=GONE_S) == (-signal.SIGKILL if victim == "launcher"
+                                                 else EXIT_SIGTERM)  # fmt: skip
     finally:
         stop_tree(launcher, tree)
-    # torchrun got SIGTERM and passed it on: the ranks stopped together and saved.
     stopped = _config(run)["stopped"]
     assert stopped["reason"] == "interrupted" and stopped["signal"] == "SIGTERM"
     assert saved_counters(run / "checkpoints" / "last.safetensors")["step"] == stopped["step"] > 2

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -171,10 +173,9 @@ def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     give; 128 + N when a rank was killed by signal N."""
     import signal
     import subprocess
-    import sys
 
     from cxrgan.sweep.runner import thread_budget
-    from cxrgan.training.rundir import default_run_path, exit_status, now_iso
+    from cxrgan.training.rundir import EXIT_KILLED, default_run_path, exit_status, now_iso
 
     argv = sys.argv[1:]
     if "train" not in argv:
@@ -202,10 +203,28 @@ def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if code < 0:  # torchrun was killed: its ranks got SIGTERM, and rank 0 records the stop
+        _wait_for_ranks(root, -code)
     stopped = _stopped(root)
     if stopped is not None and stopped.get("time", "") >= started:
         return exit_status(stopped)
+    if code < 0:
+        return EXIT_KILLED - code  # the shell's status for torchrun killed by that signal
     return code if code > 0 else 2
+
+
+def _wait_for_ranks(root: Path, signum: int) -> None:
+    """While rank 0 still holds the run's lock: it saves checkpoints/last, then records why it
+    stopped, and the exit status is read from that."""
+    # deferred: rundir loads tqdm, which `cxrgan --help` does not need
+    from cxrgan.training.rundir import lock_holder
+
+    if lock_holder(root) is None:
+        return
+    print(f"cxrgan train: torchrun was killed by signal {signum}; waiting for the ranks to save "
+          "checkpoints/last (they got SIGTERM)", file=sys.stderr)  # fmt: skip
+    while lock_holder(root) is not None:
+        time.sleep(0.2)
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
