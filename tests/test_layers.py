@@ -20,6 +20,7 @@ ROOT = "cxrgan"
 LAYERS: dict[str, int] = {
     "cxrgan.errors": 0,
     "cxrgan.files": 0,
+    "cxrgan.lifeline": 0,
     "cxrgan.registry": 0,
     "cxrgan.data": 1,
     "cxrgan.models": 1,

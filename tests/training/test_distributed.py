@@ -7,7 +7,6 @@ cxrgan.cli.torchrun) itself, so each test here launches torchrun as a user would
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from processes import rank_pid
 from run_files import config as _config
 from run_files import records as _records
 from run_files import train_steps as _train_steps
@@ -187,18 +187,6 @@ def test_c_resume_one_two_one_processes_continues_without_gaps(tmp_path):
         assert x["loss_g"] == pytest.approx(y["loss_g"], abs=1e-4)
 
 
-def _rank_pid(marker: str, rank: int) -> int | None:
-    """The pid of the torchrun worker of `rank` among the processes started with `marker`."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            env = (proc / "environ").read_bytes().split(b"\0")
-            if f"CXRGAN_TEST={marker}".encode() in env and f"RANK={rank}".encode() in env:
-                return int(proc.name)
-    return None
-
-
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds workers in /proc")
 def test_d_sigterm_to_one_rank_stops_every_rank_with_last_saved(tmp_path):
     run, marker = tmp_path / "run", uuid.uuid4().hex
@@ -207,9 +195,7 @@ def test_d_sigterm_to_one_rank_stops_every_rank_with_last_saved(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(CXRGAN_TEST=marker),
     )  # fmt: skip
     wait_for_steps(run, proc, 2)
-    pid = _rank_pid(marker, 1)
-    assert pid is not None
-    os.kill(pid, signal.SIGTERM)  # rank 1 only: a preempted or killed worker
+    os.kill(rank_pid(marker, 1), signal.SIGTERM)  # rank 1 only: a preempted or killed worker
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == EXIT_SIGTERM, err
     stopped = _config(run)["stopped"]
@@ -247,7 +233,7 @@ def test_torchrun_max_restarts_restarts_a_killed_worker_from_last(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(CXRGAN_TEST=marker))  # fmt: skip
     wait_for_steps(run, proc, 2)
-    os.kill(_rank_pid(marker, 1), signal.SIGKILL)
+    os.kill(rank_pid(marker, 1), signal.SIGKILL)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-3000:]
     assert _train_steps(run) == list(range(1, 31))  # trained again from last, no duplicates

@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cxrgan.config import SETTINGS, TrainConfig, load_toml
 from cxrgan.errors import CxrganError
+from cxrgan.lifeline import die_with_parent, tied_env
 from cxrgan.settings import GROUPS, Setting
 
 # The numbers are cxrgan.training.rundir's EXIT_* (tests/training/test_faults.py checks), which
@@ -23,8 +26,9 @@ EXIT_HELP = (
     "Exit status: 0 completed, budget reached or stopped early; 2 an error (one line on "
     "stderr); 3 diverged (NaN/inf; checkpoints/last keeps the last finite state); 130 "
     "interrupted by Ctrl-C, 143 interrupted by SIGTERM (both after saving checkpoints/last: "
-    "--resume continues). A run directory is trained by one process at a time (RUN/.lock). "
-    "See docs/reliability.md."
+    "--resume continues); 128+N a process killed by signal N (137: kill -9 or the "
+    "out-of-memory killer; --resume continues from checkpoints/last). A run directory is "
+    "trained by one process at a time (RUN/.lock). See docs/reliability.md."
 )
 
 # Metavars by type; text settings keep argparse's own (--data DATA, --out OUT).
@@ -117,6 +121,7 @@ def given_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    die_with_parent()  # a sweep's member, or a rank of `--nproc`: SIGTERM when the parent dies
     settings = {**(load_toml(args.config) if args.config else {}), **given_options(args)}
     if args.nproc is not None and args.nproc < 1:
         raise CxrganError(f"--nproc {args.nproc}: expected 1 or more processes")
@@ -163,14 +168,14 @@ def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     """`cxrgan train --nproc N`: this same command under torchrun on this machine (python -m
     torch.distributed.run --standalone, through cli/torchrun.py, which cuts torchrun's failure
     report to one line), with --out fixed so every restart finds the run.
-    Ctrl-C and SIGTERM are passed to torchrun once; the exit status is the run's (config.json's
-    stop), as one process would give."""
+    Ctrl-C and SIGTERM are passed to torchrun once; torchrun and the ranks die with this process
+    (cxrgan.lifeline). The exit status is the run's (config.json's stop), as one process would
+    give; 128 + N when a rank was killed by signal N."""
     import signal
     import subprocess
-    import sys
 
     from cxrgan.sweep.runner import thread_budget
-    from cxrgan.training.rundir import default_run_path, exit_status, now_iso
+    from cxrgan.training.rundir import EXIT_KILLED, default_run_path, exit_status, now_iso
 
     argv = sys.argv[1:]
     if "train" not in argv:
@@ -181,13 +186,13 @@ def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         root = Path(settings.get("out") or default_run_path())
         if not settings.get("out"):
             child += ["--out", str(root)]
-    cmd = [sys.executable, "-m", "cxrgan.cli.torchrun", "--standalone",
+    cmd = [sys.executable, "-m", "cxrgan.cli.torchrun", "--run", str(root), "--standalone",
            f"--nproc_per_node={args.nproc}", "-m", "cxrgan", *child]  # fmt: skip
     started = now_iso()
     # torchrun would set 1 thread per process, with a banner saying so; share the cores as a
     # sweep's members do instead (a value you set is each process's, as under torchrun)
     threads = os.environ.get("OMP_NUM_THREADS") or str(thread_budget(args.nproc))
-    env = {**os.environ, "OMP_NUM_THREADS": threads}
+    env = tied_env({**os.environ, "OMP_NUM_THREADS": threads})  # torchrun dies with this process
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # signals reach it once, here
     previous = {
         sig: signal.signal(sig, lambda signum, frame: proc.send_signal(signum))
@@ -198,10 +203,28 @@ def launch(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if code < 0:  # torchrun was killed: its ranks got SIGTERM, and rank 0 records the stop
+        _wait_for_ranks(root, -code)
     stopped = _stopped(root)
     if stopped is not None and stopped.get("time", "") >= started:
         return exit_status(stopped)
+    if code < 0:
+        return EXIT_KILLED - code  # the shell's status for torchrun killed by that signal
     return code if code > 0 else 2
+
+
+def _wait_for_ranks(root: Path, signum: int) -> None:
+    """While rank 0 still holds the run's lock: it saves checkpoints/last, then records why it
+    stopped, and the exit status is read from that."""
+    # deferred: rundir loads tqdm, which `cxrgan --help` does not need
+    from cxrgan.training.rundir import lock_holder
+
+    if lock_holder(root) is None:
+        return
+    print(f"cxrgan train: torchrun was killed by signal {signum}; waiting for the ranks to save "
+          "checkpoints/last (they got SIGTERM)", file=sys.stderr)  # fmt: skip
+    while lock_holder(root) is not None:
+        time.sleep(0.2)
 
 
 def _without_nproc(argv: list[str]) -> list[str]:

@@ -18,6 +18,7 @@ from typing import IO, Any
 from cxrgan.config import dump_toml
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
+from cxrgan.lifeline import tied_env
 from cxrgan.sweep.rank import Outcome, member_records, to_float
 from cxrgan.sweep.resume import Plan, is_finished, read_run_config, remove_incomplete
 from cxrgan.sweep.spec import RUNS, Member, SweepSpec
@@ -67,7 +68,7 @@ def thread_budget(jobs: int) -> int:
 
 
 def child_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ)
+    env = tied_env()  # a member dies with the sweep (SIGTERM: it saves checkpoints/last first)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # torch's intra-op pool follows these
         env[var] = str(threads)
     env["PYTHONUNBUFFERED"] = "1"  # the log shows progress as it happens

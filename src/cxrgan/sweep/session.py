@@ -6,8 +6,10 @@ runs/<member>.toml` subprocess (so a crash in one member never takes the sweep d
 output in `runs/<member>.log`.
 
 Re-running the same command is safe: finished members are skipped, interrupted ones resume from
-`checkpoints/last`, and a member that died before its first checkpoint starts again. See
-docs/sweep.md for the walkthrough and the ranking rule.
+`checkpoints/last`, and a member that died before its first checkpoint starts again. Members
+die with the sweep (cxrgan.lifeline), even after kill -9: they get SIGTERM and save first, and a
+re-run waits for one that is still saving. See docs/sweep.md for the walkthrough and the
+ranking rule.
 
 This module runs a whole sweep; the package's other modules are small: grid (axes, values,
 names), spec (grid × base × budget), folder (sweep.json, lock), resume (what to do with each
@@ -28,8 +30,9 @@ from cxrgan.reporting.html_report import write_report
 from cxrgan.sweep.folder import open_sweep, read_sweep, sweep_lock, write_sweep
 from cxrgan.sweep.rank import Outcome, summarise
 from cxrgan.sweep.resume import Plan, decide
-from cxrgan.sweep.runner import Runner
+from cxrgan.sweep.runner import POLL_S, Runner
 from cxrgan.sweep.spec import SWEEP_FILE, Member, SweepSpec
+from cxrgan.training.rundir import lock_holder
 
 
 @dataclass
@@ -50,6 +53,7 @@ def run_sweep(
     with sweep_lock(sweep):
         spec = open_sweep(sweep, spec)
         members = spec.members()
+        wait_for_members(sweep, members, echo)
         plans = [(m, decide(m.run_dir(sweep))) for m in members]
         previous = read_sweep(sweep)
         write_sweep(sweep, summarise(sweep, spec, {}, previous))  # the spec is on disk first
@@ -68,6 +72,21 @@ def run_sweep(
              f"{time.monotonic() - started:.1f}s" +
              ("" if completed else "; re-run the same command to resume"))  # fmt: skip
         return SweepResult(sweep, summary, completed)
+
+
+def wait_for_members(sweep: Path, members: list[Member], echo: Callable[[str], None]) -> None:
+    """Wait while another process trains a member: most often one that an earlier run of this
+    sweep started, saving checkpoints/last after that run died (its members get SIGTERM then).
+    What to do with the member is decided once it has ended."""
+    for member in members:
+        run_dir = member.run_dir(sweep)
+        holder = lock_holder(run_dir)
+        if holder is None:
+            continue
+        echo(f"waiting for {member.name}: it is still being trained by another process "
+             f"({holder}); this sweep goes on when it ends (Ctrl-C stops waiting)")  # fmt: skip
+        while lock_holder(run_dir) is not None:
+            time.sleep(POLL_S)
 
 
 def compare_only(sweep: Path, echo: Callable[[str], None] = print) -> SweepResult:

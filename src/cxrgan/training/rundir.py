@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 from datetime import datetime
@@ -23,10 +24,12 @@ try:
 except ImportError:  # Windows: no flock; a run directory is not locked there
     fcntl = None  # type: ignore[assignment]
 
-# Exit statuses of `cxrgan train` (docs/reliability.md); 2 is any one-line error.
+# Exit statuses of `cxrgan train` (docs/reliability.md).
+EXIT_ERROR = 2  # any one-line error
 EXIT_DIVERGED = 3  # non-finite losses or weights: --on-nan stop, or rollbacks exhausted
 EXIT_SIGINT = 130  # interrupted by Ctrl-C (SIGINT), checkpoints/last saved: 128 + 2
 EXIT_SIGTERM = 143  # interrupted by SIGTERM (kill, a scheduler's preemption): 128 + 15
+EXIT_KILLED = 128  # + N: a process of the run was killed by signal N (137: SIGKILL, kill -9)
 
 LOCK_NAME = ".lock"  # in the run directory: who trains it now (see RunDir.lock)
 
@@ -39,7 +42,17 @@ def exit_status(stopped: dict[str, Any] | None) -> int:
         return EXIT_SIGTERM if stopped.get("signal") == "SIGTERM" else EXIT_SIGINT
     if reason.startswith("diverged"):
         return EXIT_DIVERGED
+    if reason.startswith("failed"):  # a write error, or a rank killed under --nproc
+        return killed_status(stopped["signal"]) if "signal" in stopped else EXIT_ERROR
     return 0
+
+
+def killed_status(name: str) -> int:
+    """The shell's status of a process killed by the signal `name` (SIGKILL: 137)."""
+    try:
+        return EXIT_KILLED + signal.Signals[name].value
+    except KeyError:  # not a signal's name: config.json was edited
+        return EXIT_ERROR
 
 
 def now_iso() -> str:
@@ -203,6 +216,28 @@ class RunDir:
         if echo:
             # tqdm.write keeps an active progress bar intact.
             tqdm.write(message, file=sys.stderr if message.startswith("warning") else sys.stdout)
+
+
+def lock_holder(root: Path) -> str | None:
+    """Who trains the run at `root` now, as the lock's error names them; None when no process
+    does. The lock is tried and let go at once (a reader's probe, not a claim)."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(Path(root) / LOCK_NAME, os.O_RDONLY)
+    except OSError:  # no lock file: nothing ever trained there
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_holder(fd)
+    except OSError:
+        return None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def _read_holder(fd: int) -> str:

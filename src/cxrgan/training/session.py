@@ -294,6 +294,33 @@ def _record_stop(run: RunDir, info: dict, trainer: Any, reason: str) -> None:
             raise
 
 
+def record_failure(path: Path, reason: str, **details: Any) -> dict[str, Any] | None:
+    """config.json's `stopped` for a run whose training died without saying why (a rank killed
+    under `train --nproc`): `failed: <reason>` at checkpoints/last's counters, which --resume
+    continues from. Nothing when a stop is recorded already or another process trains the run;
+    returns what was recorded."""
+    try:
+        run = RunDir.open(path)
+        run.lock()
+    except CxrganError:  # no run there (it failed before config.json), or it trains on
+        return None
+    try:
+        info = run.read_config()
+        if "stopped" in info:
+            return None
+        c = saved_counters(run.checkpoint("last")) or {"epoch": 0, "step": 0}
+        stopped = {"reason": f"failed: {reason}", "epoch": c["epoch"], "step": c["step"],
+                   "time": now_iso(), **details}  # fmt: skip
+        info["stopped"] = stopped
+        run.write_config(info)
+        run.log(f"failed: {reason}; checkpoints/last is at step {c['step']}", echo=False)
+        return stopped
+    except (CxrganError, OSError):
+        return None
+    finally:
+        run.unlock()
+
+
 @contextlib.contextmanager
 def _write_errors(where: Path, run: RunDir | None) -> Iterator[None]:
     """A full, read-only or vanished disk as one line naming the file, the free space and what
