@@ -40,7 +40,7 @@ import numpy as np
 from cxrgan.data.folder import class_labels, load_folder
 from cxrgan.data.split import sample_by_patient, split_by_patient
 from cxrgan.metrics import evaluate_sets, memorisation
-from cxrgan.recipes import RECOMMENDED_RECIPE
+from cxrgan.recipes import DEFAULT_RECIPE
 from cxrgan.reporting.plots import make_grid, save_png_atomic
 from cxrgan.training.generate import generate_images
 
@@ -62,14 +62,14 @@ class Regime:
 REGIMES = {
     r.name: r
     for r in (
-        Regime("full", 64, False, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
+        Regime("full", 64, False, ("tutorial", "blog", "blog+ema", DEFAULT_RECIPE)),
         Regime(
             "small",
             64,
             True,
-            ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE, f"{RECOMMENDED_RECIPE}+ada"),
+            ("tutorial", "blog", "blog+ema", DEFAULT_RECIPE, f"{DEFAULT_RECIPE}+ada"),
         ),
-        Regime("full128", 128, False, ("blog", RECOMMENDED_RECIPE)),
+        Regime("full128", 128, False, ("blog", DEFAULT_RECIPE)),
     )
 }
 # A row is a recipe, or a recipe with changes: `blog+ema` is the blog's setting with an EMA
@@ -77,7 +77,7 @@ REGIMES = {
 # augmentation, to tell whether 500 images overfit D within the budget.
 ROW_SETTINGS: dict[str, dict[str, Any]] = {
     "blog+ema": {"recipe": "blog", "ema_kimg": 10.0},
-    f"{RECOMMENDED_RECIPE}+ada": {"recipe": RECOMMENDED_RECIPE, "augment": "ada"},
+    f"{DEFAULT_RECIPE}+ada": {"recipe": DEFAULT_RECIPE, "augment": "ada"},
 }
 
 

@@ -77,7 +77,6 @@ RECIPES: dict[str, Recipe] = {
 # small-data won benchmarks/quality.py at equal minutes against tutorial and blog on the full
 # split, on 500 images and at 128 px (README, Performance), so it is what `cxrgan train` trains.
 DEFAULT_RECIPE = "small-data"
-RECOMMENDED_RECIPE = "small-data"
 GOVERNED = tuple(_TUTORIAL)
 
 

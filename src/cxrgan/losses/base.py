@@ -4,8 +4,7 @@ One training step runs the phases the loss asks for, in order; each phase accumu
 gradients into one network and the trainer then steps that network's optimiser:
 - Dmain: D learns to tell real from generated images;
 - Dreg:  a regulariser on D (R1), run lazily every `r1_interval` steps with its gain scaled;
-- Gmain: G learns to fool D;
-- Greg:  a regulariser on G (none of ours uses it yet; the slot is part of the contract).
+- Gmain: G learns to fool D.
 
 `run_D` is the single place where D sees images, real or generated, so an augmentation module
 given to the loss is applied to every image D sees and to nothing else.
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-PHASES = ("Dmain", "Dreg", "Gmain", "Greg")
+PHASES = ("Dmain", "Dreg", "Gmain")
 
 
 @dataclass
@@ -110,8 +109,6 @@ class GanLoss:
             return self._d_reg(batch, gain)
         if phase == "Gmain":
             return self._g_main(batch, gain)
-        if phase == "Greg":
-            return {}
         raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
 
     def _d_main(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:
