@@ -42,7 +42,7 @@ import torch
 from cxrgan.data.folder import class_labels, load_folder
 from cxrgan.data.split import sample_by_patient, split_by_patient
 from cxrgan.metrics import evaluate_sets, memorisation
-from cxrgan.recipes import RECOMMENDED_RECIPE
+from cxrgan.recipes import DEFAULT_RECIPE
 from cxrgan.reporting.plots import make_grid, save_png_atomic
 from cxrgan.training.generate import generate_images
 
@@ -64,9 +64,9 @@ class Regime:
 REGIMES = {
     r.name: r
     for r in (
-        Regime("full", 64, False, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
-        Regime("small", 64, True, ("tutorial", "blog", "blog+ema", RECOMMENDED_RECIPE)),
-        Regime("full128", 128, False, ("blog", RECOMMENDED_RECIPE)),
+        Regime("full", 64, False, ("tutorial", "blog", "blog+ema", DEFAULT_RECIPE)),
+        Regime("small", 64, True, ("tutorial", "blog", "blog+ema", DEFAULT_RECIPE)),
+        Regime("full128", 128, False, ("blog", DEFAULT_RECIPE)),
     )
 }
 # A row is a recipe, or a recipe with changes: `blog+ema` is the blog's setting with an EMA

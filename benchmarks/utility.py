@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from cxrgan.data.split import write_split
-from cxrgan.recipes import RECOMMENDED_RECIPE
+from cxrgan.recipes import DEFAULT_RECIPE
 
 REPO = Path(__file__).resolve().parents[1]
 # Epochs of 200 steps between FWD evaluations against the training images (the held-out ones
@@ -62,7 +62,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--minutes", type=float, default=60.0, help="GAN training minutes")
-    p.add_argument("--recipe", default=RECOMMENDED_RECIPE, help="the GAN's recipe")
+    p.add_argument("--recipe", default=DEFAULT_RECIPE, help="the GAN's recipe")
     p.add_argument("--seeds", type=int, default=3, help="classifier seeds per training set")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=REPO / "runs" / "bench-utility")

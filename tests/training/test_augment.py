@@ -39,6 +39,22 @@ def test_registered_names_build_the_modules():
     assert build_augment("none") is None
 
 
+def test_an_augmentation_must_derive_from_the_base_class(monkeypatch):
+    monkeypatch.setitem(AUGMENTS._entries, "plain", "torch.nn:Identity")
+    with pytest.raises(CxrganError, match=r"'plain' \(torch.nn:Identity\) must derive from"):
+        build_augment("plain")
+
+
+def test_the_hooks_default_to_nothing_and_adaptation_shows_in_p():
+    diff = DiffAugment("translation")
+    diff.observe(torch.ones(8))  # the loss calls it on every augmentation
+    assert diff.p is None  # not adaptive: the trainer logs no augment_p
+    ada = ADA(interval=1, kimg=1)
+    assert ada.p == 0.0
+    ada.observe(torch.ones(8))  # D calls every real image real: p rises by 8 / 1000
+    assert ada.p == pytest.approx(0.008)
+
+
 BAD_SETTINGS = [
     lambda: DiffAugment("translation,hue"),
     lambda: ADA(transforms="flip"),

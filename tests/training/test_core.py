@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from cxrgan.augment.base import Augmentation
 from cxrgan.losses import LOSSES
 from cxrgan.losses.base import GanLoss, Phase, StepBatch
 from cxrgan.models import ModelSpec, build_models
@@ -26,7 +27,7 @@ class LinearD(Discriminator):
         return self.lin(x.flatten(1)).view(-1)
 
 
-class ShiftAugment(nn.Module):
+class ShiftAugment(Augmentation):
     def forward(self, x):
         return x + 1.0
 

@@ -75,7 +75,6 @@ PNEUMONIAMNIST: dict[int, Archive] = {
         (224, "d6a3c71de1b945ea11211b03746c1fe1"),
     )
 }
-DATASETS = ("pneumoniamnist",)
 SPLITS = ("train", "val", "test")
 CLASSES = ("NORMAL", "PNEUMONIA")  # label 0, label 1
 WORK_DIR = ".download"  # hidden: `cxrgan train --data DEST` does not see it

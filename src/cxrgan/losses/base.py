@@ -4,11 +4,11 @@ One training step runs the phases the loss asks for, in order; each phase accumu
 gradients into one network and the trainer then steps that network's optimiser:
 - Dmain: D learns to tell real from generated images;
 - Dreg:  a regulariser on D (R1), run lazily every `r1_interval` steps with its gain scaled;
-- Gmain: G learns to fool D;
-- Greg:  a regulariser on G (none of ours uses it yet; the slot is part of the contract).
+- Gmain: G learns to fool D.
 
 `run_D` is the single place where D sees images, real or generated, so an augmentation module
-given to the loss is applied to every image D sees and to nothing else.
+given to the loss is applied to every image D sees and to nothing else; `run_D_real` hands the
+augmentation D's logits on real images (its `observe` hook, see `Augment`).
 
 Under DistributedDataParallel a network's gradients are averaged over the processes in the
 backward of its last forward run with `sync`; its other forwards run in `no_sync()` and only
@@ -21,11 +21,22 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
-PHASES = ("Dmain", "Dreg", "Gmain", "Greg")
+PHASES = ("Dmain", "Dreg", "Gmain")
+
+
+class Augment(Protocol):
+    """What the loss calls on an augmentation, as `cxrgan.augment.base.Augmentation` declares
+    it: losses and augment are independent building blocks, so the loss names the hooks, not
+    the class."""
+
+    def __call__(self, img: Tensor) -> Tensor: ...
+
+    def observe(self, real_logits: Tensor) -> None: ...
 
 
 @dataclass
@@ -53,7 +64,7 @@ class GanLoss:
         self,
         G: nn.Module,
         D: nn.Module,
-        augment: nn.Module | None = None,
+        augment: Augment | None = None,
         r1_gamma: float = 0.0,
         r1_interval: int = 16,
     ):
@@ -86,10 +97,10 @@ class GanLoss:
 
     def run_D_real(self, img: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """D on real images: logits, plus D's own auxiliary loss when its architecture has one
-        (FastGAN's reconstruction of the real image). An adaptive augmentation is told the
-        logits, the signal it adapts on."""
+        (FastGAN's reconstruction of the real image). The augmentation is told the logits
+        (`observe`), the signal an adaptive one adapts on."""
         logits, aux = self.D(self._augmented(img), c, with_aux=True)
-        if self.augment is not None and hasattr(self.augment, "observe"):
+        if self.augment is not None:
             self.augment.observe(logits.detach())
         return logits, aux
 
@@ -110,8 +121,6 @@ class GanLoss:
             return self._d_reg(batch, gain)
         if phase == "Gmain":
             return self._g_main(batch, gain)
-        if phase == "Greg":
-            return {}
         raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
 
     def _d_main(self, batch: StepBatch, gain: float) -> dict[str, Tensor]:

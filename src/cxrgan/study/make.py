@@ -43,6 +43,16 @@ class Item:
     id: str = ""
 
 
+@dataclass
+class Fakes:
+    """The study's generated images, and the size, fit and class handling the reals follow."""
+
+    items: list[Item]
+    size: int
+    conditional: bool  # the fakes have classes: the reals follow them, class for class
+    fit: str
+
+
 def write_text(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, "utf-8")
@@ -180,35 +190,88 @@ def make_study(
     n_fake, n_real = n // 2, n - n // 2
     run = Path(fake) if is_run(Path(fake)) else None
     if run is not None:
-        fakes, size, conditional, run_fit = _generated(
-            run, n_fake, classes, seed, checkpoint, device
-        )
-        fit = fit or run_fit
-        if image_size and image_size != size:
-            raise CxrganError(f"the run makes {size} px images; --image-size {image_size} differs")
+        fakes = _fakes_from_run(run, n_fake, classes, seed, checkpoint, device, image_size, fit)
     else:
-        fake_pool = _images_by_class(Path(fake))
-        conditional = len(fake_pool) > 1 and set(fake_pool) <= set(classes)
-        first = next(iter(fake_pool.values()))[0]
-        size = image_size or read_gray(first).width
-        fit = fit or "crop"
-        fake_counts = _split(n_fake, sorted(fake_pool)) if conditional else None
-        if not conditional:
-            fake_pool = {"": [p for ps in fake_pool.values() for p in ps]}
-            fake_counts = {"": n_fake}
-        fakes = _draw_files(fake_pool, fake_counts, rng, size, fit, "fake")
-    if conditional:  # the reals follow the fakes' classes, class for class
-        real_counts = _split(n_real, sorted({f.cls for f in fakes}))
-    else:  # a random draw: the classes as often as the data holds them
-        flat = [(c, p) for c in classes for p in real_pool[c]]
-        picked = rng.sample(flat, min(len(flat), n_real))
-        real_counts = {c: sum(1 for pc, _ in picked if pc == c) for c in classes}
-    reals = _draw_real(real_pool, real_counts, rng, size, fit)
-    items = reals + fakes
+        fakes = _fakes_from_folder(Path(fake), n_fake, classes, rng, image_size, fit)
+    real_counts = _real_counts(real_pool, n_real, fakes, rng)
+    items = _draw_real(real_pool, real_counts, rng, fakes.size, fakes.fit) + fakes.items
     for item, id_ in zip(items, _ids(len(items), rng), strict=True):
         item.id = id_
     rng.shuffle(items)
+    study_id = _write_page_and_images(out, items, rng, title)
+    key = {
+        "format": KEY_FORMAT,
+        "study": study_id,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": seed,
+        "n": len(items),
+        "image_size": fakes.size,
+        "fit": fakes.fit,
+        "real": str(Path(real).resolve()),
+        "fake": str(Path(fake).resolve()),
+        "run": str(run.resolve()) if run else None,
+        "checkpoint": checkpoint if run else None,
+        "conditional": fakes.conditional,
+        "classes": sorted({i.cls for i in items if i.cls}),
+        "images": [
+            {"id": i.id, "truth": i.truth, "class": i.cls, "source": i.source} for i in items
+        ],
+    }
+    write_text(out / KEY, json.dumps(key, indent=1) + "\n")
+    return key
 
+
+def _fakes_from_run(
+    run: Path,
+    n: int,
+    classes: list[str],
+    seed: int,
+    checkpoint: str,
+    device: str,
+    image_size: int | None,
+    fit: str | None,
+) -> Fakes:
+    items, size, conditional, run_fit = _generated(run, n, classes, seed, checkpoint, device)
+    if image_size and image_size != size:
+        raise CxrganError(f"the run makes {size} px images; --image-size {image_size} differs")
+    return Fakes(items, size, conditional, fit or run_fit)
+
+
+def _fakes_from_folder(
+    folder: Path,
+    n: int,
+    classes: list[str],
+    rng: random.Random,
+    image_size: int | None,
+    fit: str | None,
+) -> Fakes:
+    pool = _images_by_class(folder)
+    conditional = len(pool) > 1 and set(pool) <= set(classes)
+    first = next(iter(pool.values()))[0]
+    size = image_size or read_gray(first).width
+    fit = fit or "crop"
+    if conditional:
+        counts = _split(n, sorted(pool))
+    else:
+        pool = {"": [p for ps in pool.values() for p in ps]}
+        counts = {"": n}
+    return Fakes(_draw_files(pool, counts, rng, size, fit, "fake"), size, conditional, fit)
+
+
+def _real_counts(
+    pool: dict[str, list[Path]], n: int, fakes: Fakes, rng: random.Random
+) -> dict[str, int]:
+    if fakes.conditional:  # the reals follow the fakes' classes, class for class
+        return _split(n, sorted({f.cls for f in fakes.items}))
+    # A random draw: the classes as often as the data holds them.
+    classes = sorted(pool)
+    flat = [(c, p) for c in classes for p in pool[c]]
+    picked = rng.sample(flat, min(len(flat), n))
+    return {c: sum(1 for pc, _ in picked if pc == c) for c in classes}
+
+
+def _write_page_and_images(out: Path, items: list[Item], rng: random.Random, title: str) -> str:
+    """images/ID.png and the reading page; returns the study's id."""
     (out / IMAGES).mkdir(parents=True, exist_ok=True)
     pages = []
     for item in items:
@@ -217,23 +280,4 @@ def make_study(
         pages.append((item.id, "data:image/png;base64," + base64.b64encode(png).decode()))
     study_id = f"{rng.getrandbits(64):016x}"
     write_text(out / PAGE, study_page(study_id, title, pages))
-    key = {
-        "format": KEY_FORMAT,
-        "study": study_id,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": seed,
-        "n": len(items),
-        "image_size": size,
-        "fit": fit,
-        "real": str(Path(real).resolve()),
-        "fake": str(Path(fake).resolve()),
-        "run": str(run.resolve()) if run else None,
-        "checkpoint": checkpoint if run else None,
-        "conditional": conditional,
-        "classes": sorted({i.cls for i in items if i.cls}),
-        "images": [
-            {"id": i.id, "truth": i.truth, "class": i.cls, "source": i.source} for i in items
-        ],
-    }
-    write_text(out / KEY, json.dumps(key, indent=1) + "\n")
-    return key
+    return study_id

@@ -45,6 +45,7 @@ from cxrgan.utility.defaults import (
     TSTR_TARGET,
 )
 from cxrgan.utility.inputs import (
+    SyntheticPool,
     check_same_classes,
     draw_from_run,
     load_labelled,
@@ -129,6 +130,28 @@ def run_utility(o: UtilityOptions, log: Log = print) -> dict[str, Any]:
     started = time.perf_counter()
     device = str(resolve_device(o.device))
     src = open_source(o, device)
+    inputs = _load_inputs(o, src, device, log)
+    predictions, per_seed = _train_every_set(inputs, o, device, log)
+    draws = bootstrap_scores(predictions, inputs.test_labels, o.bootstrap, seed=o.seed)
+    result = _result(o, src, inputs, device, per_seed, draws)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return _json_safe(result)
+
+
+@dataclass
+class Inputs:
+    """The real images, the planned training sets and the synthetic images they draw on."""
+
+    train: ImageSet
+    test: ImageSet
+    classes: list[str]  # --train's, in its order; every other source is checked against it
+    test_labels: np.ndarray  # the test images' labels as indices into `classes`
+    plans: list[SetPlan]
+    pool: SyntheticPool
+
+
+def _load_inputs(o: UtilityOptions, src: Source, device: str, log: Log) -> Inputs:
+    """--train and --test, then the synthetic images the sets need (drawn or picked)."""
 
     def load(folder: Path, flag: str) -> ImageSet:
         return load_labelled(
@@ -157,16 +180,23 @@ def run_utility(o: UtilityOptions, log: Log = print) -> dict[str, Any]:
         data = load(o.synthetic, "--synthetic")
         check_same_classes(classes, data.classes, "--synthetic", o.synthetic)
         pool = pick_from_folder(data, o.synthetic, need, o.seed)
+    return Inputs(train, test, classes, test_labels, plans, pool)
 
-    seeds = list(range(o.seed, o.seed + o.seeds))
+
+def _train_every_set(
+    inputs: Inputs, o: UtilityOptions, device: str, log: Log
+) -> tuple[dict[str, list[np.ndarray]], dict[str, list[dict[str, Any]]]]:
+    """Per set, each seed's predicted probabilities on the test images and its record."""
+    seeds = range(o.seed, o.seed + o.seeds)
     predictions: dict[str, list[np.ndarray]] = {}
     per_seed: dict[str, list[dict[str, Any]]] = {}
-    for plan in plans:
+    train, classes = inputs.train, inputs.classes
+    for plan in inputs.plans:
         if plan.key == "augmented" and plan.n_synthetic == 0:
             log("real+synthetic: --train is balanced already, nothing to top up: same as TRTR")
             predictions[plan.key], per_seed[plan.key] = predictions["real"], per_seed["real"]
             continue
-        images, labels = assemble(plan, classes, train.images, train.labels, pool.by_class)
+        images, labels = assemble(plan, classes, train.images, train.labels, inputs.pool.by_class)
         predictions[plan.key], per_seed[plan.key] = [], []
         for seed in seeds:
             probs, record = _train_and_test(
@@ -174,8 +204,8 @@ def run_utility(o: UtilityOptions, log: Log = print) -> dict[str, Any]:
                 labels,
                 len(classes),
                 seed,
-                test.images,
-                test_labels,
+                inputs.test.images,
+                inputs.test_labels,
                 o,
                 device,
                 SHORT[plan.key],
@@ -183,8 +213,20 @@ def run_utility(o: UtilityOptions, log: Log = print) -> dict[str, Any]:
             log(f"{SHORT[plan.key]} seed {seed}: {scores_line(record)} ({record['seconds']:.0f} s)")
             predictions[plan.key].append(probs)
             per_seed[plan.key].append(record)
-    draws = bootstrap_scores(predictions, test_labels, o.bootstrap, seed=o.seed)
-    result = {
+    return predictions, per_seed
+
+
+def _result(
+    o: UtilityOptions,
+    src: Source,
+    inputs: Inputs,
+    device: str,
+    per_seed: Mapping[str, list[dict[str, Any]]],
+    draws: Mapping[str, np.ndarray],
+) -> dict[str, Any]:
+    """utility.json's keys but `seconds`, in their order."""
+    classes, test_labels = inputs.classes, inputs.test_labels
+    return {
         "format": FORMAT,
         "cxrgan_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -196,7 +238,7 @@ def run_utility(o: UtilityOptions, log: Log = print) -> dict[str, Any]:
             "checkpoint": o.checkpoint if src.run is not None else None,
             "image_size": src.size,
             "fit": src.fit,
-            "seeds": seeds,
+            "seeds": list(range(o.seed, o.seed + o.seeds)),
             "epochs": o.epochs,
             "bootstrap": o.bootstrap,
             "confidence": CONFIDENCE,
@@ -205,13 +247,13 @@ def run_utility(o: UtilityOptions, log: Log = print) -> dict[str, Any]:
         "classifier": classifier.describe(src.size, len(classes), o.epochs),
         "classes": classes,
         "counts": {
-            "train": dict(train.class_counts),
+            "train": dict(inputs.train.class_counts),
             "test": {c: int(np.count_nonzero(test_labels == k)) for k, c in enumerate(classes)},
-            "n_train": len(train),
-            "n_test": len(test),
+            "n_train": len(inputs.train),
+            "n_test": len(inputs.test),
         },
-        "synthetic_source": pool.source,
-        "sets": {p.key: _set_summary(p, per_seed[p.key], draws[p.key]) for p in plans},
+        "synthetic_source": inputs.pool.source,
+        "sets": {p.key: _set_summary(p, per_seed[p.key], draws[p.key]) for p in inputs.plans},
         "chance": _chance(test_labels, len(classes)),
         **_comparisons(per_seed, draws),
         "statistics": {
@@ -221,9 +263,7 @@ def run_utility(o: UtilityOptions, log: Log = print) -> dict[str, Any]:
             "paired": "ratios and gains use the same resamples for every set and seed",
             "bootstrap_seed": o.seed,
         },
-        "seconds": round(time.perf_counter() - started, 1),
     }
-    return _json_safe(result)
 
 
 def _train_and_test(

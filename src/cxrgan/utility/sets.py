@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SET_KEYS = ("real", "synthetic", "augmented")
 TITLES = {
     "real": "TRTR: real only",
     "synthetic": "TSTR: synthetic only",
