@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import quality_over_time as qt
 import torch
 
 from cxrgan.data.folder import class_labels, load_folder
@@ -59,20 +60,33 @@ class Regime:
     image_size: int
     small: bool  # 500 training images drawn by patient, instead of every training patient
     rows: tuple[str, ...]
+    minutes: float = 10.0  # training minutes per row (--minutes overrides)
+    # Long regimes also evaluate during training, every `eval_minutes` of training time,
+    # against the held-out films at n = their count: the quality-over-time figure.
+    eval_minutes: float | None = None
 
 
+LONG_ROWS = (DEFAULT_RECIPE, f"{DEFAULT_RECIPE}+cosine", f"{DEFAULT_RECIPE}+cosine+slow-d")
 REGIMES = {
     r.name: r
     for r in (
         Regime("full", 64, False, ("tutorial", "blog", "blog+ema", DEFAULT_RECIPE)),
         Regime("small", 64, True, ("tutorial", "blog", "blog+ema", DEFAULT_RECIPE)),
         Regime("full128", 128, False, ("blog", DEFAULT_RECIPE)),
+        Regime("long", 64, False, LONG_ROWS, minutes=30.0, eval_minutes=5.0),
+        Regime("long128", 128, False, LONG_ROWS, minutes=30.0, eval_minutes=5.0),
     )
 }
 # A row is a recipe, or a recipe with changes: `blog+ema` is the blog's setting with an EMA
-# generator (half-life 10k images, ramped up), to tell what EMA alone buys.
+# generator (half-life 10k images, ramped up), to tell what EMA alone buys. The long regimes'
+# candidates for a recipe that keeps improving: rates that decay to a tenth over the budget
+# (`+cosine`), and with D at half its rate (`+slow-d`: a 30-minute conditional run kept its
+# minority class improving with D at 1e-4, docs/utility.md).
+COSINE = {"lr_schedule": "cosine", "lr_floor": 0.1}
 ROW_SETTINGS: dict[str, dict[str, Any]] = {
     "blog+ema": {"recipe": "blog", "ema_kimg": 10.0},
+    f"{DEFAULT_RECIPE}+cosine": {"recipe": DEFAULT_RECIPE, **COSINE},
+    f"{DEFAULT_RECIPE}+cosine+slow-d": {"recipe": DEFAULT_RECIPE, **COSINE, "d_lr": 1e-4},
 }
 
 
@@ -117,8 +131,9 @@ def run_name(regime: Regime, row: str, seed: int) -> str:
     return f"{regime.name}-{row}" + (f"-s{seed}" if seed else "")
 
 
-def train_row(run: Path, folder: Path, regime: Regime, row: str, minutes: float, seed: int) -> None:
+def train_row(run: Path, sets: RegimeImages, row: str, minutes: float, seed: int) -> None:
     config = run / "config.json"
+    regime = sets.regime
     if config.is_file():
         stopped = json.loads(config.read_text()).get("stopped") or {}
         if str(stopped.get("reason", "")).startswith("budget"):
@@ -127,9 +142,13 @@ def train_row(run: Path, folder: Path, regime: Regime, row: str, minutes: float,
     else:
         settings = row_settings(row)
         args = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
-        args += ["--data", str(folder), "--image-size", str(regime.image_size),
+        args += ["--data", str(sets.train_folder), "--image-size", str(regime.image_size),
                  "--minutes", str(minutes), "--epochs", "100000", "--steps-per-epoch", "200",
                  "--seed", str(seed), "--log-every", "50", "--out", str(run)]  # fmt: skip
+        if regime.eval_minutes:
+            args += ["--eval-every", f"{regime.eval_minutes:g}", "--eval-unit", "minutes",
+                     "--eval-data", str(sets.heldout_folder),
+                     "--eval-n", str(len(sets.heldout))]  # fmt: skip
     cmd = [sys.executable, "-m", "cxrgan", "train", *args, "--no-progress"]
     print(f"  training {run.name}: {' '.join(cmd[3:])}", flush=True)
     run.parent.mkdir(parents=True, exist_ok=True)
@@ -202,6 +221,8 @@ def judge(run: Path, row: str, heldout: np.ndarray, train: np.ndarray, out: Path
         "row": row,
         "seed": info["config"]["seed"],
         "fwd": scores["fwd"],
+        "fwd_log": scores["fwd_log"],
+        "laplacian_ratio": scores["laplacian_ratio"],
         "kid": scores["kid_mean"],
         "precision": scores["precision"],
         "recall": scores["recall"],
@@ -219,7 +240,8 @@ def floor(heldout: np.ndarray, train: np.ndarray) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     real = train[rng.choice(len(train), size=min(len(heldout), len(train)), replace=False)]
     scores = evaluate_sets(heldout, real, n=len(heldout), seed=0)
-    return {"row": "real vs real (floor)", "fwd": scores["fwd"], "kid": scores["kid_mean"],
+    return {"row": "real vs real (floor)", "fwd": scores["fwd"], "fwd_log": scores["fwd_log"],
+            "laplacian_ratio": scores["laplacian_ratio"], "kid": scores["kid_mean"],
             "precision": scores["precision"], "recall": scores["recall"],
             "memorised_share": memorisation(train, heldout).share,
             "images_per_s": None, "steps": None}  # fmt: skip
@@ -232,21 +254,27 @@ def save_png_atomic_grid(images: np.ndarray, path: Path) -> None:
 
 
 def side_by_side(rows: list[dict[str, Any]], grids: Path, path: Path) -> None:
-    """One figure: every row's sample grid, named, left to right."""
+    """One figure: every row's sample grid, named, left to right, each at its full size (one
+    figure pixel per image pixel), so texture is judged as it is, not as a thumbnail."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
 
+    dpi = 100
     shown = [r for r in rows if (grids / f"{r['run']}.png").is_file()]
-    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.6), squeeze=False)
-    for ax, r in zip(axes[0], shown, strict=True):
-        ax.imshow(Image.open(grids / f"{r['run']}.png"), cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"{r['row']}\nFWD {r['fwd']:.3f}", fontsize=9)
+    images = [Image.open(grids / f"{r['run']}.png") for r in shown]
+    width, height = images[0].size
+    fig, axes = plt.subplots(1, len(shown), squeeze=False,
+                             figsize=(len(shown) * width / dpi, height / dpi + 0.5))  # fmt: skip
+    for ax, r, image in zip(axes[0], shown, images, strict=True):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        score = "" if r["fwd"] is None else f"\nFWD {r['fwd']:.3f}"
+        ax.set_title(f"{r['row']}{score}", fontsize=9)
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=height / (height + 50), wspace=0.02)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
 
 
@@ -269,8 +297,8 @@ def with_seed_means(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 for r in runs]  # fmt: skip
         if len(runs) > 1:
             mean = {k: float(np.mean([r[k] for r in runs]))
-                    for k in ("fwd", "kid", "precision", "recall", "memorised_share",
-                              "images_per_s")}  # fmt: skip
+                    for k in ("fwd", "fwd_log", "laplacian_ratio", "kid", "precision", "recall",
+                              "memorised_share", "images_per_s")}  # fmt: skip
             spread = max(r["fwd"] for r in runs) - min(r["fwd"] for r in runs)
             out.append({**mean, "row": f"**{name}, mean of {len(runs)} seeds** "
                         f"(FWD range {spread:.4f})", "steps": None})  # fmt: skip
@@ -297,13 +325,14 @@ def table(results: dict[str, list[dict[str, Any]]]) -> str:
         rows = with_seed_means(rows)
         lines += [
             f"\n{regime}",
-            "| row | FWD ↓ | KID ↓ | precision ↑ | recall ↑ | memorised ↓ | img/s | steps "
-            "| commit | load |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+            "| row | FWD ↓ | log-FWD ↓ | texture ~1 | KID ↓ | precision ↑ | recall ↑ "
+            "| memorised ↓ | img/s | steps | commit | load |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
         ]
         for r in rows:
             lines.append(
-                f"| {r['row']} | {fmt(r['fwd'], '.4f')} | {fmt(r['kid'], '.3f')} | "
+                f"| {r['row']} | {fmt(r['fwd'], '.4f')} | {fmt(r.get('fwd_log'), '.2f')} | "
+                f"{fmt(r.get('laplacian_ratio'), '.2f')} | {fmt(r['kid'], '.3f')} | "
                 f"{fmt(r['precision'], '.3f')} | {fmt(r['recall'], '.3f')} | "
                 f"{fmt(r['memorised_share'], '.3f')} | {fmt(r['images_per_s'], '.1f')} | "
                 f"{fmt(r['steps'], 'd')} | {origin_columns(r)} |"
@@ -315,9 +344,11 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--minutes", type=float, default=10.0, help="training minutes per row")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="training minutes per row (default: the regime's, 10 or 30)")  # fmt: skip
     p.add_argument("--regime", default="full,small,full128",
-                   help=f"comma list of {', '.join(REGIMES)}")  # fmt: skip
+                   help=f"comma list of {', '.join(REGIMES)} (long and long128: 30 minutes "
+                   "per row, evaluated every 5)")  # fmt: skip
     p.add_argument("--recipes", default=None, help="comma list of rows (default: the regime's)")
     p.add_argument("--seeds", default="0",
                    help="comma list of training seeds to run each row with (the table shows "
@@ -366,8 +397,27 @@ def run_regime(a: argparse.Namespace, folders: dict[str, Path], regime: Regime,
         floor_path.write_text(json.dumps(floor(sets.heldout, sets.train), indent=2) + "\n")
     firsts = [r for r in done if not r.get("seed")]  # the grids of seed 0
     if firsts:
-        side_by_side(firsts, out, out / "side_by_side.png")
-    return done + ([json.loads(floor_path.read_text())] if floor_path.is_file() else [])
+        if not (out / "real.png").is_file():
+            save_png_atomic_grid(sets.heldout[:64], out / "real.png")
+        real = {"row": "held-out films", "run": "real", "fwd": None}
+        side_by_side([real, *firsts], out, out / "side_by_side.png")
+    floor_row = json.loads(floor_path.read_text()) if floor_path.is_file() else None
+    if regime.eval_minutes and done:
+        over_time(out, regime, rows, done, floor_row)
+    return done + ([floor_row] if floor_row else [])
+
+
+def over_time(out: Path, regime: Regime, rows: list[str], done: list[dict[str, Any]],
+              floor_row: dict[str, Any] | None) -> None:  # fmt: skip
+    """The long regime's quality-over-time figure and its table at 5, 10, 20, 30 minutes."""
+    runs = out / "runs"
+    curves = {row: [qt.curve(runs / r["run"]) for r in done if r["row"] == row] for row in rows}
+    curves = {row: seeds for row, seeds in curves.items() if seeds}
+    loads = [v for r in done for k in ("load_before", "load_after")
+             if (v := (r.get("provenance") or {}).get(k)) is not None]  # fmt: skip
+    qt.figure(curves, floor_row, f"{regime.name}: {regime.image_size} px, full split", loads,
+              out / "over_time.png")  # fmt: skip
+    (out / "over_time.md").write_text("\n".join(qt.marks_table(curves)) + "\n")
 
 
 def trained_seeds(out: Path, regime: Regime, row: str) -> list[int]:
@@ -398,10 +448,11 @@ def train_and_judge(a: argparse.Namespace, sets: RegimeImages, row: str, seed: i
     regime = sets.regime
     run = a.out / regime.name / "runs" / run_name(regime, row, seed)
     start, origin = time.perf_counter(), provenance()
-    train_row(run, sets.train_folder, regime, row, a.minutes, seed)
+    train_row(run, sets, row, a.minutes or regime.minutes, seed)
     origin["load_after"] = round(os.getloadavg()[0], 2)
     result = {**judge(run, row, sets.heldout, sets.train, a.out / regime.name), "run": run.name,
-              "wall_s": round(time.perf_counter() - start, 1), "provenance": origin}  # fmt: skip
+              "wall_s": round(time.perf_counter() - start, 1), "provenance": origin,
+              **qt.decline(qt.curve(run))}  # fmt: skip
     print(f"  {run.name}: FWD {result['fwd']:.4f}", flush=True)
     return result
 
