@@ -50,6 +50,17 @@ class TrainState:
         """The generator that draws grids and is evaluated: G_ema when there is one."""
         return self.g_ema if self.g_ema is not None else self.g
 
+    def rates(self) -> tuple[float, float]:
+        """G's and D's learning rates, as the optimisers hold them."""
+        return self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
+
+    def set_rates(self, g: float, d: float) -> None:
+        """The one place the learning rates change after the optimisers are built (a resume,
+        a rollback, --balance)."""
+        for opt, lr in ((self.opt_g, g), (self.opt_d, d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+
     def state_dict(self) -> Checkpoint:
         sampler_tensors, sampler_meta = self.sampler.state()
         g_opt, g_groups = optimizer_tensors("optG", self.opt_g)
