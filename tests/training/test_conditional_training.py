@@ -22,9 +22,10 @@ from cxrgan.models.conditional import ClassBatchNorm2d
 from cxrgan.reporting.plots import LABEL_WIDTH
 from cxrgan.training.checkpoint import load_checkpoint, saved_counters
 from cxrgan.training.generate import load_model, sample_images
+from cxrgan.training.loop import next_batch
 from cxrgan.training.quality import ClassReference
 from cxrgan.training.session import resume_run, start_run
-from cxrgan.training.trainer import fixed_labels, next_batch
+from cxrgan.training.setup import fixed_labels
 
 TINY = {**TINY_CONFIG, "steps_per_epoch": 3, "log_every": 3, "conditional": True}
 
@@ -167,11 +168,12 @@ def test_best_and_early_stopping_follow_the_worst_class(tmp_path, classes_dir, m
 @pytest.mark.parametrize(("sampling", "share"), [("empirical", 0.75), ("uniform", 0.5)])
 def test_fake_labels_follow_class_sampling(tmp_path, classes_dir, sampling, share):
     from cxrgan.data.folder import load_folder
-    from cxrgan.training.trainer import build_trainer
+    from cxrgan.training.device import resolve_device
+    from cxrgan.training.setup import build_trainer
 
     cfg = TrainConfig(data=str(classes_dir), class_sampling=sampling, **TINY).validate()
     data = load_folder(classes_dir, 32, progress=False)
-    t = build_trainer(cfg, None, data)
+    t = build_trainer(cfg, None, data, resolve_device(cfg.device))
     labels = torch.cat([next_batch(t.state, t.device).c for _ in range(200)])
     assert len(labels) == 200 * 16
     assert abs(float((labels == 0).float().mean()) - share) < 0.03

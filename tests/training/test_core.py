@@ -201,12 +201,14 @@ def test_only_the_main_process_runs_side_effects(tmp_path, monkeypatch):
 
     from cxrgan.config import TrainConfig
     from cxrgan.data.source import load_phantoms
-    from cxrgan.training.trainer import build_trainer, train
+    from cxrgan.training.device import resolve_device
+    from cxrgan.training.loop import train
+    from cxrgan.training.setup import build_trainer
 
     monkeypatch.chdir(tmp_path)
     cfg = TrainConfig(epochs=1, steps_per_epoch=2, log_every=1, **TINY_CONFIG)
     data = load_phantoms(32, 32, seed=0)
-    t = build_trainer(cfg, None, data, rank=1, world_size=2)
+    t = build_trainer(cfg, None, data, resolve_device(cfg.device), rank=1, world_size=2)
     assert t.callbacks == [] and not t.master_process
     assert t.state.sampler.local_batch_size == 8
     assert train(t) == "completed"

@@ -26,8 +26,8 @@ from cxrgan.errors import CxrganError
 from cxrgan.models import ModelSpec
 from cxrgan.models.base import Generator
 from cxrgan.training import generate
+from cxrgan.training.device import resolve_device
 from cxrgan.training.rundir import RunDir
-from cxrgan.training.trainer import resolve_device
 
 # One class (a name or an index), or one per image.
 Label = str | int | Sequence[str | int] | np.ndarray | torch.Tensor | None
