@@ -22,9 +22,9 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 import cxrgan
 from cxrgan.data.pixels import from_uint8, to_uint8
 from cxrgan.errors import CxrganError
+from cxrgan.inference import generate
 from cxrgan.models import ModelSpec
 from cxrgan.models.base import Generator
-from cxrgan.training import generate
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "api_example.py"  # the README's example, run as it stands below

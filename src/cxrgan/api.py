@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from cxrgan.config import TrainConfig
+from cxrgan.inference.synthetic import Label, SyntheticDataset, SyntheticGenerator
 from cxrgan.models.base import Generator
 from cxrgan.training.session import resume_run, start_run
-from cxrgan.training.synthetic import Label, SyntheticDataset, SyntheticGenerator
 
 __all__ = [
     "SyntheticDataset",

@@ -17,11 +17,11 @@ from tiny import TINY_CONFIG
 from cxrgan.config import TrainConfig
 from cxrgan.data.folder import load_folder
 from cxrgan.errors import CxrganError
+from cxrgan.inference.generate import load_model, sample_images
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.models.conditional import ClassBatchNorm2d
 from cxrgan.reporting.plots import LABEL_WIDTH
 from cxrgan.training.checkpoint import load_checkpoint, saved_counters
-from cxrgan.training.generate import load_model, sample_images
 from cxrgan.training.loop import next_batch
 from cxrgan.training.quality import ClassReference
 from cxrgan.training.session import resume_run, start_run
@@ -252,7 +252,7 @@ def test_resume_with_other_classes_is_refused(tmp_path, classes_dir):
 
 
 def test_generation_batches_are_made_up_in_the_training_mix():
-    from cxrgan.training.generate import mix_labels, mixed_batches
+    from cxrgan.models.sampling import mix_labels, mixed_batches
 
     mix = torch.tensor([0.25, 0.75])
     labels = torch.tensor([0] * 40 + [1] * 3)  # mostly the rarer class

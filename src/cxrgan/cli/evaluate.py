@@ -17,8 +17,8 @@ from cxrgan.reporting.run_records import is_run_dir
 if TYPE_CHECKING:  # annotations only
     import numpy as np
 
+    from cxrgan.inference.generate import LoadedGenerator
     from cxrgan.metrics.evaluate import ClassResult
-    from cxrgan.training.generate import LoadedGenerator
 
 DEFAULT_SIZE = 64  # for two folders whose generated images have no one square size
 MIN_SIZE = 8  # one Haar level with 4 x 4 coefficients per packet: the least the metrics use
@@ -170,9 +170,9 @@ def _generated_side(model: LoadedGenerator, real: Side, args: argparse.Namespace
     # deferred: keeps `cxrgan --help` from importing numpy and torch
     import numpy as np
 
+    from cxrgan.inference.generate import sample_images
+    from cxrgan.inference.generated_set import Draw, class_names, draw_images
     from cxrgan.metrics.evaluate import class_counts, split_in_proportion
-    from cxrgan.training.generate import sample_images
-    from cxrgan.training.generated_set import Draw, class_names, draw_images
 
     if not model.spec.c_dim:
         images = sample_images(model.g, args.n, args.seed, "cpu")
@@ -289,6 +289,8 @@ def run(args: argparse.Namespace) -> int:
     # deferred: keeps `cxrgan --help` from importing numpy, pydicom and torch
     import numpy as np
 
+    from cxrgan.inference.generate import load_model
+    from cxrgan.inference.generated_set import class_names, class_seed
     from cxrgan.metrics import (
         METRICS,
         evaluate_sets,
@@ -304,8 +306,6 @@ def run(args: argparse.Namespace) -> int:
         split_in_proportion,
     )
     from cxrgan.metrics.images import subsample
-    from cxrgan.training.generate import load_model
-    from cxrgan.training.generated_set import class_names, class_seed
 
     if args.n < 2:
         raise CxrganError(f"--n must be at least 2, got {args.n}")
