@@ -7,11 +7,14 @@ importing the loop.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from cxrgan.config import TrainConfig
 from cxrgan.errors import CxrganError
+
+if TYPE_CHECKING:  # annotations only: choosing a device loads no settings
+    from cxrgan.config import TrainConfig
 
 
 def resolve_device(name: str) -> torch.device:

@@ -127,7 +127,7 @@ def _resume(run: RunDir, overrides: dict[str, Any], name: str) -> RunDir:
         names = ", ".join(fixed)
         raise CxrganError(f"{names} cannot change on --resume (they are fixed by the checkpoint)")
     cfg = old.replace(**{k: v for k, v in overrides.items() if k in RESUMABLE}).validate()
-    device = resolve_device(cfg.device)  # once: the config and the trainer use this one
+    device = resolve_device(cfg.device)  # once: config.json and the trainer use this one
     precision(cfg, device)
     ckpt = _resume_checkpoint(run, name)
     c = ckpt.meta["state"]["counters"] if ckpt is not None else {"epoch": 0, "step": 0}
