@@ -11,10 +11,10 @@ import torch
 
 from cxrgan.losses import LOSSES
 from cxrgan.models import ModelSpec, build_models
+from cxrgan.training.loop import next_batch
 from cxrgan.training.sampler import BatchSampler
 from cxrgan.training.state import TrainState
 from cxrgan.training.step import bind_phases, train_step
-from cxrgan.training.trainer import next_batch
 
 NZ, NGF, NDF = 100, 64, 64  # the tutorial's sizes
 

@@ -25,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from cxrgan.config import TrainConfig
 from cxrgan.data.source import load_phantoms
+from cxrgan.training.device import resolve_device
+from cxrgan.training.loop import next_batch
+from cxrgan.training.setup import build_trainer
 from cxrgan.training.step import train_step
-from cxrgan.training.trainer import build_trainer, next_batch
 
 BUDGET_S = 270  # rows not reached by then are listed as skipped
 
@@ -37,7 +39,7 @@ def trainer_for(model: str, size: int, batch: int, device: str, precision: str, 
                       precision=precision, compile=compile, progress=False,
                       demo_images=max(2 * batch, 64))  # fmt: skip
     data = load_phantoms(cfg.demo_images, size, seed=0)
-    return build_trainer(cfg, None, data, rank=rank, world_size=world)
+    return build_trainer(cfg, None, data, resolve_device(device), rank=rank, world_size=world)
 
 
 def sync(device: torch.device) -> None:

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from cxrgan.inference.generate import generate_images
 from cxrgan.metrics import memorisation
-from cxrgan.training.generate import generate_images
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import DEFAULT_DATA, REGIMES, RegimeImages, link_split

@@ -29,8 +29,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from cxrgan_step import cxrgan_stepper
 
+from cxrgan.inference.generate import sample_images
 from cxrgan.metrics import QualityEvaluator
-from cxrgan.training.generate import sample_images
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "cxr-kermany" / "png128"

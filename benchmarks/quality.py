@@ -42,10 +42,10 @@ import torch
 
 from cxrgan.data.folder import class_labels, load_folder
 from cxrgan.data.split import sample_by_patient, split_by_patient
+from cxrgan.inference.generate import generate_images
 from cxrgan.metrics import evaluate_sets, memorisation
 from cxrgan.recipes import DEFAULT_RECIPE
 from cxrgan.reporting.plots import make_grid, save_png_atomic
-from cxrgan.training.generate import generate_images
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "kaggle-chest-xray-224" / "train"

@@ -25,10 +25,10 @@ from cxrgan.cli.main import main
 from cxrgan.data.folder import load_folder
 from cxrgan.data.pixels import from_uint8, to_uint8
 from cxrgan.errors import CxrganError
+from cxrgan.inference import generate
 from cxrgan.metrics import METRICS, evaluate_sets
 from cxrgan.models import ModelSpec
 from cxrgan.models.base import Generator
-from cxrgan.training import generate
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "api_example.py"  # the README's example, run as it stands below

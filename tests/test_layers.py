@@ -7,6 +7,7 @@ The layers are drawn in docs/architecture.md; change both together.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +34,12 @@ LAYERS: dict[str, int] = {
     "cxrgan.recipes": 2,
     "cxrgan.reporting": 3,
     "cxrgan.training": 4,
-    "cxrgan.sweep": 5,
-    "cxrgan.study": 5,
-    "cxrgan.utility": 5,
-    "cxrgan.evaluation": 5,
-    "cxrgan.cli": 6,
+    "cxrgan.inference": 5,
+    "cxrgan.sweep": 6,
+    "cxrgan.study": 6,
+    "cxrgan.utility": 6,
+    "cxrgan.evaluation": 6,
+    "cxrgan.cli": 7,
 }
 # Layer 1's packages are independent building blocks: none imports another.
 INDEPENDENT_LAYERS = {1}
@@ -51,8 +53,9 @@ NAMES = {
     2: "settings",
     3: "reporting",
     4: "training",
-    5: "many runs and studies",
-    6: "command line",
+    5: "inference",
+    6: "many runs, studies and evaluation",
+    7: "command line",
 }
 
 
@@ -213,6 +216,29 @@ def test_public_surface_imports_lazily() -> None:
     source = module_path(ROOT).read_text("utf-8")
     eager = [i.where() for i in imports_of(ROOT, source) if i.top_level]
     assert not eager, _report(eager, "top-level import(s) in cxrgan/__init__.py; import lazily")
+
+
+def diagram_layers(text: str) -> dict[str, int]:
+    """The layer map as docs/architecture.md draws it: its first code block, one package a
+    line, the layer number on the first line of each layer."""
+    block = text.split("```", 2)[1]
+    drawn: dict[str, int] = {}
+    layer = -1
+    for line in block.splitlines():
+        number = re.match(r"\s*(\d+)\s", line)
+        if number:
+            layer = int(number[1])
+        package = re.search(r"\b(cxrgan(?:\.\w+)?)\b", line)
+        if package:
+            drawn[package[1]] = layer
+    return drawn
+
+
+def test_the_architecture_diagram_draws_the_layer_map() -> None:
+    doc = SRC.parent / "docs" / "architecture.md"
+    assert diagram_layers(doc.read_text("utf-8")) == LAYERS, (
+        "docs/architecture.md's diagram and LAYERS differ: change both together"
+    )
 
 
 # --- the checker itself -----------------------------------------------------------------------

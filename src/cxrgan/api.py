@@ -24,9 +24,9 @@ from cxrgan.config import TrainConfig
 from cxrgan.evaluation import defaults as evaluation_defaults
 from cxrgan.evaluation.evaluate import EvaluateOptions
 from cxrgan.evaluation.evaluate import evaluate as run_evaluation
+from cxrgan.inference.synthetic import Label, SyntheticDataset, SyntheticGenerator
 from cxrgan.models.base import Generator
 from cxrgan.training.session import resume_run, start_run
-from cxrgan.training.synthetic import Label, SyntheticDataset, SyntheticGenerator
 
 __all__ = [
     "SyntheticDataset",

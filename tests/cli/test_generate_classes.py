@@ -19,9 +19,9 @@ from cxrgan import __version__
 from cxrgan.cli.main import main
 from cxrgan.data.dicom_write import SECONDARY_CAPTURE
 from cxrgan.data.folder import load_folder
+from cxrgan.inference.generate import load_model, sample_images
+from cxrgan.inference.generated_set import MANIFEST_COLUMNS, class_seed, file_sha256, redraw
 from cxrgan.models import ModelSpec
-from cxrgan.training.generate import load_model, sample_images
-from cxrgan.training.generated_set import MANIFEST_COLUMNS, class_seed, file_sha256, redraw
 
 CLASSES = ("NORMAL", "PNEUMONIA")
 TRAIN = [*TINY_ARGS, "--no-cache", "--epochs", "1", "--steps-per-epoch", "2"]

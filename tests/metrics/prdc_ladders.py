@@ -102,7 +102,7 @@ def main() -> None:
     print(f"real side: {len(real)} images of {args.data} at 64 px")
     print(table(score(real, rows)))
     if args.run:
-        from cxrgan.training.generate import generate_images
+        from cxrgan.inference.generate import generate_images
 
         run, _, names = args.run.partition(":")
         fakes = {c: generate_images(Path(run), len(real), c, 0) for c in names.split(",")}

@@ -14,7 +14,7 @@ from helpers import CLASSES, image_folders
 from PIL import Image
 from torch import Tensor, nn
 
-import cxrgan.training.generate as generate
+import cxrgan.inference.generate as generate
 from cxrgan.models.base import Generator
 from cxrgan.study.make import make_study
 from cxrgan.study.source import check_equivalent, generator_source

@@ -23,12 +23,12 @@ from tiny import TINY_CONFIG
 
 from cxrgan.cli.main import main
 from cxrgan.config import TrainConfig
+from cxrgan.inference.generate import generate_images
 from cxrgan.reporting.html_report import write_report
 from cxrgan.study.make import make_study
 from cxrgan.study.markdown import code, text
 from cxrgan.study.score import score_study
 from cxrgan.training.checkpoint import load_checkpoint, tensor_checksum
-from cxrgan.training.generate import generate_images
 from cxrgan.training.session import start_run
 
 # Only torch and safetensors: no site hooks (so no editable cxrgan), numpy and Pillow refused.

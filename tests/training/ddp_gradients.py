@@ -17,8 +17,9 @@ import torch
 from cxrgan.config import TrainConfig
 from cxrgan.data.source import load_phantoms
 from cxrgan.training import distributed as ddp
+from cxrgan.training.loop import next_batch
+from cxrgan.training.setup import build_trainer
 from cxrgan.training.step import train_step
-from cxrgan.training.trainer import build_trainer, next_batch
 
 SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, ndf=8, nz=16,
                 batch_size=16, loss="hinge", r1_gamma=1.0, device="cpu",

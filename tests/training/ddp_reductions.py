@@ -12,8 +12,10 @@ from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 from cxrgan.config import TrainConfig
 from cxrgan.data.source import load_phantoms
 from cxrgan.training import distributed as ddp
+from cxrgan.training.device import resolve_device
+from cxrgan.training.loop import next_batch
+from cxrgan.training.setup import build_trainer
 from cxrgan.training.step import train_step
-from cxrgan.training.trainer import build_trainer, next_batch
 
 SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, ndf=8, nz=16,
                 batch_size=16, loss="hinge", r1_gamma=1.0, device="cpu",
@@ -35,7 +37,8 @@ def main() -> None:
 def count_reductions(world: ddp.World) -> None:
     cfg = TrainConfig.from_dict(SETTINGS).validate()
     data = load_phantoms(64, 64, seed=0)
-    t = build_trainer(cfg, None, data, rank=world.rank, world_size=world.world_size)
+    device = resolve_device(cfg.device)
+    t = build_trainer(cfg, None, data, device, rank=world.rank, world_size=world.world_size)
     now = {"phase": ""}
     reduced: dict[str, int] = {}  # "step/phase/net" -> gradient elements all-reduced
 

@@ -17,14 +17,15 @@ from tiny import TINY_CONFIG
 from cxrgan.config import TrainConfig
 from cxrgan.data.folder import load_folder
 from cxrgan.errors import CxrganError
+from cxrgan.inference.generate import load_model, sample_images
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.models.conditional import ClassBatchNorm2d
 from cxrgan.reporting.plots import LABEL_WIDTH
 from cxrgan.training.checkpoint import load_checkpoint, saved_counters
-from cxrgan.training.generate import load_model, sample_images
+from cxrgan.training.loop import next_batch
 from cxrgan.training.quality import ClassReference
 from cxrgan.training.session import resume_run, start_run
-from cxrgan.training.trainer import fixed_labels, next_batch
+from cxrgan.training.setup import fixed_labels
 
 TINY = {**TINY_CONFIG, "steps_per_epoch": 3, "log_every": 3, "conditional": True}
 
@@ -167,11 +168,12 @@ def test_best_and_early_stopping_follow_the_worst_class(tmp_path, classes_dir, m
 @pytest.mark.parametrize(("sampling", "share"), [("empirical", 0.75), ("uniform", 0.5)])
 def test_fake_labels_follow_class_sampling(tmp_path, classes_dir, sampling, share):
     from cxrgan.data.folder import load_folder
-    from cxrgan.training.trainer import build_trainer
+    from cxrgan.training.device import resolve_device
+    from cxrgan.training.setup import build_trainer
 
     cfg = TrainConfig(data=str(classes_dir), class_sampling=sampling, **TINY).validate()
     data = load_folder(classes_dir, 32, progress=False)
-    t = build_trainer(cfg, None, data)
+    t = build_trainer(cfg, None, data, resolve_device(cfg.device))
     labels = torch.cat([next_batch(t.state, t.device).c for _ in range(200)])
     assert len(labels) == 200 * 16
     assert abs(float((labels == 0).float().mean()) - share) < 0.03
@@ -250,7 +252,7 @@ def test_resume_with_other_classes_is_refused(tmp_path, classes_dir):
 
 
 def test_generation_batches_are_made_up_in_the_training_mix():
-    from cxrgan.training.generate import mix_labels, mixed_batches
+    from cxrgan.models.sampling import mix_labels, mixed_batches
 
     mix = torch.tensor([0.25, 0.75])
     labels = torch.tensor([0] * 40 + [1] * 3)  # mostly the rarer class

@@ -197,17 +197,33 @@ def test_train_state_round_trips_everything():
     )
 
 
+def test_rates_are_read_and_set_for_every_param_group_and_saved():
+    s = _state(1)
+    s.opt_g.add_param_group({"params": [nn.Parameter(torch.zeros(1))], "lr": 9.0})
+    assert s.rates() == (s.opt_g.param_groups[0]["lr"], s.opt_d.param_groups[0]["lr"])
+    s.set_rates(1e-3, 5e-5)
+    assert s.rates() == (1e-3, 5e-5)
+    assert [g["lr"] for g in s.opt_g.param_groups] == [1e-3, 1e-3]  # every group of G
+    assert [g["lr"] for g in s.opt_d.param_groups] == [5e-5]
+    restored = _state(2)
+    restored.opt_g.add_param_group({"params": [nn.Parameter(torch.zeros(1))], "lr": 9.0})
+    restored.load_state_dict(s.state_dict())  # the rates travel in the checkpoint
+    assert restored.rates() == (1e-3, 5e-5)
+
+
 def test_only_the_main_process_runs_side_effects(tmp_path, monkeypatch):
     from tiny import TINY_CONFIG
 
     from cxrgan.config import TrainConfig
     from cxrgan.data.source import load_phantoms
-    from cxrgan.training.trainer import build_trainer, train
+    from cxrgan.training.device import resolve_device
+    from cxrgan.training.loop import train
+    from cxrgan.training.setup import build_trainer
 
     monkeypatch.chdir(tmp_path)
     cfg = TrainConfig(epochs=1, steps_per_epoch=2, log_every=1, **TINY_CONFIG)
     data = load_phantoms(32, 32, seed=0)
-    t = build_trainer(cfg, None, data, rank=1, world_size=2)
+    t = build_trainer(cfg, None, data, resolve_device(cfg.device), rank=1, world_size=2)
     assert t.callbacks == [] and not t.master_process
     assert t.state.sampler.local_batch_size == 8
     assert train(t) == "completed"

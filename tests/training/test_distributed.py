@@ -275,11 +275,12 @@ def test_a_rank_refusing_bad_input_under_nproc_is_one_error_and_status_2(tmp_pat
 def test_batch_size_must_split_over_the_processes():
     from cxrgan.config import TrainConfig
     from cxrgan.data.source import load_phantoms
-    from cxrgan.training.trainer import build_trainer
+    from cxrgan.training.setup import build_trainer
 
     cfg = TrainConfig(epochs=1, steps_per_epoch=1, **{**TINY_CONFIG, "batch_size": 10})
+    data, cpu = load_phantoms(32, 32, seed=0), torch.device("cpu")
     with pytest.raises(CxrganError, match="multiple of the 3 processes"):
-        build_trainer(cfg, None, load_phantoms(32, 32, seed=0), rank=1, world_size=3)
+        build_trainer(cfg, None, data, cpu, rank=1, world_size=3)
 
 
 def test_nccl_on_cpu_is_a_clear_error(monkeypatch):
@@ -344,14 +345,14 @@ def test_fp16_scales_the_gradients_skips_overflow_and_keeps_its_state():
 
 def test_precision_on_cpu_refuses_fp16_and_warns_for_emulated_bf16(tmp_path, monkeypatch, capsys):
     from cxrgan.config import TrainConfig
-    from cxrgan.training import trainer
+    from cxrgan.training import device
 
     out = tmp_path / "run"
     assert main(["train", *TINY, "--precision", "fp16", "--out", str(out)]) == 2
     assert "fp16 needs a CUDA GPU" in capsys.readouterr().err and not out.exists()
     cfg = TrainConfig(precision="bf16", **TINY_CONFIG)
-    monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: False)
-    autocast, scalers, note = trainer.precision(cfg, torch.device("cpu"))
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    autocast, scalers, note = device.precision(cfg, torch.device("cpu"))
     assert autocast == ("cpu", torch.bfloat16) and scalers is None and "20x slower" in note
 
 
@@ -412,7 +413,7 @@ def test_streamed_sampler_saves_the_state_before_its_prefetched_batch(tmp_path):
 def test_data_on_host_trains_the_same_run_and_auto_picks_by_free_memory(tmp_path, monkeypatch):
     from cxrgan.config import TrainConfig
     from cxrgan.data.source import load_phantoms
-    from cxrgan.training import trainer
+    from cxrgan.training.setup import data_on_device
 
     base = ["--epochs", "1", "--steps-per-epoch", "2"]
     assert main(["train", *TINY, *base, "--out", str(tmp_path / "device")]) == 0
@@ -423,7 +424,7 @@ def test_data_on_host_trains_the_same_run_and_auto_picks_by_free_memory(tmp_path
     data = load_phantoms(16, 32, seed=0)  # 16 KiB of images
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (32 * 1024, 10**9))
     auto = TrainConfig(data_on="auto", **TINY_CONFIG)
-    assert trainer.data_on_device(auto, data, torch.device("cuda"))  # fits in half the free
+    assert data_on_device(auto, data, torch.device("cuda"))  # fits in half the free
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (31 * 1024, 10**9))
-    assert not trainer.data_on_device(auto, data, torch.device("cuda"))
-    assert not trainer.data_on_device(auto.replace(data_on="host"), data, torch.device("cpu"))
+    assert not data_on_device(auto, data, torch.device("cuda"))
+    assert not data_on_device(auto.replace(data_on="host"), data, torch.device("cpu"))

@@ -34,7 +34,7 @@ from tiny import TINY_ARGS
 
 from cxrgan.cli.main import main
 from cxrgan.config import MAX_ROLLBACKS, SETTINGS
-from cxrgan.training import trainer as trainer_module
+from cxrgan.training import loop, trainer
 from cxrgan.training.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -84,7 +84,7 @@ def _popen_train(*args: str) -> subprocess.Popen:
 
 def _inject(monkeypatch, at_call: int, action) -> None:
     """Run `action(loss)` right after the `at_call`-th training step of this process."""
-    real, calls = trainer_module.train_step, [0]
+    real, calls = loop.train_step, [0]
 
     def step(loss, phases, batch, step_no):
         stats = real(loss, phases, batch, step_no)
@@ -93,7 +93,7 @@ def _inject(monkeypatch, at_call: int, action) -> None:
             action(loss)
         return stats
 
-    monkeypatch.setattr(trainer_module, "train_step", step)
+    monkeypatch.setattr(loop, "train_step", step)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -231,13 +231,13 @@ def test_resume_from_best_or_epoch_checkpoint(tmp_path, capsys):
 
 def test_periodic_checkpoint_is_written_before_last(tmp_path, monkeypatch):
     written = []
-    real = trainer_module.save_checkpoint
+    real = trainer.save_checkpoint
 
     def save(path, ckpt):
         written.append(path.stem)
         real(path, ckpt)
 
-    monkeypatch.setattr(trainer_module, "save_checkpoint", save)
+    monkeypatch.setattr(trainer, "save_checkpoint", save)
     argv = ["train", *TINY, "--demo-images", "32", "--epochs", "2", "--steps-per-epoch", "1"]
     assert main([*argv, "--checkpoint-every", "1", "--out", str(tmp_path / "run")]) == 0
     assert written == ["last", "epoch_0001", "last", "epoch_0002", "last"]

@@ -10,8 +10,8 @@ from tiny import TINY_CONFIG, TUTORIAL
 
 from cxrgan.config import TrainConfig
 from cxrgan.errors import CxrganError
+from cxrgan.inference.generate import generate_images
 from cxrgan.recipes import DEFAULT_RECIPE, GOVERNED, RECIPES
-from cxrgan.training.generate import generate_images
 from cxrgan.training.session import resume_run, start_run
 
 TINY = {**TINY_CONFIG, "demo_images": 64, "steps_per_epoch": 4, "log_every": 2}

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from utility_helpers import CLASSES, TEST, TRAIN, Shades, class_folder
 
-import cxrgan.training.generate as generate
+import cxrgan.inference.generate as generate
 from cxrgan.cli.main import main
 from cxrgan.models.spec import ModelSpec
 from cxrgan.reporting.html_report import write_report

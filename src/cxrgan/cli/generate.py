@@ -95,9 +95,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: keeps `cxrgan --help` from importing torch, pydicom, Pillow and tqdm
-    from cxrgan.training.generate import load_model
-    from cxrgan.training.generated_set import plan_draws, write_generated
-    from cxrgan.training.trainer import resolve_device
+    from cxrgan.inference.generate import load_model
+    from cxrgan.inference.generated_set import plan_draws, write_generated
+    from cxrgan.training.device import resolve_device
 
     device = str(resolve_device(args.device))
     # The model first: a bad checkpoint or request fails before OUT is created.

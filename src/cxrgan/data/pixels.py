@@ -7,7 +7,8 @@ imports torch: tensors are handled through their own methods, so this module sta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -26,6 +27,16 @@ def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
     if images.dtype == np.uint8:
         return images
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def batches_to_uint8(n: int, size: int, batches: Iterable[tuple[Any, Any]]) -> np.ndarray:
+    """(positions, images in [-1, 1]) batches, as models.sampling.sample_batches yields them →
+    one (n, size, size) uint8 array. Each batch is converted as it comes, so a large request
+    never holds more than one batch as floats."""
+    out = np.empty((n, size, size), np.uint8)
+    for where, images in batches:
+        out[np.asarray(where)] = to_uint8(images)
+    return out
 
 
 def from_uint8(images: ArrayT) -> ArrayT:

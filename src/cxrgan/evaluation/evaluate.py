@@ -23,13 +23,13 @@ from cxrgan.evaluation.sides import (
     without_loose,
 )
 from cxrgan.evaluation.sizes import Sizes, native_sizes, one_square, size_messages
+from cxrgan.inference.generate import LoadedGenerator, load_model
+from cxrgan.inference.generated_set import class_names, class_seed
 from cxrgan.metrics import evaluate_sets, memorisation, save_memorisation_png
 from cxrgan.metrics.evaluate import ClassResult, evaluate_classes, skipped_metrics
 from cxrgan.metrics.images import subsample
 from cxrgan.metrics.registry import key_info, registered_metrics
 from cxrgan.reporting.run_records import is_run_dir
-from cxrgan.training.generate import LoadedGenerator, load_model
-from cxrgan.training.generated_set import class_names, class_seed
 
 Log = Callable[[str], None]
 MEMORISATION = "memorisation"  # the registry's name of the copy check, whose pairs are saved

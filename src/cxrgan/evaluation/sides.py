@@ -11,8 +11,8 @@ import numpy as np
 
 from cxrgan.data.folder import load_folder
 from cxrgan.evaluation.classes import class_counts, split_in_proportion
-from cxrgan.training.generate import LoadedGenerator, sample_images
-from cxrgan.training.generated_set import Draw, class_names, draw_images
+from cxrgan.inference.generate import LoadedGenerator, sample_images
+from cxrgan.inference.generated_set import Draw, class_names, draw_images
 
 Log = Callable[[str], None]
 

@@ -27,12 +27,12 @@ from safetensors.torch import save_file
 
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
+from cxrgan.inference.generate import load_generator, sample_images
 from cxrgan.study import bundle_verify
 from cxrgan.study.card import check_license, model_card
 from cxrgan.study.make import write_text
 from cxrgan.study.source import check_equivalent, generator_source
 from cxrgan.training.checkpoint import load_checkpoint, tensor_checksum
-from cxrgan.training.generate import load_generator, sample_images
 from cxrgan.training.rundir import RunDir
 
 SAMPLES = 16

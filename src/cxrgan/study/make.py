@@ -124,7 +124,7 @@ def _generated(
     # deferred: torch loads only when a study draws from a run
     import torch
 
-    from cxrgan.training.generate import load_generator, sample_images
+    from cxrgan.inference.generate import load_generator, sample_images
 
     g = load_generator(run, checkpoint, device)
     info = _run_info(run)

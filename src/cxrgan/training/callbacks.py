@@ -78,13 +78,12 @@ class Balance(Callback):
         self.resumed = False
 
     def on_log(self, t: Trainer, record: dict[str, Any]) -> None:
-        opt_g, opt_d = t.state.opt_g, t.state.opt_d
-        change = self.controller.update(record, opt_g.param_groups[0]["lr"])
+        lr_g, lr_d = t.state.rates()
+        change = self.controller.update(record, lr_g)
         if change is None:
             return
         lr_g, reason = change
-        for group in opt_g.param_groups:
-            group["lr"] = lr_g
+        t.state.set_rates(lr_g, lr_d)
         if t.run is None:
             return
         c = t.state.counters
@@ -94,7 +93,7 @@ class Balance(Callback):
                 "epoch": c.epoch + 1,
                 "event": "balance",
                 "lr_g": lr_g,
-                "lr_d": opt_d.param_groups[0]["lr"],
+                "lr_d": lr_d,
                 "reason": reason,
             }
         )

@@ -31,7 +31,6 @@ from torch.nn.parallel import DistributedDataParallel
 
 from cxrgan.errors import CxrganError
 
-ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 TIMEOUT = datetime.timedelta(minutes=60)  # rank 0 evaluating or writing while the others wait
 
 
@@ -202,10 +201,6 @@ def sync_batch_norm(module: nn.Module) -> nn.Module:
     for name, child in module.named_children():
         module.add_module(name, sync_batch_norm(child))
     return module
-
-
-def has_batch_norm(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
 def data_parallel(module: nn.Module, device: torch.device, find_unused: bool = False) -> nn.Module:

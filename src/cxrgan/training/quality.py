@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cxrgan.data.pixels import batches_to_uint8
 from cxrgan.metrics.evaluate import QualityEvaluator
+from cxrgan.models.sampling import mix_labels, sample_batches
 from cxrgan.reporting.run_records import selection_fwd
-from cxrgan.training.generate import mix_labels, sample_images
 
 EVAL_NOISE_OFFSET = 7919  # the same noise at every evaluation, apart from training's
 
@@ -72,7 +73,7 @@ class QualityTracker:
         start = time.perf_counter()
         n, seed = self.evaluator.n, self.seed + EVAL_NOISE_OFFSET
         labels = self.classes.mix(n) if self.classes is not None else None
-        scores = self.evaluator.evaluate(sample_images(g, n, seed, device, labels))
+        scores = self.evaluator.evaluate(_draw(g, n, seed, device, labels))
         record = {
             "step": step,
             "epoch": epoch,
@@ -97,7 +98,7 @@ class QualityTracker:
         out = {}
         for k, evaluator in self.classes.evaluators.items():
             labels = torch.full((evaluator.n,), k, dtype=torch.long)
-            scores = evaluator.evaluate(sample_images(g, evaluator.n, seed, device, labels))
+            scores = evaluator.evaluate(_draw(g, evaluator.n, seed, device, labels))
             out[self.classes.names[k]] = {
                 "fwd": scores["fwd"],
                 "kid_mean": scores["kid_mean"],
@@ -133,3 +134,11 @@ class QualityTracker:
         self.best_step = state.get("best_step", 0)
         self.bad_evals = state.get("bad_evals", 0)
         self.records = list(evals)
+
+
+def _draw(
+    g: nn.Module, n: int, seed: int, device: torch.device, labels: torch.Tensor | None
+) -> np.ndarray:
+    """The fakes an evaluation judges: `n` uint8 images drawn as `cxrgan generate` and
+    `cxrgan evaluate` draw them (inference.generate.sample_images, above training)."""
+    return batches_to_uint8(n, g.resolution, sample_batches(g, n, seed, device, labels))

@@ -29,14 +29,11 @@ from cxrgan.reporting.plots import save_grid
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import Checkpoint, choose_hint, load_checkpoint, saved_counters
 from cxrgan.training.checkpoint_schema import RESUME_KEYS
+from cxrgan.training.classes import training_classes
+from cxrgan.training.device import precision, resolve_device
+from cxrgan.training.loop import train
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
-from cxrgan.training.trainer import (
-    build_trainer,
-    precision,
-    resolve_device,
-    train,
-    training_classes,
-)
+from cxrgan.training.setup import build_trainer
 
 
 def start_run(cfg: TrainConfig) -> RunDir:
@@ -69,7 +66,9 @@ def _start_run(cfg: TrainConfig) -> RunDir:
         run.unlock()
 
 
-def _start(cfg: TrainConfig, run: RunDir, data: ImageSet, device: Any, notes: list[str]) -> RunDir:
+def _start(
+    cfg: TrainConfig, run: RunDir, data: ImageSet, device: torch.device, notes: list[str]
+) -> RunDir:
     for note in notes:
         run.log(note, echo=False)
     # Absolute paths, so a resume from another folder finds the same data.
@@ -89,7 +88,7 @@ def _start(cfg: TrainConfig, run: RunDir, data: ImageSet, device: Any, notes: li
     run.write_config(info)
     _save_real_grid(run, data, cfg.seed)
     run.log(f"run directory: {run.root}  device: {device}  model: {cfg.model} {cfg.image_size}px")
-    return _train(cfg, run, data, info, None)
+    return _train(cfg, run, data, device, info, None)
 
 
 def resume_run(path: Path, overrides: dict[str, Any], checkpoint: str = "last") -> RunDir:
@@ -129,7 +128,8 @@ def _resume(run: RunDir, overrides: dict[str, Any], name: str) -> RunDir:
         names = ", ".join(fixed)
         raise CxrganError(f"{names} cannot change on --resume (they are fixed by the checkpoint)")
     cfg = old.replace(**{k: v for k, v in overrides.items() if k in RESUMABLE}).validate()
-    precision(cfg, resolve_device(cfg.device))
+    device = resolve_device(cfg.device)  # once: config.json and the trainer use this one
+    precision(cfg, device)
     ckpt = _resume_checkpoint(run, name)
     c = ckpt.meta["state"]["counters"] if ckpt is not None else {"epoch": 0, "step": 0}
     done = c["epoch"]
@@ -169,14 +169,14 @@ def _resume(run: RunDir, overrides: dict[str, Any], name: str) -> RunDir:
         event["checkpoint"] = name if ckpt is not None else None
     info["history"].append(event)
     info["config"] = cfg.to_dict()
-    info["device"] = str(resolve_device(cfg.device))
+    info["device"] = str(device)
     run.write_config(info)
     described = ", ".join(f"{k} {a} → {b}" for k, (a, b) in changes.items()) or "no changes"
     source = "no checkpoint: starting again from step 0" if ckpt is None else f"checkpoints/{name}"
     run.log(
         f"resuming {run.root} at epoch {c['epoch']}, step {c['step']} from {source} ({described})"
     )
-    return _train(cfg, run, data, info, ckpt, restart_last=name != "last")
+    return _train(cfg, run, data, device, info, ckpt, restart_last=name != "last")
 
 
 def _resume_checkpoint(run: RunDir, name: str) -> Checkpoint | None:
@@ -214,7 +214,13 @@ def _check_epoch_fits(
 
 
 def _train(
-    cfg: TrainConfig, run: RunDir, data: ImageSet, info: dict, ckpt: Any, restart_last: bool = False
+    cfg: TrainConfig,
+    run: RunDir,
+    data: ImageSet,
+    device: torch.device,
+    info: dict,
+    ckpt: Checkpoint | None,
+    restart_last: bool = False,
 ) -> RunDir:
     """Train and record why it stopped. restart_last: `last` is rewritten from `ckpt` before the
     first step (a resume from best or epoch_N), so a rollback returns to where this started."""
@@ -228,7 +234,7 @@ def _train(
             f"training with {world.world_size} processes; each draws {share} of every batch "
             f"of {cfg.batch_size}"
         )
-    trainer = build_trainer(cfg, run, data, ckpt, world.rank, world.world_size)
+    trainer = build_trainer(cfg, run, data, device, ckpt, world.rank, world.world_size)
     if restart_last:
         trainer.save("last")
     resized = trainer.state.sampler.resized_from
@@ -271,7 +277,8 @@ def _follow(world: ddp.World) -> Followed:
     values, ckpt = ddp.receive()
     cfg = TrainConfig.from_dict(values)
     data = load_data(cfg)
-    trainer = build_trainer(cfg, None, data, ckpt, world.rank, world.world_size)
+    device = resolve_device(cfg.device)
+    trainer = build_trainer(cfg, None, data, device, ckpt, world.rank, world.world_size)
     reason = train(trainer)
     stopped: dict[str, Any] = {"reason": reason}
     if trainer.stop_signal and reason == "interrupted":

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cxrgan.augment.base import Augmentation
 from cxrgan.models import ModelSpec
 from cxrgan.training.checkpoint import Checkpoint, model_tensors, optimizer_tensors
 from cxrgan.training.checkpoint_schema import Counters
@@ -33,7 +34,7 @@ class TrainState:
     fixed_z: Tensor  # the latents of every sample grid
     fixed_c: Tensor | None = None  # and their labels, for a conditional model
     g_ema: nn.Module | None = None  # a moving average of G's weights, when kept
-    augment: nn.Module | None = None
+    augment: Augmentation | None = None
     counters: Counters = field(default_factory=Counters)
     # JSON state of the parts around the step (quality tracker, balance controller), by name.
     extras: dict[str, Any] = field(default_factory=dict)
@@ -42,6 +43,17 @@ class TrainState:
     def sampling_g(self) -> nn.Module:
         """The generator that draws grids and is evaluated: G_ema when there is one."""
         return self.g_ema if self.g_ema is not None else self.g
+
+    def rates(self) -> tuple[float, float]:
+        """G's and D's learning rates, as the optimisers hold them."""
+        return self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
+
+    def set_rates(self, g: float, d: float) -> None:
+        """The one place the learning rates change after the optimisers are built (a resume,
+        a rollback, --balance)."""
+        for opt, lr in ((self.opt_g, g), (self.opt_d, d)):
+            for group in opt.param_groups:
+                group["lr"] = lr
 
     def state_dict(self) -> Checkpoint:
         sampler_tensors, sampler_meta = self.sampler.state()

@@ -13,7 +13,7 @@ import torch
 
 from cxrgan.data.folder import ImageSet, load_folder
 from cxrgan.errors import CxrganError
-from cxrgan.training import generate
+from cxrgan.inference import generate
 
 Log = Callable[[str], None]
 CLASS_FOLDERS = "class subfolders such as NORMAL/ and PNEUMONIA/"

@@ -27,9 +27,9 @@ from cxrgan import __version__
 from cxrgan.data.folder import ImageSet
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
+from cxrgan.inference.generate import LoadedGenerator
 from cxrgan.reporting.run_records import is_run_dir, run_settings
-from cxrgan.training.generate import LoadedGenerator
-from cxrgan.training.trainer import resolve_device
+from cxrgan.training.device import resolve_device
 from cxrgan.utility import classifier
 from cxrgan.utility.chart import plot_utility
 from cxrgan.utility.defaults import (

@@ -23,11 +23,12 @@ from torch.utils.data import Dataset
 
 from cxrgan.data.pixels import from_uint8
 from cxrgan.errors import CxrganError
+from cxrgan.inference import generate
 from cxrgan.models import ModelSpec
 from cxrgan.models.base import Generator
-from cxrgan.training import generate
+from cxrgan.models.sampling import sample_tensors
+from cxrgan.training.device import resolve_device
 from cxrgan.training.rundir import RunDir
-from cxrgan.training.trainer import resolve_device
 
 # One class (a name or an index), or one per image.
 Label = str | int | Sequence[str | int] | np.ndarray | torch.Tensor | None
@@ -192,7 +193,7 @@ class SyntheticGenerator:
         labels = self.class_indices(label, _count(n))
         if output == "uint8":
             return self.pixels(n, labels, seed)
-        return generate.sample_tensors(self.module, n, self._seed(seed), self.device, labels)
+        return sample_tensors(self.module, n, self._seed(seed), self.device, labels)
 
     def pixels(
         self,

@@ -21,10 +21,10 @@ from cxrgan import __version__
 from cxrgan.data.dicom_write import SyntheticSeries, write_synthetic_dicom
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path, check_writable
+from cxrgan.inference.generate import LoadedGenerator, load_model, sample_images
 from cxrgan.models import ModelSpec
 from cxrgan.models.base import Generator
 from cxrgan.reporting.plots import GRID_COLUMNS, class_grid, save_grid, save_png_atomic
-from cxrgan.training.generate import LoadedGenerator, load_model, sample_images
 
 FORMATS = ("png", "dicom")
 _SUFFIX = {"png": ".png", "dicom": ".dcm"}
