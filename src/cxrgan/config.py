@@ -25,6 +25,7 @@ from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.models import MODELS
 from cxrgan.recipes import DEFAULT_RECIPE, recipe_names, with_recipe
+from cxrgan.schedule import SHAPES
 from cxrgan.settings import Setting, setting, settings_of
 
 IMAGE_SIZES = (32, 64, 128, 256)
@@ -145,6 +146,24 @@ class TrainConfig:
     )
     d_lr: float = setting(
         2e-4, "discriminator learning rate", group="optim", resumable=True, above=0
+    )
+    lr_schedule: str = setting(
+        "constant",
+        "how both rates change over the budget (--minutes, else --epochs × steps): constant, "
+        "or a decay from --g-lr/--d-lr down to --lr-floor × them (linear, cosine), so that G "
+        "settles late in a long run and its EMA averages a settled G instead of blurring",
+        group="optim",
+        resumable=True,
+        choices=lambda: tuple(SHAPES),
+    )
+    lr_floor: float = setting(
+        0.1,
+        "the rates at the end of the budget, as a share of --g-lr/--d-lr (with a decaying "
+        "--lr-schedule)",
+        group="optim",
+        resumable=True,
+        min=0,
+        below=1,
     )
     beta1: float = setting(0.5, "Adam β1 for both networks", group="optim", min=0, below=1)
     beta2: float = setting(0.999, "Adam β2 for both networks", group="optim", min=0, below=1)

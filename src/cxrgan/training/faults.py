@@ -63,18 +63,22 @@ class StopFlag:
 
     CODES = (None, "SIGINT", "SIGTERM")
 
-    def agree(self, t: Trainer, out_of_time: bool) -> bool:
+    def agree(self, t: Trainer, spent_s: float, budget_s: float) -> tuple[bool, float]:
         """Multi-process: a stop asked on any rank (and by which signal) holds on every rank from
-        this step, as does a time budget spent on any; returns whether the budget is spent."""
+        this step, as does a time budget spent on any. Returns whether the budget is spent, and
+        the training time as the slowest rank counts it (to the millisecond), so that every rank
+        reads the same --lr-schedule factor."""
         if not self.distributed:
-            return out_of_time
+            return spent_s >= budget_s, spent_s
         mine = self.CODES.index(self.signal) if self.asked else 0
-        code, spent = ddp.max_flags([mine, int(out_of_time)], t.device)
+        code, out, spent_ms = ddp.max_flags(
+            [mine, int(spent_s >= budget_s), round(spent_s * 1000)], t.device
+        )
         if code:
             if not self.asked:
                 self.asked, self._at = True, time.monotonic()
             self.requested, self.signal = True, self.CODES[code]
-        return bool(spent)
+        return bool(out), spent_ms / 1000
 
 
 def agree_stop(t: Trainer) -> None:

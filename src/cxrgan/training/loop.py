@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from cxrgan.losses.base import StepBatch
+from cxrgan.schedule import budget_progress, rate_factor
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import saved_counters
 from cxrgan.training.faults import StopFlag, agree_stop, divergence, roll_back_or_stop
@@ -84,6 +85,7 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
     budget_s = cfg.minutes * 60 if cfg.minutes else math.inf
     with bar:
         while c.step_in_epoch < t.steps_per_epoch:
+            s.set_scale(rate_scale(t, c.elapsed_s if t.spent_s is None else t.spent_s))
             stats = train_step(t.loss, t.phases, next_batch(s, t.device), c.step)
             if t.ema is not None:
                 t.ema.update(s.g_ema, s.g, s.sampler.batch_size, c.step * s.sampler.batch_size)
@@ -94,7 +96,7 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
             images += s.sampler.batch_size
             bar.update(1)
             spent = c.elapsed_s + time.perf_counter() - last_time - side_s
-            out_of_time = stop.agree(t, spent >= budget_s)
+            out_of_time, t.spent_s = stop.agree(t, spent, budget_s)
             due = c.step % cfg.log_every == 0 or c.step_in_epoch == t.steps_per_epoch
             if due or stop.requested or out_of_time:
                 now = time.perf_counter()
@@ -123,6 +125,18 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
     return ddp.mean_stats(epoch_stats.pop_means(), t.device)
 
 
+def rate_scale(t: Trainer, spent_s: float) -> float:
+    """--lr-schedule's factor on the rates for the next step: how far the run is through its
+    budget (its steps, `--epochs` × steps per epoch, or its `--minutes`, whichever ends first)."""
+    cfg = t.cfg
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    budget_s = cfg.minutes * 60 if cfg.minutes else None
+    total = cfg.epochs * t.steps_per_epoch
+    progress = budget_progress(t.state.counters.step, total, spent_s, budget_s)
+    return rate_factor(cfg.lr_schedule, progress, cfg.lr_floor)
+
+
 def next_batch(s: TrainState, device: torch.device) -> StepBatch:
     """This rank's real images of the next step, with the latents (and labels) of its fakes:
     its slice of the global batch's latents, which every rank draws."""
@@ -140,7 +154,7 @@ def next_batch(s: TrainState, device: torch.device) -> StepBatch:
 
 def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, Any]:
     c, s = t.state.counters, t.state
-    lr_g, lr_d = s.rates()
+    lr_g, lr_d = s.applied_rates()  # what the optimisers ran, --lr-schedule's factor included
     record = {
         "step": c.step,
         "epoch": c.epoch + 1,
@@ -150,6 +164,8 @@ def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, A
         "images_per_s": round(rate, 2),
         "elapsed_s": round(c.elapsed_s, 3),
     }
+    if t.cfg.lr_schedule != "constant":
+        record["lr_scale"] = round(s.lr_scale, 6)
     p = s.augment.p if s.augment is not None else None
     if p is not None:  # an adaptive augmentation's current strength
         record["augment_p"] = round(p, 6)

@@ -31,6 +31,7 @@ from cxrgan.training.classes import (
 )
 from cxrgan.training.device import precision
 from cxrgan.training.ema import EMA, make_ema_copy
+from cxrgan.training.loop import rate_scale
 from cxrgan.training.quality import ClassReference, QualityTracker
 from cxrgan.training.rundir import RunDir
 from cxrgan.training.sampler import BatchSampler
@@ -190,7 +191,11 @@ def _restore(t: Trainer, ckpt: Checkpoint) -> None:
     t.load_callback_states()
     # A resume may change the rates; --balance continues from the rate it had reached.
     balanced = any(isinstance(c, cb.Balance) and c.resumed for c in t.callbacks)
-    g_lr = t.state.rates()[0] if balanced else t.cfg.g_lr
+    # The saved rates include --lr-schedule's factor of the last step; the balanced G rate
+    # continues without it (the next step applies the factor again).
+    g_lr = t.cfg.g_lr
+    if balanced:
+        g_lr = t.state.rates()[0] / rate_scale(t, t.state.counters.elapsed_s)
     t.state.set_rates(g_lr, d_adam_settings(t.cfg)[0])
 
 

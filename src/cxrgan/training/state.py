@@ -38,6 +38,11 @@ class TrainState:
     counters: Counters = field(default_factory=Counters)
     # JSON state of the parts around the step (quality tracker, balance controller), by name.
     extras: dict[str, Any] = field(default_factory=dict)
+    # The rates a resume, a rollback or --balance set (None: as the optimisers hold them), and
+    # the --lr-schedule factor the optimisers run them at. Neither is saved: the factor follows
+    # from the counters, and whoever loads a checkpoint sets the rates.
+    base_rates: tuple[float, float] | None = None
+    lr_scale: float = 1.0
 
     @property
     def sampling_g(self) -> nn.Module:
@@ -45,15 +50,27 @@ class TrainState:
         return self.g_ema if self.g_ema is not None else self.g
 
     def rates(self) -> tuple[float, float]:
-        """G's and D's learning rates, as the optimisers hold them."""
+        """G's and D's learning rates before the schedule's factor (`applied_rates` × 1/it)."""
+        return self.base_rates if self.base_rates is not None else self.applied_rates()
+
+    def applied_rates(self) -> tuple[float, float]:
+        """G's and D's learning rates as the optimisers hold them."""
         return self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
 
     def set_rates(self, g: float, d: float) -> None:
         """The one place the learning rates change after the optimisers are built (a resume,
-        a rollback, --balance)."""
+        a rollback, --balance); the optimisers run them × `lr_scale`."""
+        self.base_rates = (g, d)
         for opt, lr in ((self.opt_g, g), (self.opt_d, d)):
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * self.lr_scale if self.lr_scale != 1.0 else lr
+
+    def set_scale(self, scale: float) -> None:
+        """The schedule's factor on the rates (cxrgan.schedule), kept until the next call."""
+        if scale != self.lr_scale:
+            rates = self.rates()
+            self.lr_scale = scale
+            self.set_rates(*rates)
 
     def state_dict(self) -> Checkpoint:
         sampler_tensors, sampler_meta = self.sampler.state()
@@ -98,6 +115,7 @@ class TrainState:
             ckpt.load_model("augment", self.augment)
         ckpt.load_optimizer("optG", self.opt_g)
         ckpt.load_optimizer("optD", self.opt_d)
+        self.base_rates, self.lr_scale = None, 1.0  # the rates as saved, factor included
         state = ckpt.meta["state"]
         self.sampler.load_state(ckpt.tensors, state["sampler"])
         self.noise_gen.set_state(ckpt.tensors["rng.noise"])

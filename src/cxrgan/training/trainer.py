@@ -43,6 +43,8 @@ class Trainer:
     stop_reason: str | None = None
     stop_signal: str | None = None  # SIGINT or SIGTERM, when a signal interrupted training
     rollbacks: int = 0  # --on-nan rollback: rollbacks in this train or resume
+    # Training time the --lr-schedule reads, the same on every rank (None: the counters').
+    spent_s: float | None = None
 
     @property
     def master_process(self) -> bool:
