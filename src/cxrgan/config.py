@@ -2,8 +2,9 @@
 
 Every field is a `setting()` (see cxrgan.settings): its annotation is its type, and the call
 gives its default, help, group, whether `--resume` may change it and whether a sweep may vary
-it. `cxrgan train`'s options, TOML loading, validation, RESUMABLE and the sweep's axes are all
-read from these declarations. To add a setting, add a field here, e.g.
+it, and its allowed values or range. `cxrgan train`'s options, TOML loading, validation,
+RESUMABLE and the sweep's axes are all read from these declarations. To add a setting, add a
+field here, e.g.
 
     loss: str = setting("bce", "what G and D optimise", group="loss", choices=lambda: LOSSES)
 
@@ -14,7 +15,6 @@ then); nothing else needs to change.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.models import MODELS
 from cxrgan.recipes import DEFAULT_RECIPE, recipe_names, with_recipe
-from cxrgan.settings import Setting, setting, settings_of
+from cxrgan.settings import Setting, read_toml, setting, settings_of, typed_values
 
 IMAGE_SIZES = (32, 64, 128, 256)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -78,9 +78,10 @@ class TrainConfig:
         group="augment",
     )
     model: str = setting("dcgan", "architecture", group="model", choices=lambda: MODELS)
-    nz: int = setting(100, "latent vector size", group="model", min=1)
-    ngf: int = setting(64, "generator width", group="model", min=1)
-    ndf: int = setting(64, "discriminator width", group="model", min=1)
+    # Widths and latent size: a few times StyleGAN's at most; beyond, memory runs out first.
+    nz: int = setting(100, "latent vector size", group="model", min=1, max=4096)
+    ngf: int = setting(64, "generator width", group="model", min=1, max=1024)
+    ndf: int = setting(64, "discriminator width", group="model", min=1, max=1024)
     d_spectral_norm: bool = setting(
         False,
         "spectral normalisation of every D layer's weights (Miyato et al. 2018), for any model",
@@ -148,7 +149,7 @@ class TrainConfig:
     )
     beta1: float = setting(0.5, "Adam β1 for both networks", group="optim", min=0, below=1)
     beta2: float = setting(0.999, "Adam β2 for both networks", group="optim", min=0, below=1)
-    batch_size: int = setting(16, "images per step", group="optim", min=1)
+    batch_size: int = setting(16, "images per step", group="optim", min=1, max=65536)
     minutes: float | None = setting(
         None,
         "stop after this many minutes of training time (across resumes; evaluation excluded), "
@@ -186,6 +187,7 @@ class TrainConfig:
         group="data",
         resumable=True,
         min=0,
+        max=1024,  # more than any machine's cores; 10**6 would fork that many processes
     )
     cache: bool = setting(
         True,
@@ -211,7 +213,7 @@ class TrainConfig:
         choices=lambda: ("auto", "device", "host"),
     )
     demo_images: int = setting(
-        2048, "number of phantoms when --data is omitted", group="data", min=1
+        2048, "number of phantoms when --data is omitted", group="data", min=1, max=100_000
     )
     log_every: int = setting(
         10, "steps between lines of metrics.jsonl", group="run", resumable=True, min=1
@@ -252,6 +254,7 @@ class TrainConfig:
         group="eval",
         resumable=True,
         min=2,
+        max=100_000,  # twice FID's customary 50k; each side is held in memory
     )
     eval_data: str | None = setting(
         None,
@@ -354,62 +357,11 @@ RESUMABLE = frozenset(s.name for s in SETTINGS if s.resumable)
 
 
 def typed_settings(values: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Check names and types of `values` (keys may use dashes, as on the command line).
-
-    where: how error messages start ("c.toml: " names the file). An int is accepted for a float
-    setting and becomes a float; any other mismatch is a one-line CxrganError.
-    """
-    out: dict[str, Any] = {}
-    unknown = []
-    for key, value in values.items():
-        s = BY_NAME.get(key.replace("-", "_"))
-        if s is None:
-            unknown.append(key)
-            continue
-        try:
-            out[s.name] = s.coerce(value)
-        except ValueError as exc:
-            raise CxrganError(f"{where}{key} {exc}") from None
-    if unknown:
-        raise CxrganError(f"{where}unknown setting(s): {', '.join(sorted(unknown))}")
-    return out
+    """`values` with their names and types checked against TrainConfig's settings (see
+    cxrgan.settings.typed_values); ranges are left to `validate`."""
+    return typed_values(BY_NAME, values, where)
 
 
 def load_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML config; keys may use dashes like the CLI (`g-lr`) or underscores."""
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise CxrganError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CxrganError(f"{path} is not valid TOML: {exc}") from None
-    return typed_settings(raw, f"{path}: ")
-
-
-def dump_toml(values: dict[str, Any], header: str = "") -> str:
-    """Scalar settings as TOML that load_toml reads back to the same values; None is left out
-    (TOML has no null: an absent key means the default)."""
-    lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    for key, value in values.items():
-        if value is not None:
-            lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)  # repr round-trips floats exactly; inf and nan are TOML too
-    if isinstance(value, str):
-        escaped = "".join(_toml_char(c) for c in value)
-        return f'"{escaped}"'
-    raise TypeError(f"cannot write {type(value).__name__} as a TOML setting")
-
-
-def _toml_char(c: str) -> str:
-    if c in '"\\':
-        return "\\" + c
-    if ord(c) < 0x20 or c == "\x7f":  # control characters must be escaped in TOML strings
-        return f"\\u{ord(c):04x}"
-    return c
+    """A TOML config's settings, each checked whole; keys like the CLI's (`g-lr`) or `g_lr`."""
+    return typed_values(BY_NAME, read_toml(path), f"{path}: ", whole=True)
