@@ -8,14 +8,30 @@ control characters escaped.
 
 from __future__ import annotations
 
+import json
+import math
+
+import numpy as np
 import pytest
 from tiny import TINY_ARGS
 
 from cxrgan.cli.main import main
 from cxrgan.config import SETTINGS
+from cxrgan.files import json_ready, json_text
+from cxrgan.reporting.diagnose import diagnose_run
+from cxrgan.training.rundir import EXIT_DIVERGED
 
 TINY = [*TINY_ARGS, "--no-cache", "--log-every", "1"]
 FLOATS = [s for s in SETTINGS if s.kind is float]
+
+
+def _strict(text: str):
+    """json.loads as a strict reader (a browser's JSON.parse, jq): NaN and Infinity refused."""
+
+    def refuse(literal: str):
+        raise ValueError(f"{literal} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def _refused(capsys, argv: list[str]) -> str:
@@ -59,3 +75,35 @@ def test_a_non_finite_rate_on_resume_changes_nothing(tmp_path, capsys):
     err = _refused(capsys, ["train", "--resume", str(run), "--epochs", "2", "--g-lr", "nan"])
     assert err.endswith("--g-lr must be a finite number, got nan")
     assert {p: p.read_bytes() for p in before} == before
+
+
+# ------------------------------------------------------------------------------------------------
+# Strict JSON: non-finite numbers are written as null, and readers take null as missing
+
+
+def test_json_text_writes_non_finite_numbers_as_null():
+    value = {"a": math.nan, "b": [1.5, math.inf, -math.inf], "c": {"d": np.float64("nan")},
+             "e": np.float32(0.5), "f": np.int64(3), 4: "four", "g": (None, True, "x")}  # fmt: skip
+    text = json_text(value)
+    assert _strict(text) == {"a": None, "b": [1.5, None, None], "c": {"d": None}, "e": 0.5,
+                             "f": 3, "4": "four", "g": [None, True, "x"]}  # fmt: skip
+    assert json_ready(value)["b"] == [1.5, None, None]
+    assert json_text({"x": 1}, indent=2) == '{\n  "x": 1\n}'
+
+
+def test_nan_losses_are_logged_as_null_and_every_json_file_is_strict(tmp_path, capsys):
+    """A rate far too high (finite, so accepted) makes G's weights overflow: the losses of the
+    next step are NaN, logged as null; the run stops as diverged and diagnose still says so."""
+    run = tmp_path / "run"
+    argv = ["train", *TINY, "--demo-images", "32", "--epochs", "1", "--steps-per-epoch", "4"]
+    assert main([*argv, "--g-lr", "1e30", "--on-nan", "stop", "--out", str(run)]) == EXIT_DIVERGED
+    records = [_strict(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["loss_g"] is None and records[-1]["loss_d"] is None
+    assert all(r["loss_g"] is not None for r in records[:-1])
+    stopped = _strict((run / "config.json").read_text())["stopped"]
+    assert stopped["reason"] == f"diverged: non-finite loss at step {records[-1]['step']}"
+    for path in run.rglob("*.json"):
+        _strict(path.read_text())
+    assert diagnose_run(run).state == "diverged"  # a null loss reads as not finite
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 0

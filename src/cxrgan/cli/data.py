@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers
 from cxrgan.config import IMAGE_SIZES
 from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.errors import CxrganError
+from cxrgan.files import json_text
 
 LIST_SKIPPED = 20
 
@@ -257,7 +257,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     print(format_report(summary))
     if args.json is not None:
         try:
-            args.json.write_text(json.dumps(summary, indent=2) + "\n")
+            args.json.write_text(json_text(summary, indent=2) + "\n")
         except OSError as exc:
             raise CxrganError(f"cannot write {args.json} ({exc.strerror or exc})") from None
         print(f"json          {args.json}")

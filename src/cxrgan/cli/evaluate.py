@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from cxrgan.cli.arguments import add_no_progress
 from cxrgan.errors import CxrganError
+from cxrgan.files import json_text
 from cxrgan.reporting.run_records import is_run_dir
 
 if TYPE_CHECKING:  # annotations only
@@ -402,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
                     "draw_seed": class_seed(args.seed, names.index(name)),
                 }  # fmt: skip
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        args.json.write_text(json_text(payload, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -22,7 +22,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from cxrgan.errors import CxrganError
-from cxrgan.files import atomic_path
+from cxrgan.files import atomic_path, json_text
 from cxrgan.study.card import model_card
 from cxrgan.study.make import write_text
 from cxrgan.study.source import check_equivalent, generator_source
@@ -84,7 +84,7 @@ def export_bundle(
     }
     with atomic_path(out / "generator.safetensors", ".safetensors") as tmp:
         save_file(tensors, str(tmp), metadata=meta)
-    write_text(out / "model_spec.json", json.dumps(spec, indent=1) + "\n")
+    write_text(out / "model_spec.json", json_text(spec, indent=1) + "\n")
     if (run / "config.json").is_file():
         shutil.copyfile(run / "config.json", out / "training_config.json")
     cond = ", torch.arange(16) % " + str(spec["c_dim"]) if spec.get("c_dim") else ""
