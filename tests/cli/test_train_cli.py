@@ -156,6 +156,8 @@ def _one_line_error(capsys, argv: list[str], needle: str) -> None:
         (["--minutes", "inf"], "--minutes must be a finite number, got inf"),
         (["--seed", str(2**64)], f"--seed must be at most {2**63 - 1}"),
         (["--workers", "100000"], "--workers must be at most 1024, got 100000"),
+        (["--data", "no\n2026-12-07T00:00:00+00:00 completed"],
+         "/no\\n2026-12-07T00:00:00+00:00 completed"),  # a name prints on one line
     ],
 )
 def test_invalid_options(capsys, tmp_path, args, needle):

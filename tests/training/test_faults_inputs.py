@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
+from PIL import Image
 from tiny import TINY_ARGS
 
 from cxrgan.cli.main import main
 from cxrgan.config import SETTINGS
+from cxrgan.errors import printable
 from cxrgan.files import json_ready, json_text
 from cxrgan.reporting.diagnose import diagnose_run
 from cxrgan.training.rundir import EXIT_DIVERGED
@@ -107,3 +110,39 @@ def test_nan_losses_are_logged_as_null_and_every_json_file_is_strict(tmp_path, c
     assert diagnose_run(run).state == "diverged"  # a null loss reads as not finite
     capsys.readouterr()
     assert main(["report", str(run)]) == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# Names with control characters cannot forge a log line
+
+FORGED = "2026-12-07T00:00:00+00:00 completed: all good"
+
+
+def test_printable_escapes_what_would_break_a_line_and_keeps_the_rest():
+    assert printable("NORMAL/ä b.png") == "NORMAL/ä b.png"
+    assert printable(f"evil\n{FORGED}.jpeg") == f"evil\\n{FORGED}.jpeg"
+    assert printable("a\rb\tc\x1b[2J\u202ed\u2028") == "a\\rb\\tc\\x1b[2J\\u202ed\\u2028"
+    assert printable("undecodable \udcff") == "undecodable \\udcff"  # os.fsdecode of a bad byte
+    assert printable(printable("x\ny")) == printable("x\ny")
+
+
+def test_a_newline_in_a_file_name_cannot_forge_a_train_log_line(tmp_path, capsys):
+    data = tmp_path / "data"
+    (data / "A").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        pixels = rng.integers(0, 255, (40, 40), dtype=np.uint8)
+        Image.fromarray(pixels).save(data / "A" / f"{i}.png")
+    (data / "A" / f"evil\n{FORGED}.jpeg").write_bytes(b"")
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(data), *TINY, "--epochs", "1", "--steps-per-epoch", "1"]
+    assert main([*argv, "--out", str(run)]) == 0
+    log = (run / "train.log").read_text().splitlines()
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d ")
+    assert all(stamp.match(line) for line in log), log
+    assert not any(line.startswith(FORGED[:25]) for line in log), log
+    skipped = f"  skipped A/evil\\n{FORGED}.jpeg: empty file (0 bytes)"
+    assert any(line.endswith(skipped) for line in log), log
+    out = capsys.readouterr().out.splitlines()
+    assert skipped in out
+    assert not any(line.startswith(FORGED[:25]) for line in out)

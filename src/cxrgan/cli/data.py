@@ -8,7 +8,7 @@ from pathlib import Path
 from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers
 from cxrgan.config import IMAGE_SIZES
 from cxrgan.data.fit import FIT_POLICIES
-from cxrgan.errors import CxrganError
+from cxrgan.errors import CxrganError, printable
 from cxrgan.files import json_text
 
 LIST_SKIPPED = 20
@@ -229,12 +229,14 @@ def run_prepare(args: argparse.Namespace) -> int:
         cache_dir=resolve_cache_dir(args.cache_dir),
         log=print,
     )
-    counts = ", ".join(f"{k or '(no class)'} {v:,}" for k, v in data.class_counts.items())
+    counts = ", ".join(
+        f"{printable(k) or '(no class)'} {v:,}" for k, v in data.class_counts.items()
+    )
     print(f"prepared {len(data):,} images ({counts}) at {args.image_size} px, --fit {args.fit}")
     if data.skipped:
         print(f"skipped {len(data.skipped):,} file(s):")
         for path, reason in data.skipped[:LIST_SKIPPED]:
-            print(f"  {path}: {reason}")
+            print(f"  {printable(path)}: {printable(reason)}")
         if len(data.skipped) > LIST_SKIPPED:
             more = len(data.skipped) - LIST_SKIPPED
             print(f"  ... and {more:,} more (see `cxrgan data inspect`)")

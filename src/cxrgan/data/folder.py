@@ -36,7 +36,7 @@ from cxrgan.data.cache import (
 from cxrgan.data.decode import collect_warnings, describe, is_image_candidate, read_gray
 from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.data.preprocess import fit_square
-from cxrgan.errors import CxrganError, UnreadableImage
+from cxrgan.errors import CxrganError, UnreadableImage, printable
 
 Log = Callable[[str], None]
 
@@ -115,13 +115,13 @@ def scan_files(root: Path) -> list[FileEntry]:
     """
     root = Path(root)
     if not root.exists():
-        raise CxrganError(f"data folder not found: {root}")
+        raise CxrganError(f"data folder not found: {printable(root)}")
     if not root.is_dir():
-        raise CxrganError(f"--data must be a folder, got a file: {root}")
+        raise CxrganError(f"--data must be a folder, got a file: {printable(root)}")
     found: list[FileEntry] = []
     _walk(str(root), "", found, set())
     if not found:
-        raise CxrganError(f"data folder is empty: {root}")
+        raise CxrganError(f"data folder is empty: {printable(root)}")
     return sorted(found, key=lambda e: e.rel)
 
 
@@ -134,7 +134,9 @@ def _walk(folder: str, prefix: str, found: list[FileEntry], seen: set[tuple[int,
         with os.scandir(folder) as it:
             children = list(it)
     except OSError as exc:
-        raise CxrganError(f"cannot read folder {folder} ({exc.strerror or exc})") from exc
+        raise CxrganError(
+            f"cannot read folder {printable(folder)} ({exc.strerror or exc})"
+        ) from exc
     for child in children:
         if child.name.startswith("."):
             continue
@@ -319,7 +321,7 @@ def load_folder(
 def warnings_summary(warned: list[tuple[str, str]], show: int = 3) -> str:
     """One line about the files that decoded with warnings (kept, but worth a look)."""
     files = list(dict.fromkeys(path for path, _ in warned))
-    shown = "; ".join(f"{path}: {w}" for path, w in warned[:show])
+    shown = "; ".join(f"{printable(path)}: {printable(w)}" for path, w in warned[:show])
     more = f"; … {len(warned) - show} more" if len(warned) > show else ""
     return f"{len(files)} file(s) decoded with warnings, kept: {shown}{more}"
 
@@ -435,8 +437,10 @@ def _assemble(
     cache_entry: Path | None,
 ) -> ImageSet:
     if not paths:
-        example = f", e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
-        raise CxrganError(f"no readable images in {root} ({len(skipped)} files skipped{example})")
+        example = f", e.g. {printable(skipped[0][0])}: {skipped[0][1]}" if skipped else ""
+        raise CxrganError(
+            f"no readable images in {printable(root)} ({len(skipped)} files skipped{example})"
+        )
     names = class_labels(paths)
     classes = sorted(set(names))
     index = {name: i for i, name in enumerate(classes)}

@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cxrgan.errors import CxrganError
+from cxrgan.errors import CxrganError, printable
 from cxrgan.files import FILE_MODE, atomic_path, json_text, remove_temp_leftovers, write_json_atomic
 
 try:
@@ -191,7 +191,9 @@ class RunDir:
         return dropped
 
     def log(self, message: str, *, echo: bool = True) -> None:
-        """Append a line to train.log and, unless told otherwise, print it."""
+        """Append a line to train.log and, unless told otherwise, print it. The message stays
+        one line whatever names it holds: control characters are escaped (errors.printable)."""
+        message = printable(message)
         with self.log_file.open("a") as f:
             f.write(f"{now_iso()} {message}\n")
         if echo:
