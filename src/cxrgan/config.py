@@ -9,7 +9,7 @@ field here, e.g.
     loss: str = setting("bce", "what G and D optimise", group="loss", choices=lambda: LOSSES)
 
 (`choices` is called when the names are needed, so a registry filled later is read as it is
-then); nothing else needs to change.
+then); nothing else needs to change. A setting a recipe governs takes the default recipe's value.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.models import MODELS
-from cxrgan.recipes import DEFAULT_RECIPE, recipe_names, with_recipe
+from cxrgan.recipes import DEFAULT_RECIPE, RECIPES, recipe_names, with_recipe
 from cxrgan.settings import Setting, read_toml, setting, settings_of, typed_values
 
 IMAGE_SIZES = (32, 64, 128, 256)
@@ -32,11 +32,13 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 NAN_POLICIES = ("rollback", "stop")
 PRECISIONS = ("fp32", "bf16", "fp16")
 MAX_ROLLBACKS = 3  # --on-nan rollback: at most this many per train or resume (docs/reliability.md)
+RECIPE = RECIPES[DEFAULT_RECIPE].settings  # the defaults of the settings a recipe governs
 
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run. Defaults follow the PyTorch DCGAN tutorial."""
+    """Every setting of a training run. What a recipe governs defaults to the default recipe's
+    values (RECIPE); `from_dict` fills in the recipe that the settings name."""
 
     recipe: str = setting(
         DEFAULT_RECIPE,
@@ -77,13 +79,13 @@ class TrainConfig:
         "random horizontal flips; a flipped chest X-ray puts the heart on the wrong side",
         group="augment",
     )
-    model: str = setting("dcgan", "architecture", group="model", choices=lambda: MODELS)
+    model: str = setting(RECIPE["model"], "architecture", group="model", choices=lambda: MODELS)
     # Widths and latent size: a few times StyleGAN's at most; beyond, memory runs out first.
-    nz: int = setting(100, "latent vector size", group="model", min=1, max=4096)
-    ngf: int = setting(64, "generator width", group="model", min=1, max=1024)
-    ndf: int = setting(64, "discriminator width", group="model", min=1, max=1024)
+    nz: int = setting(RECIPE["nz"], "latent vector size", group="model", min=1, max=4096)
+    ngf: int = setting(RECIPE["ngf"], "generator width", group="model", min=1, max=1024)
+    ndf: int = setting(RECIPE["ndf"], "discriminator width", group="model", min=1, max=1024)
     d_spectral_norm: bool = setting(
-        False,
+        RECIPE["d_spectral_norm"],
         "spectral normalisation of every D layer's weights (Miyato et al. 2018), for any model",
         group="model",
     )
@@ -102,7 +104,7 @@ class TrainConfig:
         choices=lambda: ("empirical", "uniform"),
     )
     ema_kimg: float = setting(
-        10.0,
+        RECIPE["ema_kimg"],
         "keep an EMA generator with this half-life in thousands of images, ramped up over the "
         "first images (StyleGAN2-ADA: batch × 10/32, e.g. 20 at batch 64); it draws the grids "
         "and is what evaluation, best, generate and evaluate use (0: no EMA)",
@@ -110,34 +112,34 @@ class TrainConfig:
         min=0,
     )
     loss: str = setting(
-        "bce",
+        RECIPE["loss"],
         "what G and D optimise (bce: the tutorial's binary cross-entropy, G non-saturating)",
         group="loss",
         choices=lambda: LOSSES,
     )
     ema_rampup: float = setting(
-        0.05,
+        RECIPE["ema_rampup"],
         "EMA ramp-up: the half-life is at most this share of the images seen so far, so early "
         "averages forget the random start quickly (StyleGAN2-ADA: 0.05; 0: no ramp-up)",
         group="model",
         min=0,
     )
     r1_gamma: float = setting(
-        0.0,
+        RECIPE["r1_gamma"],
         "R1 penalty γ on D's gradient at real images, applied lazily every 16 D steps "
         "(StyleGAN2's heuristic: 0.0002 × resolution² / batch; 0: off)",
         group="loss",
         min=0,
     )
     augment: str = setting(
-        "ada",
+        RECIPE["augment"],
         "differentiable augmentation of every image D sees, real and generated alike "
         "(none: D sees the images as they are)",
         group="augment",
         choices=augment_names,
     )
     g_lr: float = setting(
-        1e-3,
+        RECIPE["g_lr"],
         "generator learning rate; if D overpowers G, raise it (the tutorial's 2e-4 often needs "
         "×5–×10 on chest X-rays; the default recipe's 1e-3 is the blog's)",
         group="optim",
@@ -145,11 +147,17 @@ class TrainConfig:
         above=0,
     )
     d_lr: float = setting(
-        2e-4, "discriminator learning rate", group="optim", resumable=True, above=0
+        RECIPE["d_lr"], "discriminator learning rate", group="optim", resumable=True, above=0
     )
-    beta1: float = setting(0.5, "Adam β1 for both networks", group="optim", min=0, below=1)
-    beta2: float = setting(0.999, "Adam β2 for both networks", group="optim", min=0, below=1)
-    batch_size: int = setting(16, "images per step", group="optim", min=1, max=65536)
+    beta1: float = setting(
+        RECIPE["beta1"], "Adam β1 for both networks", group="optim", min=0, below=1
+    )
+    beta2: float = setting(
+        RECIPE["beta2"], "Adam β2 for both networks", group="optim", min=0, below=1
+    )
+    batch_size: int = setting(
+        RECIPE["batch_size"], "images per step", group="optim", min=1, max=65536
+    )
     minutes: float | None = setting(
         None,
         "stop after this many minutes of training time (across resumes; evaluation excluded), "
