@@ -18,13 +18,12 @@ from cxrgan.config import (
     RESUMABLE,
     SETTINGS,
     TrainConfig,
-    dump_toml,
     load_toml,
     typed_settings,
 )
 from cxrgan.errors import CxrganError
 from cxrgan.models import MODELS
-from cxrgan.settings import GROUPS, Setting, setting, settings_of
+from cxrgan.settings import GROUPS, Setting, dump_toml, setting, settings_of
 from cxrgan.sweep.grid import AXES, parse_values
 
 
@@ -108,10 +107,14 @@ def test_resume_help_lists_exactly_the_resumable_flags():
 def test_sweep_axes_are_the_sweepable_settings():
     assert list(AXES) == [s.name for s in SETTINGS if s.sweepable]
     assert {s.name for s in SETTINGS if not s.sweepable} == {"out", "progress"}
-    for s in AXES.values():  # every axis parses its values as train does
-        text = {int: "1,2", float: "0.5,1e-3", bool: "true,false", str: "a,b"}[s.kind]
-        values = parse_values(s.name, text)
+    for s in AXES.values():  # every axis parses and checks its values as train does
+        choices = s.choices()
+        text = {int: "2,3", float: "0.5,1e-3", bool: "true,false", str: "a,b"}[s.kind]
+        values = parse_values(s.name, ",".join(map(str, choices[:2])) if choices else text)
         assert len(values) == 2 and all(type(v) is s.kind for v in values), s.name
+        if s.kind in (int, float):
+            with pytest.raises(CxrganError, match=f"^{s.flag} must "):
+                parse_values(s.name, "2,-1")
 
 
 @pytest.mark.parametrize(
@@ -177,6 +180,14 @@ def test_from_dict_and_validate_check_types_too():
         ({"workers": -1}, "--workers must not be negative, got -1"),
         ({"eval_n": 1}, "--eval-n must be at least 2, got 1"),
         ({"early_stop_patience": 2}, "--early-stop-patience needs --eval-every"),
+        ({"g_lr": math.nan}, "--g-lr must be a finite number, got nan"),
+        ({"d_lr": math.inf}, "--d-lr must be a finite number, got inf"),
+        ({"beta2": -math.inf}, "--beta2 must be a finite number, got -inf"),
+        ({"minutes": math.inf}, "--minutes must be a finite number, got inf"),
+        ({"workers": 100_000}, "--workers must be at most 1024, got 100000"),
+        ({"demo_images": 10**6}, "--demo-images must be at most 100000, got 1000000"),
+        ({"seed": 2**64}, f"--seed must be at most {2**63 - 1}, got {2**64}"),
+        ({"nz": 10**6}, "--nz must be at most 4096, got 1000000"),
     ],
 )
 def test_validation_comes_from_the_declarations(changes, message):
@@ -208,10 +219,43 @@ def test_declaring_a_setting_is_one_field():
 
     loss, steps = settings_of(Toy)
     assert loss == Setting("loss", str, False, "bce", "what G and D optimise", "loss", False,
-                           True, "--loss", loss.choices_of, None, None, None)  # fmt: skip
+                           True, "--loss", loss.choices_of, None, None, None, None)  # fmt: skip
     assert loss.help_text() == "what G and D optimise (one of bce, hinge; default: bce)"
     assert loss.problem("wgan") == "must be one of bce, hinge, got 'wgan'"
     assert (steps.kind, steps.optional, steps.problem(None), steps.problem(0)) == (
         int, True, None, "must be at least 1, got 0")  # fmt: skip
     with pytest.raises(ValueError, match="unknown setting group"):
         setting(1, "x", group="nope")
+
+
+@pytest.mark.parametrize("s", [s for s in SETTINGS if s.kind is float], ids=lambda s: s.name)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_no_float_setting_takes_nan_or_infinity(s, value):
+    """NaN passes every comparison with a bound, and inf passes `min=0`: both are refused."""
+    with pytest.raises(CxrganError, match=f"^{s.flag} must be a finite number, got {value}$"):
+        TrainConfig(**{s.name: value}).validate()
+
+
+def test_every_number_setting_declares_its_range():
+    for s in SETTINGS:
+        if s.kind in (int, float) and s.choices() is None:
+            assert s.min is not None or s.above is not None, f"{s.name} has no lower bound"
+        if s.kind is int:  # whatever their own bound, ints fit in 64 bits (torch's seeds)
+            assert s.problem(2**63) is not None, s.name
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "+inf"])
+def test_toml_non_finite_numbers_name_the_file_and_key(tmp_path, text):
+    path = tmp_path / "c.toml"
+    path.write_text(f"g_lr = {text}\n")
+    with pytest.raises(CxrganError) as info:
+        load_toml(path)
+    shown = text.lstrip("+")
+    assert str(info.value) == f"{path}: g_lr must be a finite number, got {shown}"
+
+
+def test_toml_values_out_of_range_are_refused_when_read(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("d-lr = 0\n")
+    with pytest.raises(CxrganError, match=r"c\.toml: d-lr must be positive, got 0$"):
+        load_toml(path)

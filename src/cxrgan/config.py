@@ -2,19 +2,19 @@
 
 Every field is a `setting()` (see cxrgan.settings): its annotation is its type, and the call
 gives its default, help, group, whether `--resume` may change it and whether a sweep may vary
-it. `cxrgan train`'s options, TOML loading, validation, RESUMABLE and the sweep's axes are all
-read from these declarations. To add a setting, add a field here, e.g.
+it, and its allowed values or range. `cxrgan train`'s options, TOML loading, validation,
+RESUMABLE and the sweep's axes are all read from these declarations. To add a setting, add a
+field here, e.g.
 
     loss: str = setting("bce", "what G and D optimise", group="loss", choices=lambda: LOSSES)
 
 (`choices` is called when the names are needed, so a registry filled later is read as it is
-then); nothing else needs to change.
+then); nothing else needs to change. A setting a recipe governs takes the default recipe's value.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,20 +24,22 @@ from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.models import MODELS
-from cxrgan.recipes import DEFAULT_RECIPE, recipe_names, with_recipe
+from cxrgan.recipes import DEFAULT_RECIPE, RECIPES, recipe_names, with_recipe
 from cxrgan.schedule import SHAPES
-from cxrgan.settings import Setting, setting, settings_of
+from cxrgan.settings import Setting, read_toml, setting, settings_of, typed_values
 
 IMAGE_SIZES = (32, 64, 128, 256)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NAN_POLICIES = ("rollback", "stop")
 PRECISIONS = ("fp32", "bf16", "fp16")
 MAX_ROLLBACKS = 3  # --on-nan rollback: at most this many per train or resume (docs/reliability.md)
+RECIPE = RECIPES[DEFAULT_RECIPE].settings  # the defaults of the settings a recipe governs
 
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run. Defaults follow the PyTorch DCGAN tutorial."""
+    """Every setting of a training run. What a recipe governs defaults to the default recipe's
+    values (RECIPE); `from_dict` fills in the recipe that the settings name."""
 
     recipe: str = setting(
         DEFAULT_RECIPE,
@@ -78,12 +80,13 @@ class TrainConfig:
         "random horizontal flips; a flipped chest X-ray puts the heart on the wrong side",
         group="augment",
     )
-    model: str = setting("dcgan", "architecture", group="model", choices=lambda: MODELS)
-    nz: int = setting(100, "latent vector size", group="model", min=1)
-    ngf: int = setting(64, "generator width", group="model", min=1)
-    ndf: int = setting(64, "discriminator width", group="model", min=1)
+    model: str = setting(RECIPE["model"], "architecture", group="model", choices=lambda: MODELS)
+    # Widths and latent size: a few times StyleGAN's at most; beyond, memory runs out first.
+    nz: int = setting(RECIPE["nz"], "latent vector size", group="model", min=1, max=4096)
+    ngf: int = setting(RECIPE["ngf"], "generator width", group="model", min=1, max=1024)
+    ndf: int = setting(RECIPE["ndf"], "discriminator width", group="model", min=1, max=1024)
     d_spectral_norm: bool = setting(
-        False,
+        RECIPE["d_spectral_norm"],
         "spectral normalisation of every D layer's weights (Miyato et al. 2018), for any model",
         group="model",
     )
@@ -102,7 +105,7 @@ class TrainConfig:
         choices=lambda: ("empirical", "uniform"),
     )
     ema_kimg: float = setting(
-        10.0,
+        RECIPE["ema_kimg"],
         "keep an EMA generator with this half-life in thousands of images, ramped up over the "
         "first images (StyleGAN2-ADA: batch × 10/32, e.g. 20 at batch 64); it draws the grids "
         "and is what evaluation, best, generate and evaluate use (0: no EMA)",
@@ -110,34 +113,34 @@ class TrainConfig:
         min=0,
     )
     loss: str = setting(
-        "bce",
+        RECIPE["loss"],
         "what G and D optimise (bce: the tutorial's binary cross-entropy, G non-saturating)",
         group="loss",
         choices=lambda: LOSSES,
     )
     ema_rampup: float = setting(
-        0.05,
+        RECIPE["ema_rampup"],
         "EMA ramp-up: the half-life is at most this share of the images seen so far, so early "
         "averages forget the random start quickly (StyleGAN2-ADA: 0.05; 0: no ramp-up)",
         group="model",
         min=0,
     )
     r1_gamma: float = setting(
-        0.0,
+        RECIPE["r1_gamma"],
         "R1 penalty γ on D's gradient at real images, applied lazily every 16 D steps "
         "(StyleGAN2's heuristic: 0.0002 × resolution² / batch; 0: off)",
         group="loss",
         min=0,
     )
     augment: str = setting(
-        "ada",
+        RECIPE["augment"],
         "differentiable augmentation of every image D sees, real and generated alike "
         "(none: D sees the images as they are)",
         group="augment",
         choices=augment_names,
     )
     g_lr: float = setting(
-        1e-3,
+        RECIPE["g_lr"],
         "generator learning rate; if D overpowers G, raise it (the tutorial's 2e-4 often needs "
         "×5–×10 on chest X-rays; the default recipe's 1e-3 is the blog's)",
         group="optim",
@@ -145,7 +148,16 @@ class TrainConfig:
         above=0,
     )
     d_lr: float = setting(
-        2e-4, "discriminator learning rate", group="optim", resumable=True, above=0
+        RECIPE["d_lr"], "discriminator learning rate", group="optim", resumable=True, above=0
+    )
+    beta1: float = setting(
+        RECIPE["beta1"], "Adam β1 for both networks", group="optim", min=0, below=1
+    )
+    beta2: float = setting(
+        RECIPE["beta2"], "Adam β2 for both networks", group="optim", min=0, below=1
+    )
+    batch_size: int = setting(
+        RECIPE["batch_size"], "images per step", group="optim", min=1, max=65536
     )
     lr_schedule: str = setting(
         "constant",
@@ -165,9 +177,6 @@ class TrainConfig:
         min=0,
         below=1,
     )
-    beta1: float = setting(0.5, "Adam β1 for both networks", group="optim", min=0, below=1)
-    beta2: float = setting(0.999, "Adam β2 for both networks", group="optim", min=0, below=1)
-    batch_size: int = setting(16, "images per step", group="optim", min=1)
     minutes: float | None = setting(
         None,
         "stop after this many minutes of training time (across resumes; evaluation excluded), "
@@ -205,6 +214,7 @@ class TrainConfig:
         group="data",
         resumable=True,
         min=0,
+        max=1024,  # more than any machine's cores; 10**6 would fork that many processes
     )
     cache: bool = setting(
         True,
@@ -230,7 +240,7 @@ class TrainConfig:
         choices=lambda: ("auto", "device", "host"),
     )
     demo_images: int = setting(
-        2048, "number of phantoms when --data is omitted", group="data", min=1
+        2048, "number of phantoms when --data is omitted", group="data", min=1, max=100_000
     )
     log_every: int = setting(
         10, "steps between lines of metrics.jsonl", group="run", resumable=True, min=1
@@ -271,6 +281,7 @@ class TrainConfig:
         group="eval",
         resumable=True,
         min=2,
+        max=100_000,  # twice FID's customary 50k; each side is held in memory
     )
     eval_data: str | None = setting(
         None,
@@ -373,62 +384,11 @@ RESUMABLE = frozenset(s.name for s in SETTINGS if s.resumable)
 
 
 def typed_settings(values: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Check names and types of `values` (keys may use dashes, as on the command line).
-
-    where: how error messages start ("c.toml: " names the file). An int is accepted for a float
-    setting and becomes a float; any other mismatch is a one-line CxrganError.
-    """
-    out: dict[str, Any] = {}
-    unknown = []
-    for key, value in values.items():
-        s = BY_NAME.get(key.replace("-", "_"))
-        if s is None:
-            unknown.append(key)
-            continue
-        try:
-            out[s.name] = s.coerce(value)
-        except ValueError as exc:
-            raise CxrganError(f"{where}{key} {exc}") from None
-    if unknown:
-        raise CxrganError(f"{where}unknown setting(s): {', '.join(sorted(unknown))}")
-    return out
+    """`values` with their names and types checked against TrainConfig's settings (see
+    cxrgan.settings.typed_values); ranges are left to `validate`."""
+    return typed_values(BY_NAME, values, where)
 
 
 def load_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML config; keys may use dashes like the CLI (`g-lr`) or underscores."""
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise CxrganError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CxrganError(f"{path} is not valid TOML: {exc}") from None
-    return typed_settings(raw, f"{path}: ")
-
-
-def dump_toml(values: dict[str, Any], header: str = "") -> str:
-    """Scalar settings as TOML that load_toml reads back to the same values; None is left out
-    (TOML has no null: an absent key means the default)."""
-    lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    for key, value in values.items():
-        if value is not None:
-            lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)  # repr round-trips floats exactly; inf and nan are TOML too
-    if isinstance(value, str):
-        escaped = "".join(_toml_char(c) for c in value)
-        return f'"{escaped}"'
-    raise TypeError(f"cannot write {type(value).__name__} as a TOML setting")
-
-
-def _toml_char(c: str) -> str:
-    if c in '"\\':
-        return "\\" + c
-    if ord(c) < 0x20 or c == "\x7f":  # control characters must be escaped in TOML strings
-        return f"\\u{ord(c):04x}"
-    return c
+    """A TOML config's settings, each checked whole; keys like the CLI's (`g-lr`) or `g_lr`."""
+    return typed_values(BY_NAME, read_toml(path), f"{path}: ", whole=True)

@@ -1,10 +1,13 @@
 """Writing files so that a reader never sees half of one: a temporary file, then a rename; the
-leftovers of writers that were killed; and write errors (full or read-only disks) in one line."""
+leftovers of writers that were killed; write errors (full or read-only disks) in one line; and
+JSON that strict readers accept."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import math
 import os
 import re
 import shutil
@@ -12,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cxrgan.errors import CxrganError
 
@@ -51,6 +55,37 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         raise
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """`data` as indented strict JSON (json_text) at `path`, through atomic_path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json_text(data, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Strict JSON: every JSON file cxrgan writes is RFC 8259 JSON, which has no NaN or Infinity.
+# json.dumps would write them as bare literals that browsers, jq and pandas' strict readers
+# reject; they are written as null, which cxrgan's readers take as "no value".
+
+
+def json_text(value: Any, **dumps: Any) -> str:
+    """json.dumps of json_ready(value), refusing anything non-finite that is left."""
+    return json.dumps(json_ready(value), allow_nan=False, **dumps)
+
+
+def json_ready(value: Any) -> Any:
+    """`value` with NaN and ±inf as None, numpy scalars as Python numbers, tuples as lists and
+    mapping keys as strings (as JSON writes them), all the way down."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if not isinstance(value, str | int | float | bool) and hasattr(value, "item"):
+        value = value.item()  # a numpy scalar (numpy is not imported here: see --help's startup)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,20 +6,29 @@ A field of `cxrgan.config.TrainConfig` such as
 
 carries its type (the annotation: int, float, str, bool or `X | None`), default, help, help
 group, whether `--resume` may change it, whether a sweep may vary it, its allowed values and
-bounds. `settings_of(TrainConfig)` reads them back as `Setting`s, from which the command-line
-parser, TOML loading, validation, the resume rules and the sweep's axes are all generated, so
-adding an option is one field declaration.
+range. `settings_of(TrainConfig)` reads them back as `Setting`s, from which the command-line
+parser, TOML loading and writing, validation, the resume rules and the sweep's axes are all
+generated, so adding an option is one field declaration.
+
+Two bounds hold for every setting of a kind, declared or not: a float is finite (NaN passes
+every comparison with a bound, and a setting with no limit says so with None, as `--minutes`
+does), and an int fits in 64 bits (torch's seeds, tensors and counters are int64).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import tomllib
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from cxrgan.errors import CxrganError
 
 # Help groups, in the order `cxrgan train --help` shows them (empty ones are not shown).
 GROUPS: dict[str, str] = {
@@ -36,6 +45,7 @@ _KEY = "cxrgan.setting"  # the dataclass field metadata key
 
 # What a value must be, in the words of an error message ("g_lr must be a number").
 EXPECTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+INT_MAX = 2**63 - 1  # the largest int any setting takes (see the module's docstring)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class _Declared:
     min: float | None
     above: float | None
     below: float | None
+    max: float | None
 
 
 def setting(
@@ -65,6 +76,7 @@ def setting(
     min: float | None = None,
     above: float | None = None,
     below: float | None = None,
+    max: float | None = None,
 ) -> Any:
     """A dataclass field declaring one setting.
 
@@ -73,11 +85,12 @@ def setting(
     group: a key of GROUPS. resumable: `--resume` may change it. sweepable: `cxrgan sweep` may
       vary it between members. choices: returns the allowed values, called only when needed
       (so a registry can be read lazily). flag: the option name when not `--<name-with-dashes>`.
-    min (inclusive), above and below (exclusive): bounds checked by validation (None passes).
+    min and max (inclusive), above and below (exclusive): bounds checked by validation (None
+    passes), besides the finite floats and 64-bit ints that every setting keeps to.
     """
     if group not in GROUPS:
         raise ValueError(f"unknown setting group {group!r}; one of {', '.join(GROUPS)}")
-    declared = _Declared(help, group, resumable, sweepable, choices, flag, min, above, below)
+    declared = _Declared(help, group, resumable, sweepable, choices, flag, min, above, below, max)
     return dataclasses.field(default=default, metadata={_KEY: declared})
 
 
@@ -98,6 +111,7 @@ class Setting:
     min: float | None
     above: float | None
     below: float | None
+    max: float | None
 
     def choices(self) -> tuple[Any, ...] | None:
         return tuple(self.choices_of()) if self.choices_of else None
@@ -134,7 +148,7 @@ class Setting:
         return value
 
     def problem(self, value: Any) -> str | None:
-        """Why `value` is not allowed (type, choices, bounds), or None when it is."""
+        """Why `value` is not allowed (type, choices, range), or None when it is."""
         try:
             value = self.coerce(value)
         except ValueError as exc:
@@ -144,6 +158,12 @@ class Setting:
         choices = self.choices()
         if choices is not None and value not in choices:
             return f"must be one of {', '.join(map(str, choices))}, got {value!r}"
+        if self.kind is float and not math.isfinite(value):
+            return f"must be a finite number, got {value}"
+        return self._out_of_range(value)
+
+    def _out_of_range(self, value: float) -> str | None:
+        top = INT_MAX if self.kind is int and self.max is None else self.max
         if self.min is not None and value < self.min:
             at_least = "must not be negative" if self.min == 0 else f"must be at least {self.min}"
             return f"{at_least}, got {value}"
@@ -152,6 +172,8 @@ class Setting:
             return f"{above}, got {value:g}"
         if self.below is not None and value >= self.below:
             return f"must be below {self.below:g}, got {value:g}"
+        if top is not None and value > top:
+            return f"must be at most {top}, got {value}"
         return None
 
     def help_text(self) -> str:
@@ -207,6 +229,7 @@ def settings_of(cls: type) -> tuple[Setting, ...]:
                 min=declared.min,
                 above=declared.above,
                 below=declared.below,
+                max=declared.max,
             )
         )
     return tuple(out)
@@ -222,3 +245,70 @@ def _kind(hint: Any, where: str) -> tuple[type, bool]:
     elif hint in KINDS:
         return hint, False
     raise TypeError(f"{where}: a setting is int, float, str, bool or one of them | None")
+
+
+def typed_values(
+    by_name: Mapping[str, Setting], values: Mapping[str, Any], where: str = "", whole: bool = False
+) -> dict[str, Any]:
+    """Check names and types of `values` (keys may use dashes, as on the command line).
+
+    where: how error messages start ("c.toml: " names the file). An int is accepted for a float
+    setting and becomes a float; any other mismatch is a one-line CxrganError. whole: check
+    choices and ranges too (a recorded config.json is not: a resume may correct its values).
+    """
+    out: dict[str, Any] = {}
+    unknown = []
+    for key, value in values.items():
+        s = by_name.get(key.replace("-", "_"))
+        if s is None:
+            unknown.append(key)
+            continue
+        try:
+            out[s.name] = s.coerce(value)
+        except ValueError as exc:
+            raise CxrganError(f"{where}{key} {exc}") from None
+        problem = s.problem(value) if whole else None
+        if problem:
+            raise CxrganError(f"{where}{key} {problem}")
+    if unknown:
+        raise CxrganError(f"{where}unknown setting(s): {', '.join(sorted(unknown))}")
+    return out
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's table, unchecked; a missing or malformed file is a one-line CxrganError."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise CxrganError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CxrganError(f"{path} is not valid TOML: {exc}") from None
+
+
+def dump_toml(values: dict[str, Any], header: str = "") -> str:
+    """Scalar settings as TOML that cxrgan.config.load_toml reads back to the same values; None
+    is left out (TOML has no null: an absent key means the default)."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    for key, value in values.items():
+        if value is not None:
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # repr round-trips floats exactly; inf and nan are TOML too
+    if isinstance(value, str):
+        escaped = "".join(_toml_char(c) for c in value)
+        return f'"{escaped}"'
+    raise TypeError(f"cannot write {type(value).__name__} as a TOML setting")
+
+
+def _toml_char(c: str) -> str:
+    if c in '"\\':
+        return "\\" + c
+    if ord(c) < 0x20 or c == "\x7f":  # control characters must be escaped in TOML strings
+        return f"\\u{ord(c):04x}"
+    return c

@@ -151,10 +151,18 @@ def _one_line_error(capsys, argv: list[str], needle: str) -> None:
         (["--beta1", "1"], "--beta1 must be below 1"),
         (["--fit", "zoom"], "--fit must be one of crop, pad, squash"),
         (["--early-stop-patience", "2"], "--early-stop-patience needs --eval-every"),
+        (["--g-lr", "nan"], "--g-lr must be a finite number, got nan"),
+        (["--d-lr", "inf"], "--d-lr must be a finite number, got inf"),
+        (["--minutes", "inf"], "--minutes must be a finite number, got inf"),
+        (["--seed", str(2**64)], f"--seed must be at most {2**63 - 1}"),
+        (["--workers", "100000"], "--workers must be at most 1024, got 100000"),
+        (["--data", "no\n2026-12-07T00:00:00+00:00 completed"],
+         "/no\\n2026-12-07T00:00:00+00:00 completed"),  # a name prints on one line
     ],
 )
 def test_invalid_options(capsys, tmp_path, args, needle):
-    _one_line_error(capsys, ["train", *args, "--out", str(tmp_path / "r")], needle)
+    tiny = [*TINY, "--demo-images", "16", "--epochs", "1", "--steps-per-epoch", "1"]  # if let by
+    _one_line_error(capsys, ["train", *tiny, *args, "--out", str(tmp_path / "r")], needle)
     assert not (tmp_path / "r").exists()  # nothing half-written
 
 

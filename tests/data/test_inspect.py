@@ -129,3 +129,29 @@ def test_inspect_real_originals(originals: Path) -> None:
     assert report["width"]["max"] > 1000 and report["aspect"]["min"] > 0.5
     assert report["duplicates"] == [] and report["sheet"] is None
     assert len(report["sheet_files"]) == 32
+
+
+# A zero-byte file whose name would print a fake log line (issue 22, defect 6).
+FORGED = "2026-12-07T00:00:00+00:00 completed: all good"
+EVIL = f"evil\n{FORGED}.jpeg"
+
+
+def test_names_with_control_characters_print_escaped_on_one_line(tmp_path, capsys) -> None:
+    from cxrgan.cli.main import main
+
+    root = tmp_path / "data"
+    write_image(root / "A" / "a.png", 40, 40, seed=1)
+    write_image(root / "B\x1b[2J" / "b.png", 40, 40, seed=2)  # an ANSI "clear screen" class
+    (root / "A" / EVIL).write_bytes(b"")
+    out_json = tmp_path / "inspect.json"
+    argv = ["data", "inspect", str(root), "--no-progress", "--json", str(out_json)]
+    assert main([*argv, "--sheet", str(tmp_path / "sheet.png")]) == 0
+    out = capsys.readouterr().out
+    assert not any(line.startswith(FORGED[:10]) for line in out.splitlines()), out
+    assert "\x1b" not in out
+    assert f"  A/evil\\n{FORGED}.jpeg: empty file (0 bytes)" in out.splitlines()
+    assert "classes       A 1 (50.0 %), B\\x1b[2J 1 (50.0 %)" in out.splitlines()
+    # The JSON keeps the names as they are (JSON escapes them itself).
+    summary = json.loads(out_json.read_text())
+    assert summary["unreadable_files"] == [{"path": f"A/{EVIL}", "reason": "empty file (0 bytes)"}]
+    assert summary["classes"] == {"A": 1, "B\x1b[2J": 1}

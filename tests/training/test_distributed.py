@@ -247,11 +247,11 @@ def test_torchrun_max_restarts_restarts_a_killed_worker_from_last(tmp_path):
 
 
 def test_nan_rolls_back_on_every_rank_together(tmp_path):
-    """G's rate inf: every step diverges; each time, all ranks reload rank 0's `last` and halve
+    """G's rate 1e30: every step diverges; each time, all ranks reload rank 0's `last` and halve
     their rates together (a rank that did not would hang the next all-reduce), until the
     rollbacks are used up and every rank stops with the run's exit status."""
     run = tmp_path / "run"
-    done = _train("--epochs", "1", "--steps-per-epoch", "4", "--g-lr", "inf", "--out", str(run))
+    done = _train("--epochs", "1", "--steps-per-epoch", "4", "--g-lr", "1e30", "--out", str(run))
     assert done.returncode == EXIT_DIVERGED, done.stderr
     events = [r for r in _records(run) if r.get("event") == "rollback"]
     assert [e["rollback"] for e in events] == list(range(1, MAX_ROLLBACKS + 1))

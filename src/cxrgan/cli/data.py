@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers
 from cxrgan.config import IMAGE_SIZES
 from cxrgan.data.fit import FIT_POLICIES
-from cxrgan.errors import CxrganError
+from cxrgan.errors import CxrganError, printable
+from cxrgan.files import json_text
 
 LIST_SKIPPED = 20
 
@@ -241,12 +241,14 @@ def run_prepare(args: argparse.Namespace) -> int:
         cache_dir=resolve_cache_dir(args.cache_dir),
         log=print,
     )
-    counts = ", ".join(f"{k or '(no class)'} {v:,}" for k, v in data.class_counts.items())
+    counts = ", ".join(
+        f"{printable(k) or '(no class)'} {v:,}" for k, v in data.class_counts.items()
+    )
     print(f"prepared {len(data):,} images ({counts}) at {args.image_size} px, --fit {args.fit}")
     if data.skipped:
         print(f"skipped {len(data.skipped):,} file(s):")
         for path, reason in data.skipped[:LIST_SKIPPED]:
-            print(f"  {path}: {reason}")
+            print(f"  {printable(path)}: {printable(reason)}")
         if len(data.skipped) > LIST_SKIPPED:
             more = len(data.skipped) - LIST_SKIPPED
             print(f"  ... and {more:,} more (see `cxrgan data inspect`)")
@@ -269,7 +271,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     print(format_report(summary))
     if args.json is not None:
         try:
-            args.json.write_text(json.dumps(summary, indent=2) + "\n")
+            args.json.write_text(json_text(summary, indent=2) + "\n")
         except OSError as exc:
             raise CxrganError(f"cannot write {args.json} ({exc.strerror or exc})") from None
         print(f"json          {args.json}")

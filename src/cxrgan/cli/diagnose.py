@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import textwrap
 from pathlib import Path
 
 from cxrgan.cli.arguments import whole_number
+from cxrgan.files import json_text
 from cxrgan.reporting.thresholds import DEFAULT_THRESHOLDS, DEFAULT_WINDOW
 
 EPILOG = """states (the first that applies wins; the others are listed as "also applies"):
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     diagnosis = diagnose_run(args.run_dir, window=args.window)
     if args.json:
-        print(json.dumps(diagnosis.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+        print(json_text(diagnosis.to_dict(), indent=2, ensure_ascii=False))
     else:
         print(diagnosis.to_text())
     return 0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from cxrgan.cli.arguments import add_no_progress
 from cxrgan.evaluation import defaults as d
+from cxrgan.files import json_text
 
 
 def _image_size(text: str) -> int:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print(summary(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.payload, indent=2) + "\n")
+        args.json.write_text(json_text(result.payload, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 

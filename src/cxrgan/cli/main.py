@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cxrgan import __version__
-from cxrgan.errors import CxrganError
+from cxrgan.errors import CxrganError, printable
 from cxrgan.files import is_write_error, write_error_message
 
 # Each module defines add_parser(subparsers) and run(args) -> int.
@@ -23,7 +23,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """Usage mistakes print one line naming the problem (no usage dump, no traceback)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,13 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except CxrganError as exc:
-        print(f"cxrgan {args.command}: error: {exc}", file=sys.stderr)
+    except CxrganError as exc:  # one line, whatever names it quotes
+        print(f"cxrgan {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full, read-only or vanished disk under any command: one line
         if not is_write_error(exc):
             raise
-        print(f"cxrgan {args.command}: error: {write_error_message(exc)}", file=sys.stderr)
+        print(
+            f"cxrgan {args.command}: error: {printable(write_error_message(exc))}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print(f"cxrgan {args.command}: interrupted", file=sys.stderr)

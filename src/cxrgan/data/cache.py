@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from cxrgan import __version__
+from cxrgan.files import json_text
 
 try:
     import fcntl
@@ -265,7 +266,7 @@ def _write_images(path: Path, images: np.ndarray) -> None:
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
     with path.open("w") as fh:
-        json.dump(value, fh, separators=(",", ":"))
+        fh.write(json_text(value, separators=(",", ":")))
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import json
 import os
 import re
 import shutil
@@ -37,6 +36,7 @@ from tqdm import tqdm
 
 from cxrgan import __version__
 from cxrgan.errors import CxrganError
+from cxrgan.files import json_text
 
 Log = Callable[[str], None]
 
@@ -298,4 +298,4 @@ def _write_source(dest: Path, archive: Archive, url: str, counts: dict) -> None:
         "url": url, "record": ZENODO_RECORD, "license": "CC BY 4.0", "citation": CITATION,
         "labels": {"0": CLASSES[0], "1": CLASSES[1]}, "counts": counts,
     }  # fmt: skip
-    (dest / ".source.json").write_text(json.dumps(info, indent=2) + "\n")
+    (dest / ".source.json").write_text(json_text(info, indent=2) + "\n")

@@ -23,7 +23,7 @@ from cxrgan.data.cache import CacheEntry, CacheKey, CacheUnavailable, DecodeCach
 from cxrgan.data.decode_parallel import FACT_KEYS, Decoded, decode_files
 from cxrgan.data.fit import check_target
 from cxrgan.data.scan import FileEntry, class_labels, scan_files
-from cxrgan.errors import CxrganError
+from cxrgan.errors import CxrganError, printable
 
 Log = Callable[[str], None]
 
@@ -86,7 +86,7 @@ def load_folder(
 def warnings_summary(warned: list[tuple[str, str]], show: int = 3) -> str:
     """One line about the files that decoded with warnings (kept, but worth a look)."""
     files = list(dict.fromkeys(path for path, _ in warned))
-    shown = "; ".join(f"{path}: {w}" for path, w in warned[:show])
+    shown = "; ".join(f"{printable(path)}: {printable(w)}" for path, w in warned[:show])
     more = f"; … {len(warned) - show} more" if len(warned) > show else ""
     return f"{len(files)} file(s) decoded with warnings, kept: {shown}{more}"
 
@@ -202,8 +202,10 @@ def _assemble(
     cache_entry: Path | None,
 ) -> ImageSet:
     if not paths:
-        example = f", e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
-        raise CxrganError(f"no readable images in {root} ({len(skipped)} files skipped{example})")
+        example = f", e.g. {printable(skipped[0][0])}: {skipped[0][1]}" if skipped else ""
+        raise CxrganError(
+            f"no readable images in {printable(root)} ({len(skipped)} files skipped{example})"
+        )
     names = class_labels(paths)
     classes = sorted(set(names))
     index = {name: i for i, name in enumerate(classes)}

@@ -5,7 +5,9 @@ header facts from `describe`, a full decode at the target size so truncated file
 gives counts per class and format, size and aspect-ratio summaries, DICOM pixel facts,
 unreadable files with the reason, exact duplicates and a contact sheet of random images
 after preprocessing. Only file paths, header facts and our own messages are reported:
-`describe` and `read_gray` never return patient data.
+`describe` and `read_gray` never return patient data. The text report prints every name
+(folder, class, file, reason) through `printable`, so a file name cannot add a line of its own;
+the JSON summary keeps the names as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from PIL import Image
 from cxrgan.data.decode_parallel import NOT_AN_IMAGE, decode_files
 from cxrgan.data.fit import check_target
 from cxrgan.data.scan import class_labels, scan_files
-from cxrgan.errors import CxrganError
+from cxrgan.errors import CxrganError, printable
 
 SHEET_IMAGES = 64
 SHEET_COLUMNS = 8
@@ -181,7 +183,7 @@ def save_contact_sheet(images: np.ndarray, path: Path, columns: int = SHEET_COLU
 
 def format_report(s: dict[str, Any]) -> str:
     """The summary as readable text (no patient data: paths, counts and header facts)."""
-    lines = [f"folder        {s['root']}"]
+    lines = [f"folder        {printable(s['root'])}"]
     lines.append(
         f"files         {s['files']:,}: {s['images']:,} readable images, "
         f"{s['unreadable']:,} unreadable, {s['not_images']:,} not images"
@@ -207,8 +209,8 @@ def format_report(s: dict[str, Any]) -> str:
         " = ".join(g["paths"]) + ("  (different classes!)" if len(g["classes"]) > 1 else "")
         for g in s["duplicates"]], unit="group")  # fmt: skip
     if s.get("sheet"):
-        lines.append(f"contact sheet {s['sheet']} ({len(s['sheet_files'])} random images after "
-                     f"--fit {s['fit']} at {s['image_size']} px)")  # fmt: skip
+        lines.append(f"contact sheet {printable(s['sheet'])} ({len(s['sheet_files'])} random "
+                     f"images after --fit {s['fit']} at {s['image_size']} px)")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -216,7 +218,8 @@ def _counts(counts: dict[str, int], total: int, empty: str) -> str:
     if not counts:
         return "-"
     return ", ".join(
-        f"{name or empty} {n:,} ({100 * n / max(total, 1):.1f} %)" for name, n in counts.items()
+        f"{printable(name) or empty} {n:,} ({100 * n / max(total, 1):.1f} %)"
+        for name, n in counts.items()
     )
 
 
@@ -231,7 +234,7 @@ def _dicom_lines(d: dict[str, Any] | None) -> list[str]:
         return []
 
     def join(counts: dict[str, int]) -> str:
-        return ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        return ", ".join(f"{printable(k)} {v:,}" for k, v in counts.items())  # header text
 
     return [
         f"DICOM         {d['count']:,} files ({d['unreadable']:,} unreadable)",
@@ -246,7 +249,7 @@ def _listing(title: str, items: list[str], unit: str = "file") -> list[str]:
         return [f"{title:<14}none"]
     plural = "s" if len(items) != 1 else ""
     out = [f"{title:<14}{len(items):,} {unit}{plural}:"]
-    out += [f"  {item}" for item in items[:LIST_LIMIT]]
+    out += [f"  {printable(item)}" for item in items[:LIST_LIMIT]]
     if len(items) > LIST_LIMIT:
         out.append(f"  ... and {len(items) - LIST_LIMIT:,} more (see --json)")
     return out

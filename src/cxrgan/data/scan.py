@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cxrgan.data.cache import FileStat
-from cxrgan.errors import CxrganError
+from cxrgan.errors import CxrganError, printable
 
 # Folder names that hold a split rather than a class (the Kaggle layout has train/ and test/).
 SPLIT_NAMES = frozenset({"train", "training", "val", "valid", "validation", "test", "testing"})
@@ -44,13 +44,13 @@ def scan_files(root: Path) -> list[FileEntry]:
     """
     root = Path(root)
     if not root.exists():
-        raise CxrganError(f"data folder not found: {root}")
+        raise CxrganError(f"data folder not found: {printable(root)}")
     if not root.is_dir():
-        raise CxrganError(f"--data must be a folder, got a file: {root}")
+        raise CxrganError(f"--data must be a folder, got a file: {printable(root)}")
     found: list[FileEntry] = []
     _walk(str(root), "", found, set())
     if not found:
-        raise CxrganError(f"data folder is empty: {root}")
+        raise CxrganError(f"data folder is empty: {printable(root)}")
     return sorted(found, key=lambda e: e.rel)
 
 
@@ -63,7 +63,9 @@ def _walk(folder: str, prefix: str, found: list[FileEntry], seen: set[tuple[int,
         with os.scandir(folder) as it:
             children = list(it)
     except OSError as exc:
-        raise CxrganError(f"cannot read folder {folder} ({exc.strerror or exc})") from exc
+        raise CxrganError(
+            f"cannot read folder {printable(folder)} ({exc.strerror or exc})"
+        ) from exc
     for child in children:
         if child.name.startswith("."):
             continue

@@ -10,7 +10,6 @@ is its own patient.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections import defaultdict
@@ -22,7 +21,7 @@ import numpy as np
 
 from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError
-from cxrgan.files import atomic_path
+from cxrgan.files import write_json_atomic
 
 _PATTERNS = (
     re.compile(r"^(person\d+)_", re.IGNORECASE),
@@ -121,8 +120,7 @@ def write_split(
             else:
                 target.symlink_to(root / paths[i])
     summary = _split_summary(root, paths, classes, sides, heldout, seed, copy)
-    with atomic_path(out / "split.json", ".json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "split.json", summary)
     return summary
 
 

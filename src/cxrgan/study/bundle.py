@@ -26,7 +26,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from cxrgan.errors import CxrganError
-from cxrgan.files import atomic_path
+from cxrgan.files import atomic_path, json_text
 from cxrgan.inference.generate import load_generator, sample_images
 from cxrgan.study import bundle_verify
 from cxrgan.study.card import check_license, model_card
@@ -100,7 +100,7 @@ def export_bundle(
     write_text(out / "generator.py", source)
     sha256 = _write_weights(out / bundle_verify.WEIGHTS, g, spec, ema, checkpoint)
     write_text(out / "verify.py", inspect.getsource(bundle_verify))
-    write_text(out / "model_spec.json", json.dumps(spec, indent=1) + "\n")
+    write_text(out / "model_spec.json", json_text(spec, indent=1) + "\n")
     if (run / "config.json").is_file():
         shutil.copyfile(run / "config.json", out / "training_config.json")
     cond = ", torch.arange(16) % " + str(spec["c_dim"]) if spec.get("c_dim") else ""

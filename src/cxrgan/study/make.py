@@ -24,7 +24,7 @@ from cxrgan.data.decode import is_image_candidate, read_gray
 from cxrgan.data.preprocess import fit_square
 from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError, UnreadableImage
-from cxrgan.files import atomic_path
+from cxrgan.files import atomic_path, json_text
 from cxrgan.study.page import study_page
 
 KEY_FORMAT = 1
@@ -217,7 +217,7 @@ def make_study(
             {"id": i.id, "truth": i.truth, "class": i.cls, "source": i.source} for i in items
         ],
     }
-    write_text(out / KEY, json.dumps(key, indent=1) + "\n")
+    write_text(out / KEY, json_text(key, indent=1) + "\n")
     return key
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 
 from cxrgan.errors import CxrganError
-from cxrgan.files import atomic_path
+from cxrgan.files import atomic_path, json_text
 from cxrgan.study.make import IMAGES, KEY, write_text
 from cxrgan.study.stats import binom_two_sided, cohen_kappa, fleiss_kappa, roc_auc
 
@@ -187,7 +187,7 @@ def score_study(study: Path, answer_files: list[Path]) -> dict[str, Any]:
         "reals_called_fake": suspected[:GRID_MAX],
         "grids": {k: v.name if v else None for k, v in grids.items()},
     }
-    write_text(study / SCORE_JSON, json.dumps(summary, indent=1) + "\n")
+    write_text(study / SCORE_JSON, json_text(summary, indent=1) + "\n")
     write_text(study / SCORE_HTML, summary_page(summary, grids))
     run = _run_of(study, key)
     if run is not None:
@@ -198,7 +198,7 @@ def score_study(study: Path, answer_files: list[Path]) -> dict[str, Any]:
             "readers": len(readers),
             "mean_accuracy": summary["mean_accuracy"],
         }
-        write_text(run / RUN_LINK, json.dumps(link, indent=1) + "\n")
+        write_text(run / RUN_LINK, json_text(link, indent=1) + "\n")
     return summary
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from cxrgan.errors import CxrganError
+from cxrgan.files import write_json_atomic
 from cxrgan.sweep.spec import RUNS, SWEEP_FILE, SweepSpec, spec_difference
-from cxrgan.training.rundir import write_json_atomic
 
 try:
     import fcntl

@@ -39,7 +39,8 @@ def option_name(text: str) -> str:
 
 
 def parse_values(name: str, text: str) -> list[Any]:
-    """'2e-4, 1e-3' → [0.0002, 0.001], each parsed as `cxrgan train --<name>` would."""
+    """'2e-4, 1e-3' → [0.0002, 0.001], each parsed and checked (choices, range) as
+    `cxrgan train --<name>` would."""
     setting = AXES[name]
     items = [item.strip() for item in text.split(",")]
     if not text.strip() or any(not item for item in items):
@@ -50,6 +51,9 @@ def parse_values(name: str, text: str) -> list[Any]:
             values.append(setting.parse(item))
         except ValueError as exc:
             raise CxrganError(f"{setting.flag}: {exc}") from None
+        problem = setting.problem(values[-1])
+        if problem:
+            raise CxrganError(f"{setting.flag} {problem}")
     if len({json.dumps(v) for v in values}) != len(values):
         raise CxrganError(f"{setting.flag}: a value is listed twice in {text!r}")
     return values

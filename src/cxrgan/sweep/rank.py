@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cxrgan.files import json_ready
 from cxrgan.reporting.diagnose import Diagnosis, diagnose
 from cxrgan.reporting.diversity import run_diversity
 from cxrgan.reporting.run_records import (
@@ -62,17 +63,6 @@ def to_float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return float("nan")
-
-
-def _clean(value: Any) -> Any:
-    """Strict JSON: NaN/inf become null (browsers and other tools reject them)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def member_status(run_dir: Path, outcome: Outcome | None, previous: dict[str, Any] | None) -> str:
@@ -186,7 +176,7 @@ def summarise(
     for rank, m in enumerate(members, 1):
         m["rank"] = rank
     best = members[0]["name"] if members and members[0]["status"] == "done" else None
-    return _clean({
+    return json_ready({
         "version": SPEC_VERSION,
         "updated": now_iso(),
         "spec": spec.to_dict(),

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from cxrgan.config import dump_toml
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path
 from cxrgan.lifeline import tied_env
+from cxrgan.settings import dump_toml
 from cxrgan.sweep.rank import Outcome, member_records, to_float
 from cxrgan.sweep.resume import Plan, is_finished, read_run_config, remove_incomplete
 from cxrgan.sweep.spec import RUNS, Member, SweepSpec

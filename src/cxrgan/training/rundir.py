@@ -15,8 +15,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cxrgan.errors import CxrganError
-from cxrgan.files import FILE_MODE, atomic_path, remove_temp_leftovers
+from cxrgan.errors import CxrganError, printable
+from cxrgan.files import FILE_MODE, atomic_path, json_text, remove_temp_leftovers, write_json_atomic
 from cxrgan.reporting.formatting import as_number
 
 try:
@@ -61,11 +61,6 @@ def now_iso() -> str:
 
 def default_run_path() -> Path:
     return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
 class RunDir:
@@ -139,7 +134,7 @@ class RunDir:
             raise CxrganError(f"cannot lock {self.root}: {exc.strerror or exc}") from None
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}
         os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        os.pwrite(fd, (json_text(holder) + "\n").encode(), 0)
         self._lock_fd = fd
 
     def unlock(self) -> None:
@@ -179,8 +174,9 @@ class RunDir:
         write_json_atomic(self.config, data)
 
     def append_metrics(self, record: dict[str, Any]) -> None:
+        """One record as one line of strict JSON: a NaN or infinite value is written as null."""
         with self.metrics.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json_text(record) + "\n")
 
     def truncate_metrics(self, step: int) -> int:
         """Drop every record after `step` (what a resume or rollback from a checkpoint at `step`
@@ -210,7 +206,9 @@ class RunDir:
         return dropped
 
     def log(self, message: str, *, echo: bool = True) -> None:
-        """Append a line to train.log and, unless told otherwise, print it."""
+        """Append a line to train.log and, unless told otherwise, print it. The message stays
+        one line whatever names it holds: control characters are escaped (errors.printable)."""
+        message = printable(message)
         with self.log_file.open("a") as f:
             f.write(f"{now_iso()} {message}\n")
         if echo:

@@ -12,7 +12,6 @@ Statistics (docs/utility.md explains how to read them):
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +25,7 @@ import numpy as np
 from cxrgan import __version__
 from cxrgan.data.folder import ImageSet
 from cxrgan.errors import CxrganError
-from cxrgan.files import atomic_path
+from cxrgan.files import atomic_path, json_ready, json_text
 from cxrgan.inference.generate import LoadedGenerator
 from cxrgan.reporting.run_records import is_run_dir, run_settings
 from cxrgan.training.device import resolve_device
@@ -135,7 +134,7 @@ def run_utility(o: UtilityOptions, log: Log = print) -> dict[str, Any]:
     draws = bootstrap_scores(predictions, inputs.test_labels, o.bootstrap, seed=o.seed)
     result = _result(o, src, inputs, device, per_seed, draws)
     result["seconds"] = round(time.perf_counter() - started, 1)
-    return _json_safe(result)
+    return json_ready(result)  # NaN as None, numpy scalars as Python numbers
 
 
 @dataclass
@@ -362,25 +361,12 @@ def _chance(labels: np.ndarray, n_classes: int) -> dict[str, float]:
     }
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as null (JSON has no such numbers); numpy scalars as Python ones."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_outputs(result: Mapping[str, Any], out: Path) -> tuple[Path, Path]:
     """OUT/utility.json and OUT/utility.png."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out / UTILITY_JSON, out / UTILITY_PNG
     with atomic_path(json_path, ".json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        tmp.write_text(json_text(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
     plot_utility(result, png_path)
     return json_path, png_path
