@@ -270,10 +270,11 @@ class TrainConfig:
     )
     eval_unit: str = setting(
         "epoch",
-        "unit of --eval-every",
+        "unit of --eval-every (minutes: of training time, evaluation excluded, as --minutes "
+        "counts it: a long run's quality over time)",
         group="eval",
         resumable=True,
-        choices=lambda: ("epoch", "step"),
+        choices=lambda: ("epoch", "step", "minutes"),
     )
     eval_n: int = setting(
         2000,

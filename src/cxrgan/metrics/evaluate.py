@@ -15,13 +15,13 @@ import torch
 
 from cxrgan.metrics.base import Metric, MetricInfo, MetricOptions, Pair, SetSizes, Values
 from cxrgan.metrics.builtin import kid_values
-from cxrgan.metrics.features import FeatureSpace
+from cxrgan.metrics.features import FeatureSpace, PrdcSpace
 from cxrgan.metrics.fwd import PacketStats, fwd_from_stats
 from cxrgan.metrics.images import ImageArray, subsample, to_unit
 from cxrgan.metrics.kid import DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KidReference
 from cxrgan.metrics.memorisation import MemorisationResult
 from cxrgan.metrics.packet_pass import MIN_STATS, describe
-from cxrgan.metrics.prdc import DEFAULT_K
+from cxrgan.metrics.prdc import DEFAULT_K, prdc
 from cxrgan.metrics.registry import (
     N_FAKE,
     N_REAL,
@@ -221,6 +221,7 @@ class QualityEvaluator:
         log_scale: bool = False,
         kid_subsets: int = DEFAULT_SUBSETS,
         kid_subset_size: int = DEFAULT_SUBSET_SIZE,
+        k: int = DEFAULT_K,
     ) -> None:
         start = time.perf_counter()
         count = len(real_images)
@@ -233,7 +234,7 @@ class QualityEvaluator:
         self.log_scale = log_scale
         if len(x) < MIN_STATS:
             raise ValueError(f"FWD and KID need at least 2 real images, got {len(x)}")
-        d = describe(x, self.level, log_too=log_scale, prdc_too=False)
+        d = describe(x, self.level, log_too=log_scale, prdc_too=True)
         reference = d.log if log_scale else d.lin
         assert reference is not None
         self.fwd_reference = reference
@@ -242,6 +243,10 @@ class QualityEvaluator:
         self.kid_reference = KidReference.build(
             self.space.standardize(d.kid_raw), kid_subsets, kid_subset_size, seed
         )
+        # Precision and recall (PRDC's k-NN) where both sides can have k neighbours.
+        self.k = k
+        self.prdc_space = PrdcSpace.from_raw(d.prdc_raw, self.shape, self.level)
+        self.prdc_reference = self.prdc_space.project(d.prdc_raw)
         floor_start = time.perf_counter()
         self.fwd_floor, self.fwd_floor_n = self._real_floor(real_images, reference_idx, seed)
         self.floor_seconds = time.perf_counter() - floor_start
@@ -272,15 +277,16 @@ class QualityEvaluator:
         return stats
 
     def evaluate(self, fake_images: ImageArray) -> dict[str, float | None]:
-        """{"fwd", "kid_mean", "kid_std", "kid_subsets"} of generated images against the real
-        sample; kid_std is None when KID had a single subset (n no larger than the subset)."""
+        """{"fwd", "kid_mean", "kid_std", "kid_subsets", "precision", "recall", "density",
+        "coverage"} of generated images against the real sample; kid_std is None when KID had a
+        single subset (n no larger than the subset), PRDC's are None below k + 1 images."""
         start = time.perf_counter()
         x = to_unit(subsample(fake_images, self.n, self.seed + 1))
         if (x.shape[1], x.shape[2]) != self.shape:
             raise ValueError(f"fakes are {tuple(x.shape[1:])} px, real images {self.shape}")
         if len(x) < MIN_STATS:
             raise ValueError(f"FWD and KID need at least 2 generated images, got {len(x)}")
-        d = describe(x, self.level, log_too=self.log_scale, prdc_too=False)
+        d = describe(x, self.level, log_too=self.log_scale, prdc_too=True)
         stats = d.log if self.log_scale else d.lin
         assert stats is not None
         kid = self.kid_reference.compare(self.space.standardize(d.kid_raw))
@@ -288,6 +294,11 @@ class QualityEvaluator:
             "fwd": fwd_from_stats(self.fwd_reference, stats),
             **kid_values(kid),
         }
+        if min(len(x), len(self.prdc_reference)) > self.k:
+            fake = self.prdc_space.project(d.prdc_raw)
+            out.update(prdc(self.prdc_reference, fake, self.k))
+        else:
+            out.update(dict.fromkeys(("precision", "recall", "density", "coverage")))
         self.last_seconds = time.perf_counter() - start
         return out
 

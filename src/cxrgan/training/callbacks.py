@@ -157,17 +157,32 @@ class Quality(Callback):
         self.tracker, self.every, self.unit = tracker, every, unit
 
     def on_step_end(self, t: Trainer) -> None:
-        if self.unit == "step" and t.state.counters.step % self.every == 0:
+        by_step = self.unit == "step" and t.state.counters.step % self.every == 0
+        if by_step or (self.unit == "minutes" and self._mark_passed(t)):
             self._evaluate(t)
 
     def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None:
         if self.unit == "epoch" and t.state.counters.epoch % self.every == 0:
             self._evaluate(t)
 
+    def on_stop(self, t: Trainer, reason: str) -> None:
+        """A --minutes budget ends on a mark (30 minutes, every 5): evaluate it too."""
+        if self.unit == "minutes" and reason.startswith("budget") and self._mark_passed(t):
+            self._evaluate(t)
+
+    def _mark_passed(self, t: Trainer) -> bool:
+        """Whether training time has reached the next multiple of `every` minutes since the
+        last evaluation (or since 0)."""
+        last = self.tracker.records[-1].get("elapsed_s", 0.0) if self.tracker.records else 0.0
+        mark = (int(last / 60 / self.every + 1e-9) + 1) * self.every * 60
+        return _training_time(t) >= mark - 1e-6
+
     def _evaluate(self, t: Trainer) -> None:
         s, c = t.state, t.state.counters
         epoch = c.epoch + (c.step_in_epoch > 0)
-        record, is_best = self.tracker.evaluate(s.sampling_g, t.device, c.step, epoch)
+        record, is_best = self.tracker.evaluate(
+            s.sampling_g, t.device, c.step, epoch, _training_time(t)
+        )
         t.run.append_metrics(record)
         plot_quality(self.tracker.records, t.run.plots / "quality.png")
         if is_best:
@@ -204,6 +219,11 @@ class Quality(Callback):
             return ""
         n = record.get("fwd_floor_n")
         return f" (real-vs-real floor {floor:.2g} at n={n}, ×{fwd / floor:.3g})"
+
+
+def _training_time(t: Trainer) -> float:
+    """Training time so far, as the loop last counted it (agreed across ranks)."""
+    return t.state.counters.elapsed_s if t.spent_s is None else t.spent_s
 
 
 class Checkpoints(Callback):

@@ -65,7 +65,7 @@ class QualityTracker:
     classes: ClassReference | None = None  # a conditional model's per-class real side
 
     def evaluate(
-        self, g: nn.Module, device: torch.device, step: int, epoch: int
+        self, g: nn.Module, device: torch.device, step: int, epoch: int, elapsed_s: float
     ) -> tuple[dict, bool]:
         """Returns the metrics record and whether it is the best so far by `selection_fwd` (a
         conditional model's record also holds FWD/KID per class under `per_class`, and the worst
@@ -77,6 +77,7 @@ class QualityTracker:
         record = {
             "step": step,
             "epoch": epoch,
+            "elapsed_s": round(elapsed_s, 3),  # training time, as --minutes counts it
             **scores,
             **self.floor(),
         }
