@@ -1,3 +1,3 @@
-from cxrgan.cli.main import main
+from cxrgan.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -17,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -125,6 +126,45 @@ def test_sigterm_mid_epoch_saves_last_and_resumes(tmp_path):
     )
     assert info["stopped"]["reason"] == "completed" and info["stopped"]["step"] == step + 2
     assert _train_steps(run) == list(range(1, step + 3))
+
+
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
+def test_a_second_signal_after_sigterm_changes_nothing(tmp_path, second):
+    """A preemption reads as one: a scheduler's repeated SIGTERM (or a Ctrl-C) moments after
+    the first still exits 143 with `last` saved and the stop recorded."""
+    run = tmp_path / "run"
+    proc = _popen_train("--demo-images", "64", "--epochs", "1", "--steps-per-epoch", "100000",
+                        "--out", str(run))  # fmt: skip
+    wait_for_steps(run, proc, 2)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    proc.send_signal(second)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_SIGTERM == 143, err
+    assert "Traceback" not in err and "interrupted by SIGTERM" in out
+    stopped = _config(run)["stopped"]
+    assert stopped["reason"] == "interrupted" and stopped["signal"] == "SIGTERM"
+    assert _counters(run)["step"] == stopped["step"] > 2
+
+
+def test_signals_while_the_stop_is_saved_are_ignored(tmp_path, monkeypatch, capsys):
+    """Every signal that arrives while `last` is written and the stop recorded is ignored."""
+    run = tmp_path / "run"
+    save = trainer.Trainer.save
+
+    def save_under_fire(self, name):
+        if self.stop_reason is not None:  # the stop's `last`, not the start's
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return save(self, name)
+
+    _inject(monkeypatch, 3, lambda loss: os.kill(os.getpid(), signal.SIGTERM))
+    monkeypatch.setattr(trainer.Trainer, "save", save_under_fire)
+    rc = main(["train", *TINY, "--demo-images", "64", "--epochs", "1",
+               "--steps-per-epoch", "100", "--out", str(run)])  # fmt: skip
+    assert rc == EXIT_SIGTERM
+    stopped = _config(run)["stopped"]
+    assert (stopped["reason"], stopped["signal"], stopped["step"]) == ("interrupted", "SIGTERM", 3)
 
 
 def test_sigint_and_sigterm_in_process_give_their_exit_statuses(tmp_path, monkeypatch, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -57,3 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"cxrgan {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def entry() -> NoReturn:
+    """The `cxrgan` command (and `python -m cxrgan`): main's exit status, which a signal that
+    arrives while the process winds down no longer changes (a scheduler repeating SIGTERM after
+    the preemption was saved and recorded: the status stays 143)."""
+    status = main()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    sys.exit(status)

@@ -26,7 +26,9 @@ GUARDED = ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2")
 
 class StopFlag:
     """The first Ctrl-C (SIGINT) or SIGTERM (kill, a scheduler's preemption) asks the loop to
-    stop after the current step; a second one aborts."""
+    stop after the current step; a second Ctrl-C aborts. A preemption reads as one: further
+    signals after a SIGTERM are ignored, and so is every signal once the stop is being saved
+    and recorded (`settle`), so `last` and config.json's `stopped` are always written."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -41,6 +43,7 @@ class StopFlag:
         self.distributed = distributed
         self.asked = False
         self._at = 0.0
+        self.settling = False  # the loop has ended: its stop is being saved and recorded
 
     def __enter__(self) -> StopFlag:
         for sig in self.SIGNALS:
@@ -51,7 +54,13 @@ class StopFlag:
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
 
+    def settle(self) -> None:
+        """From now on no signal aborts: the stop is being saved and recorded."""
+        self.settling = True
+
     def _handle(self, signum: int, frame: Any) -> None:
+        if self.settling or (self.asked and self.signal == "SIGTERM"):
+            return  # the stop under way is the one that counts
         if self.asked:
             if self.distributed and time.monotonic() - self._at < REPEAT_S:
                 return

@@ -7,6 +7,7 @@ run (signals, NaN, rollback) in cxrgan.training.faults. Every rank runs the same
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any
@@ -24,26 +25,36 @@ from cxrgan.training.step import StepStats, train_step
 from cxrgan.training.trainer import Trainer
 
 
-def train(t: Trainer) -> str:
+def train(t: Trainer, stop: StopFlag | None = None) -> str:
     """Train until `cfg.epochs`, an early stop, divergence, Ctrl-C or SIGTERM; returns why it
-    stopped (t.stop_signal names the signal of an interruption)."""
-    try:
-        with StopFlag(distributed=t.world_size > 1) as stop:
-            _save_start(t)
-            while t.state.counters.epoch < t.cfg.epochs and t.stop_reason is None:
-                means = _run_epoch(t, stop)
-                if means is not None:
-                    _end_epoch(t, means)
-                    agree_stop(t)
-                    continue
-                if stop.requested:
-                    t.stop_reason, t.stop_signal = "interrupted", stop.signal
-                if t.stop_reason is None:
-                    continue  # rolled back after a NaN: train on from the restored step
-                t.emit("on_stop", t.stop_reason)
-    finally:
-        t.emit("on_close")
+    stopped (t.stop_signal names the signal of an interruption). `stop`: the caller's signal
+    handling, held beyond the loop until the caller has recorded the stop (else the loop's own).
+    """
+    with contextlib.ExitStack() as held:
+        if stop is None:
+            stop = held.enter_context(StopFlag(distributed=t.world_size > 1))
+        try:
+            _train_epochs(t, stop)
+        finally:
+            stop.settle()
+            t.emit("on_close")
     return t.stop_reason or "completed"
+
+
+def _train_epochs(t: Trainer, stop: StopFlag) -> None:
+    _save_start(t)
+    while t.state.counters.epoch < t.cfg.epochs and t.stop_reason is None:
+        means = _run_epoch(t, stop)
+        if means is not None:
+            _end_epoch(t, means)
+            agree_stop(t)
+            continue
+        if stop.requested:
+            t.stop_reason, t.stop_signal = "interrupted", stop.signal
+        if t.stop_reason is None:
+            continue  # rolled back after a NaN: train on from the restored step
+        stop.settle()  # `last` is saved next: no signal may cut that short
+        t.emit("on_stop", t.stop_reason)
 
 
 def _save_start(t: Trainer) -> None:

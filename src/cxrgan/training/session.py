@@ -31,6 +31,7 @@ from cxrgan.training.checkpoint import Checkpoint, choose_hint, load_checkpoint,
 from cxrgan.training.checkpoint_schema import RESUME_KEYS
 from cxrgan.training.classes import training_classes
 from cxrgan.training.device import precision, resolve_device
+from cxrgan.training.faults import StopFlag
 from cxrgan.training.loop import train
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
 from cxrgan.training.setup import build_trainer
@@ -244,17 +245,20 @@ def _train(
             f"{len(data)}: a new pass over the {len(data)} images starts here (the run is no "
             "longer the one an unchanged resume would reproduce)"
         )
-    try:
-        reason = train(trainer)
-    except BaseException as exc:
-        if is_write_error(exc):  # the last word in config.json, if the disk still takes it
-            _record_stop(run, info, trainer, f"failed: {write_error_message(exc)}")
-        raise
-    c = trainer.state.counters
-    _record_stop(run, info, trainer, reason)
-    write_report(run.root)  # the last per-epoch refresh still said "in progress"
-    by = f" by {trainer.stop_signal}" if trainer.stop_signal else ""
-    run.log(f"{reason}{by}: {c.epoch} epoch(s), {c.step} steps; samples in {run.samples}")
+    # Signals stay held until the run is wrapped up: a second SIGTERM while `last`, the stop
+    # and the report are written changes nothing (docs/reliability.md).
+    with StopFlag(distributed=world.distributed) as stop:
+        try:
+            reason = train(trainer, stop)
+        except BaseException as exc:
+            if is_write_error(exc):  # the last word in config.json, if the disk still takes it
+                _record_stop(run, info, trainer, f"failed: {write_error_message(exc)}")
+            raise
+        _record_stop(run, info, trainer, reason)
+        c = trainer.state.counters
+        write_report(run.root)  # the last per-epoch refresh still said "in progress"
+        by = f" by {trainer.stop_signal}" if trainer.stop_signal else ""
+        run.log(f"{reason}{by}: {c.epoch} epoch(s), {c.step} steps; samples in {run.samples}")
     return run
 
 
