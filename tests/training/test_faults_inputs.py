@@ -146,3 +146,29 @@ def test_a_newline_in_a_file_name_cannot_forge_a_train_log_line(tmp_path, capsys
     out = capsys.readouterr().out.splitlines()
     assert skipped in out
     assert not any(line.startswith(FORGED[:25]) for line in out)
+
+
+def test_a_conditional_class_of_two_images_is_warned_about(tmp_path, capsys):
+    """--conditional with a class far below the documented minimum trains, with one warning
+    line per such class on stderr and in train.log."""
+    rng = np.random.default_rng(0)
+    for name, count in (("NORMAL", 2), ("PNEUMONIA", 40)):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (36, 36), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "data" / name / f"{i}.png")
+    run = tmp_path / "run"
+    rc = main(["train", *TINY, "--data", str(tmp_path / "data"), "--conditional", "--epochs", "1",
+               "--steps-per-epoch", "1", "--out", str(run)])  # fmt: skip
+    assert rc == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if line.startswith("warning: --conditional")]
+    assert warned == [
+        "warning: --conditional: class 'NORMAL' has 2 image(s), fewer than 100: its samples "
+        "will likely copy its training images and its per-class FWD is noise at that size; "
+        "gather more, or merge it into another class",
+        "warning: --conditional: class 'PNEUMONIA' has 40 image(s), fewer than 100: its samples "
+        "will likely copy its training images and its per-class FWD is noise at that size; "
+        "gather more, or merge it into another class",
+    ]
+    assert warned[0] in (run / "train.log").read_text()

@@ -32,6 +32,23 @@ def training_classes(data: ImageSet) -> tuple[str, ...]:
     return tuple(data.classes)
 
 
+# Below this many images, a class of a conditional run gets a warning: small-data GANs (FastGAN,
+# StyleGAN2-ADA) report usable samples from about 100 images up, fewer tend to be copied, and a
+# class's per-class FWD and precision/recall need hundreds (docs/metrics.md, "Sample size").
+FEW_CLASS_IMAGES = 100
+
+
+def small_class_warnings(data: ImageSet) -> list[str]:
+    """One warning per class of fewer than FEW_CLASS_IMAGES images (training goes on)."""
+    return [
+        f"warning: --conditional: class {name!r} has {count} image(s), fewer than "
+        f"{FEW_CLASS_IMAGES}: its samples will likely copy its training images and its "
+        "per-class FWD is noise at that size; gather more, or merge it into another class"
+        for name, count in data.class_counts.items()
+        if name and count < FEW_CLASS_IMAGES
+    ]
+
+
 def check_resumed_classes(spec: ModelSpec, data: ImageSet) -> None:
     """A conditional checkpoint's class indices mean the classes it was trained on."""
     if spec.c_dim and tuple(data.classes) != spec.classes:

@@ -29,7 +29,7 @@ from cxrgan.reporting.plots import save_grid
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import Checkpoint, choose_hint, load_checkpoint, saved_counters
 from cxrgan.training.checkpoint_schema import RESUME_KEYS
-from cxrgan.training.classes import training_classes
+from cxrgan.training.classes import small_class_warnings, training_classes
 from cxrgan.training.device import precision, resolve_device
 from cxrgan.training.faults import StopFlag
 from cxrgan.training.loop import train
@@ -72,6 +72,8 @@ def _start(
 ) -> RunDir:
     for note in notes:
         run.log(note, echo=False)
+    for warning in small_class_warnings(data) if cfg.conditional else []:
+        run.log(warning)
     # Absolute paths, so a resume from another folder finds the same data.
     cfg = cfg.replace(out=str(run.root.resolve()), data=data.root and str(data.root))
     _log_data(run, data)
