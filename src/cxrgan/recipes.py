@@ -56,14 +56,14 @@ RECIPES: dict[str, Recipe] = {
             {**_TUTORIAL, "g_lr": 1e-3},
         ),
         # Tuned on the Kaggle split at 64 px with 25,600 training images per variant, FWD of
-        # the (EMA) generator against held-out patients (README.md):
+        # the (EMA) generator against held-out patients (docs/recipes.md):
         # batch 16 beat 32 beat 64 at the same images (more, smaller steps; CPU throughput
         # falls only ~10 %), EMA with StyleGAN2's ramp-up cut FWD by half, while hinge, Adam
         # β2 0.99, a longer ramp-up and the lightweight architecture did not beat it.
         # Version 2 adds ADA: at 10 minutes it was as good or better on the full split, on 500
         # images and at 128 px (benchmarks/quality.py), and in 60 minutes without it D
         # overpowered G (D(x) 0.5 -> 0.95). It does not stop a conditional G's minority class
-        # from collapsing in long runs (README.md): `best` is the remedy there.
+        # from collapsing in long runs (docs/performance.md): `best` is the remedy there.
         Recipe(
             "small-data",
             2,
@@ -75,7 +75,7 @@ RECIPES: dict[str, Recipe] = {
     )
 }
 # small-data won benchmarks/quality.py at equal minutes against tutorial and blog on the full
-# split, on 500 images and at 128 px (README.md), so it is what `cxrgan train` trains.
+# split, on 500 images and at 128 px (docs/performance.md), so it is what `cxrgan train` trains.
 DEFAULT_RECIPE = "small-data"
 GOVERNED = tuple(_TUTORIAL)
 
