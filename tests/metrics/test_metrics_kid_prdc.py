@@ -134,7 +134,7 @@ def test_too_few_images_skip_metrics_with_the_minimum_named() -> None:
     assert list(why) == ["prdc"]
     assert "need at least 6 images per side" in why["prdc"] and "got 5 generated" in why["prdc"]
     why = skipped_metrics(40, 1, n_train=1)
-    assert set(why) == {"fwd", "kid", "prdc", "memorisation"}
+    assert set(why) == {"fwd", "kid", "prdc", "texture", "memorisation"}
     assert "need at least 2 images per side" in why["fwd"]
     assert "at least 2 training images, got 1" in why["memorisation"]
     table = format_metrics(five)

@@ -17,6 +17,7 @@ import torch
 from cxrgan.config import TrainConfig
 from cxrgan.data.source import load_phantoms
 from cxrgan.training import distributed as ddp
+from cxrgan.training.device import resolve_device
 from cxrgan.training.loop import next_batch
 from cxrgan.training.setup import build_trainer
 from cxrgan.training.step import train_step
@@ -41,7 +42,8 @@ def main() -> None:
 def record_gradients(world: ddp.World) -> dict[str, torch.Tensor]:
     cfg = TrainConfig.from_dict(SETTINGS).validate()
     data = load_phantoms(64, 64, seed=0)
-    t = build_trainer(cfg, None, data, rank=world.rank, world_size=world.world_size)
+    device = resolve_device(cfg.device)
+    t = build_trainer(cfg, None, data, device, rank=world.rank, world_size=world.world_size)
     sgd = {net: torch.optim.SGD(m.parameters(), lr=cfg.g_lr) for net, m in (("G", t.state.g),
                                                                              ("D", t.state.d))}
     for bound in t.phases:
