@@ -13,14 +13,13 @@ import gc
 import sys
 
 import torch
+from ddp_phases import two_marked_steps
 
 from cxrgan.config import TrainConfig
 from cxrgan.data.source import load_phantoms
 from cxrgan.training import distributed as ddp
 from cxrgan.training.device import resolve_device
-from cxrgan.training.loop import next_batch
 from cxrgan.training.setup import build_trainer
-from cxrgan.training.step import train_step
 
 SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, ndf=8, nz=16,
                 batch_size=16, loss="hinge", r1_gamma=1.0, device="cpu",
@@ -64,16 +63,7 @@ def record_gradients(world: ddp.World) -> dict[str, torch.Tensor]:
 
     recording("G", t.state.g, sgd["G"])
     recording("D", t.state.d, sgd["D"])
-    accumulate = t.loss.accumulate_gradients
-
-    def marked(phase: str, batch, gain: float = 1.0) -> dict:
-        now["phase"] = phase
-        return accumulate(phase, batch, gain)
-
-    t.loss.accumulate_gradients = marked
-    for step in range(2):  # step 0 runs the lazy R1 phase (Dreg), step 1 does not
-        now["step"] = step
-        train_step(t.loss, t.phases, next_batch(t.state, t.device), step)
+    two_marked_steps(t, now)
     return grads
 
 

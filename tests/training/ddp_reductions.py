@@ -7,15 +7,14 @@ from __future__ import annotations
 import gc
 import json
 
+from ddp_phases import two_marked_steps
 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
 from cxrgan.config import TrainConfig
 from cxrgan.data.source import load_phantoms
 from cxrgan.training import distributed as ddp
 from cxrgan.training.device import resolve_device
-from cxrgan.training.loop import next_batch
 from cxrgan.training.setup import build_trainer
-from cxrgan.training.step import train_step
 
 SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, ndf=8, nz=16,
                 batch_size=16, loss="hinge", r1_gamma=1.0, device="cpu",
@@ -52,16 +51,7 @@ def count_reductions(world: ddp.World) -> None:
 
     t.loss.G.register_comm_hook(None, counting("G"))
     t.loss.D.register_comm_hook(None, counting("D"))
-    accumulate = t.loss.accumulate_gradients
-
-    def marked(phase: str, batch, gain: float = 1.0) -> dict:
-        now["phase"] = phase
-        return accumulate(phase, batch, gain)
-
-    t.loss.accumulate_gradients = marked
-    for step in range(2):  # step 0 runs the lazy R1 phase (Dreg), step 1 does not
-        now["step"] = step
-        train_step(t.loss, t.phases, next_batch(t.state, t.device), step)
+    two_marked_steps(t, now)
     if world.rank == 0:
         sizes = {net: sum(p.numel() for p in m.parameters() if p.requires_grad)
                  for net, m in (("G", t.state.g), ("D", t.state.d))}  # fmt: skip
