@@ -147,7 +147,7 @@ def _one_line_error(capsys, argv: list[str], needle: str) -> None:
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--g-lr", "fast"], "not a number"),
         (["--batch-size", "8.5"], "--batch-size: not a whole number: '8.5'"),
-        (["--eval-unit", "week"], "--eval-unit must be one of epoch, step, got 'week'"),
+        (["--eval-unit", "week"], "--eval-unit must be one of epoch, step, minutes, got 'week'"),
         (["--beta1", "1"], "--beta1 must be below 1"),
         (["--fit", "zoom"], "--fit must be one of crop, pad, squash"),
         (["--early-stop-patience", "2"], "--early-stop-patience needs --eval-every"),
