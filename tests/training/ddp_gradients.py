@@ -13,17 +13,9 @@ import gc
 import sys
 
 import torch
-from ddp_phases import two_marked_steps
+from ddp_phases import rank_trainer, two_marked_steps
 
-from cxrgan.config import TrainConfig
-from cxrgan.data.source import load_phantoms
 from cxrgan.training import distributed as ddp
-from cxrgan.training.device import resolve_device
-from cxrgan.training.setup import build_trainer
-
-SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, ndf=8, nz=16,
-                batch_size=16, loss="hinge", r1_gamma=1.0, device="cpu",
-                progress=False)  # fmt: skip
 
 
 def main() -> None:
@@ -39,11 +31,8 @@ def main() -> None:
 
 
 def record_gradients(world: ddp.World) -> dict[str, torch.Tensor]:
-    cfg = TrainConfig.from_dict(SETTINGS).validate()
-    data = load_phantoms(64, 64, seed=0)
-    device = resolve_device(cfg.device)
-    t = build_trainer(cfg, None, data, device, rank=world.rank, world_size=world.world_size)
-    sgd = {net: torch.optim.SGD(m.parameters(), lr=cfg.g_lr) for net, m in (("G", t.state.g),
+    t = rank_trainer(world)
+    sgd = {net: torch.optim.SGD(m.parameters(), lr=t.cfg.g_lr) for net, m in (("G", t.state.g),
                                                                              ("D", t.state.d))}
     for bound in t.phases:
         bound.opt = sgd[bound.phase.net]

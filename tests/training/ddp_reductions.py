@@ -7,18 +7,10 @@ from __future__ import annotations
 import gc
 import json
 
-from ddp_phases import two_marked_steps
+from ddp_phases import rank_trainer, two_marked_steps
 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
-from cxrgan.config import TrainConfig
-from cxrgan.data.source import load_phantoms
 from cxrgan.training import distributed as ddp
-from cxrgan.training.device import resolve_device
-from cxrgan.training.setup import build_trainer
-
-SETTINGS = dict(recipe="tutorial", model="lightweight", image_size=64, ngf=8, ndf=8, nz=16,
-                batch_size=16, loss="hinge", r1_gamma=1.0, device="cpu",
-                progress=False)  # fmt: skip
 
 
 def main() -> None:
@@ -34,10 +26,7 @@ def main() -> None:
 
 
 def count_reductions(world: ddp.World) -> None:
-    cfg = TrainConfig.from_dict(SETTINGS).validate()
-    data = load_phantoms(64, 64, seed=0)
-    device = resolve_device(cfg.device)
-    t = build_trainer(cfg, None, data, device, rank=world.rank, world_size=world.world_size)
+    t = rank_trainer(world)
     now = {"phase": ""}
     reduced: dict[str, int] = {}  # "step/phase/net" -> gradient elements all-reduced
 
