@@ -168,14 +168,25 @@ def throughput(run: Path) -> float:
 # Provenance: what a row's numbers depend on besides its settings
 
 
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+
+
 def commit() -> str:
     """HEAD's short hash, with `+dirty` when src/ or benchmarks/ differ from it."""
-    git = ["git", "-C", str(REPO)]
-    head = subprocess.run([*git, "rev-parse", "--short=10", "HEAD"], capture_output=True,
-                          text=True).stdout.strip() or "unknown"  # fmt: skip
-    dirty = subprocess.run([*git, "status", "--porcelain", "--", "src", "benchmarks"],
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
-    return head + ("+dirty" if dirty else "")
+    dirty = git("status", "--porcelain", "--", "src", "benchmarks")
+    return (git("rev-parse", "--short=10", "HEAD") or "unknown") + ("+dirty" if dirty else "")
+
+
+def code_version() -> str:
+    """The git trees of src/ and benchmarks/ at HEAD (`+dirty` as in `commit`): what the
+    numbers depend on. Commits that change only docs or tests keep it, so their rows compare."""
+    trees = git("rev-parse", "HEAD:src", "HEAD:benchmarks").split()
+    if len(trees) != 2:
+        return "unknown"
+    dirty = git("status", "--porcelain", "--", "src", "benchmarks")
+    return f"{trees[0][:8]}.{trees[1][:8]}" + ("+dirty" if dirty else "")
 
 
 def cpu_model() -> str:
@@ -193,6 +204,7 @@ def provenance() -> dict[str, Any]:
     averages are the 1-minute ones: above the core count, something else shared the cores."""
     return {
         "commit": commit(),
+        "code": code_version(),
         "torch": torch.__version__,
         "machine": f"{platform.node()}: {cpu_model()}, {os.cpu_count()} cores",
         "load_before": round(os.getloadavg()[0], 2),
@@ -200,12 +212,14 @@ def provenance() -> dict[str, Any]:
 
 
 def check_one_commit(rows: list[dict[str, Any]], allow_mix: bool) -> None:
-    """Rows measured on different code are not comparable: refuse to tabulate them together."""
-    commits = sorted({r.get("provenance", {}).get("commit", "unknown") for r in rows
-                      if r.get("steps") is not None})  # fmt: skip
-    if len(commits) > 1 and not allow_mix:
-        sys.exit(f"rows come from different commits ({', '.join(commits)}): rerun them on one "
-                 "commit, or pass --mix-commits to tabulate them anyway")  # fmt: skip
+    """Rows measured on different code are not comparable: refuse to tabulate them together.
+    Rows recorded before `code` was kept compare by commit."""
+    origins = [r.get("provenance", {}) for r in rows if r.get("steps") is not None]
+    codes = sorted({o.get("code") or o.get("commit", "unknown") for o in origins})
+    if len(codes) > 1 and not allow_mix:
+        commits = sorted({o.get("commit", "unknown") for o in origins})
+        sys.exit(f"rows come from different code (commits {', '.join(commits)}): rerun them on "
+                 "one commit, or pass --mix-commits to tabulate them anyway")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------
