@@ -140,7 +140,10 @@ def run_attacks(
         own = found[key]
         calibrated = f"{key}_calibrated"
         if own.skipped or m is None or n is None:
-            why = own.skipped or f"skipped: the reference {reference.d_missing}"
+            why = (
+                own.skipped
+                or f"skipped: the reference has no discriminator ({reference.d_missing})"
+            )
             found[calibrated] = Scores(calibrated, skipped=why)
         else:
             assert own.members is not None and own.nonmembers is not None
