@@ -3,6 +3,7 @@ the run, per class; the export bundle's white-box skip; one line for every bad i
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from pathlib import Path
@@ -51,6 +52,9 @@ def test_audit_writes_json_and_plot_inside_the_run(audited, tmp_path, monkeypatc
     # one step of training on phantoms memorises nothing: chance is inside every interval
     assert p["verdict"]["level"] in ("no evidence", "inconclusive")
     assert f"verdict: {p['verdict']['text']}" in printed
+    report = (run / "report.html").read_text()  # refreshed: its Privacy section
+    assert 'id="privacy"' in report and "privacy_roc.png" in report
+    assert html.escape(p["verdict"]["text"], quote=False) in report
 
 
 def test_json_option_and_reference_add_the_calibrated_attacks(audited, tmp_path, capsys) -> None:

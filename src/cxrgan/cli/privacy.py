@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers, whole_number
 from cxrgan.privacy import defaults as d
+from cxrgan.reporting.run_records import is_run_dir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "other patients. Each attack: ROC AUC with a 95 % bootstrap interval and the true-"
         "positive rate at 1 % false positives, over all films and per class of a conditional "
         "run, and a verdict in plain words. Writes privacy.json and plots/privacy_roc.png in "
-        "RUN. See docs/privacy.md.",
+        "RUN (a run's report then shows them). See docs/privacy.md.",
     )
     p.add_argument(
         "path",
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     # deferred: keeps `cxrgan --help` from importing torch, numpy and matplotlib
     from cxrgan.data.cache import resolve_cache_dir
     from cxrgan.privacy.audit import PrivacyOptions, attack_lines, run_audit, write_outputs
+    from cxrgan.reporting.html_report import write_report
 
     options = PrivacyOptions(
         run=args.path,
@@ -140,4 +142,6 @@ def run(args: argparse.Namespace) -> int:
     write_outputs(audit, json_path, png_path)
     print("\n".join(attack_lines(audit.result)))
     print(f"wrote {json_path} and {png_path}")
+    if is_run_dir(args.path) and json_path == Path(args.path) / d.PRIVACY_JSON:
+        print(f"report: {write_report(args.path)}")
     return 0
