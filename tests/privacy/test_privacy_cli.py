@@ -12,6 +12,9 @@ import pytest
 from privacy_helpers import film_folder
 
 from cxrgan.cli.main import main
+from cxrgan.privacy.card import privacy_card_lines
+
+NOT_AUDITED = "Not audited (`cxrgan privacy` writes privacy.json)."
 
 FAST = ["--n-generated", "64", "--bootstrap", "100", "--no-progress", "--no-cache"]
 ATTACKS = ["white_box", "black_box_features", "black_box_pixels"]
@@ -55,6 +58,12 @@ def test_audit_writes_json_and_plot_inside_the_run(audited, tmp_path, monkeypatc
     report = (run / "report.html").read_text()  # refreshed: its Privacy section
     assert 'id="privacy"' in report and "privacy_roc.png" in report
     assert html.escape(p["verdict"]["text"], quote=False) in report
+    card = "\n".join(privacy_card_lines(run))  # what the model card's Privacy section shows
+    assert card.startswith("## Privacy\n\nMembership-inference audit (`cxrgan privacy`")
+    assert "Attacks on 40 training and 40 held-out films" in card
+    s = p["attacks"]["black_box_pixels"]["overall"]
+    assert f"| {s['auc']:.3f} \\[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}\\] |" in card
+    assert privacy_card_lines(tmp_path) == ["## Privacy", "", NOT_AUDITED, ""]
 
 
 def test_json_option_and_reference_add_the_calibrated_attacks(audited, tmp_path, capsys) -> None:
