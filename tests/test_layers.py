@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "cxrgan.study": 6,
     "cxrgan.utility": 6,
     "cxrgan.evaluation": 6,
+    "cxrgan.privacy": 6,
     "cxrgan.cli": 7,
 }
 # Layer 1's packages are independent building blocks: none imports another.

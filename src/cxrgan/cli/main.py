@@ -16,7 +16,7 @@ from cxrgan.files import is_write_error, write_error_message
 # Each module defines add_parser(subparsers) and run(args) -> int.
 COMMANDS = (
     "train", "generate", "evaluate", "diagnose", "sweep", "report", "data", "turing", "export",
-    "utility",
+    "utility", "privacy",
 )  # fmt: skip
 
 

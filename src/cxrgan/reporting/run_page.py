@@ -1,6 +1,7 @@
 """The report page of one run: diagnosis, curves, the samples filmstrip, real vs generated,
-memorisation, reading study, utility, configuration and history. The larger sections have
-modules of their own (run_page_diagnosis, run_page_curves, run_page_samples)."""
+memorisation, reading study, utility, privacy, configuration and history. The larger sections
+have modules of their own (run_page_diagnosis, run_page_curves, run_page_samples,
+run_page_privacy)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from cxrgan.reporting.html_page import (
 from cxrgan.reporting.run_data import RunData, load_run
 from cxrgan.reporting.run_page_curves import curves_section, latest
 from cxrgan.reporting.run_page_diagnosis import diagnosis_section
+from cxrgan.reporting.run_page_privacy import privacy_section
 from cxrgan.reporting.run_page_samples import (
     LATEST_MAX_WIDTH,
     memorisation_section,
@@ -49,6 +51,7 @@ def build_run_page(path: Path) -> str:
         ("memorisation", "Memorisation", memorisation_section(run)),
         ("turing", "Reading study", _turing_section(run)),
         ("utility", "Utility", _utility_section(run)),
+        ("privacy", "Privacy", privacy_section(run)),
         ("config", "Configuration", _config_section(run)),
         ("history", "History", _history_section(run)),
     ]
