@@ -25,12 +25,14 @@ Run it alone: another process on the same cores changes how much each row trains
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -44,7 +46,6 @@ from cxrgan.data.folder import class_labels, load_folder
 from cxrgan.data.split import sample_by_patient, split_by_patient
 from cxrgan.inference.generate import generate_images
 from cxrgan.metrics import evaluate_sets, memorisation
-from cxrgan.recipes import DEFAULT_RECIPE
 from cxrgan.reporting.plots import make_grid, save_png_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,32 +67,27 @@ class Regime:
     eval_minutes: float | None = None
 
 
-LONG_ROWS = (DEFAULT_RECIPE, f"{DEFAULT_RECIPE}+cosine", f"{DEFAULT_RECIPE}+cosine+slow-d")
+ROWS_FILE = Path(__file__).with_name("quality_rows.toml")
+ROWS = tomllib.loads(ROWS_FILE.read_text())
 REGIMES = {
     r.name: r
     for r in (
-        Regime("full", 64, False, ("tutorial", "blog", "blog+ema", DEFAULT_RECIPE)),
-        Regime("small", 64, True, ("tutorial", "blog", "blog+ema", DEFAULT_RECIPE)),
-        Regime("full128", 128, False, ("blog", DEFAULT_RECIPE)),
-        Regime("long", 64, False, LONG_ROWS, minutes=30.0, eval_minutes=5.0),
-        Regime("long128", 128, False, LONG_ROWS, minutes=30.0, eval_minutes=5.0),
+        Regime("full", 64, False, tuple(ROWS["regimes"]["full"])),
+        Regime("small", 64, True, tuple(ROWS["regimes"]["small"])),
+        Regime("full128", 128, False, tuple(ROWS["regimes"]["full128"])),
+        Regime("long", 64, False, tuple(ROWS["regimes"]["long"]), minutes=30.0, eval_minutes=5.0),
+        Regime(
+            "long128", 128, False, tuple(ROWS["regimes"]["long128"]), minutes=30.0, eval_minutes=5.0
+        ),
     )
-}
-# A row is a recipe, or a recipe with changes: `blog+ema` is the blog's setting with an EMA
-# generator (half-life 10k images, ramped up), to tell what EMA alone buys. The long regimes'
-# candidates for a recipe that keeps improving: rates that decay to a tenth over the budget
-# (`+cosine`), and with D at half its rate (`+slow-d`: a 30-minute conditional run kept its
-# minority class improving with D at 1e-4, docs/utility.md).
-COSINE = {"lr_schedule": "cosine", "lr_floor": 0.1}
-ROW_SETTINGS: dict[str, dict[str, Any]] = {
-    "blog+ema": {"recipe": "blog", "ema_kimg": 10.0},
-    f"{DEFAULT_RECIPE}+cosine": {"recipe": DEFAULT_RECIPE, **COSINE},
-    f"{DEFAULT_RECIPE}+cosine+slow-d": {"recipe": DEFAULT_RECIPE, **COSINE, "d_lr": 1e-4},
 }
 
 
 def row_settings(row: str) -> dict[str, Any]:
-    return ROW_SETTINGS.get(row, {"recipe": row})
+    """A row's settings from quality_rows.toml; an unknown row is refused with the names."""
+    if row not in ROWS["rows"]:
+        sys.exit(f"unknown row {row!r}: {ROWS_FILE.name} has {', '.join(ROWS['rows'])}")
+    return dict(ROWS["rows"][row])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -180,13 +176,17 @@ def commit() -> str:
 
 
 def code_version() -> str:
-    """The git trees of src/ and benchmarks/ at HEAD (`+dirty` as in `commit`): what the
-    numbers depend on. Commits that change only docs or tests keep it, so their rows compare."""
-    trees = git("rev-parse", "HEAD:src", "HEAD:benchmarks").split()
-    if len(trees) != 2:
+    """What a row's numbers depend on: the files of src/ and benchmarks/ at HEAD (their git
+    hashes, hashed), without quality_rows.toml, so adding a row or changing only docs or tests
+    keeps measured rows comparable; `+dirty` when those files differ from HEAD."""
+    rows_file = ROWS_FILE.relative_to(REPO).as_posix()
+    listing = [line for line in git("ls-tree", "-r", "HEAD", "src", "benchmarks").splitlines()
+               if not line.endswith("\t" + rows_file)]  # fmt: skip
+    if not listing:
         return "unknown"
-    dirty = git("status", "--porcelain", "--", "src", "benchmarks")
-    return f"{trees[0][:8]}.{trees[1][:8]}" + ("+dirty" if dirty else "")
+    digest = hashlib.sha1("\n".join(listing).encode()).hexdigest()[:10]
+    dirty = git("status", "--porcelain", "--", "src", "benchmarks", f":!{rows_file}")
+    return digest + ("+dirty" if dirty else "")
 
 
 def cpu_model() -> str:
@@ -245,6 +245,8 @@ def judge(run: Path, row: str, heldout: np.ndarray, train: np.ndarray, out: Path
         "steps": info["stopped"]["step"],
         "minutes": info["config"]["minutes"],
         "ema": info["config"]["ema_kimg"] > 0,
+        "settings": row_settings(row),
+        "recipe": f"{info['recipe']['name']} v{info['recipe']['version']}",
     }
 
 
@@ -363,7 +365,11 @@ def main() -> None:
     p.add_argument("--regime", default="full,small,full128",
                    help=f"comma list of {', '.join(REGIMES)} (long and long128: 30 minutes "
                    "per row, evaluated every 5)")  # fmt: skip
-    p.add_argument("--recipes", default=None, help="comma list of rows (default: the regime's)")
+    p.add_argument(
+        "--recipes",
+        default=None,
+        help="comma list of rows from quality_rows.toml (default: the regime's list there)",
+    )
     p.add_argument("--seeds", default="0",
                    help="comma list of training seeds to run each row with (the table shows "
                    "every seed's row and their mean)")  # fmt: skip
