@@ -55,6 +55,10 @@ def _key(item: Any) -> str:
     return item.key or "/".join(item.nested_key)
 
 
+def _values(items: Any) -> dict[str, Any]:
+    return {_key(i): json.loads(i.value_json) for i in items if _key(i)}
+
+
 def read_run(path: Path) -> dict[str, Any]:
     """One session's run id, config, history rows and summary updates, values decoded."""
     out: dict[str, Any] = {"id": None, "config": {}, "history": [], "summary": {}}
@@ -62,11 +66,11 @@ def read_run(path: Path) -> dict[str, Any]:
         kind = record.WhichOneof("record_type")
         if kind == "run":
             out["id"] = record.run.run_id
-            out["config"].update({i.key: json.loads(i.value_json) for i in record.run.config.update})
+            out["config"].update(_values(record.run.config.update))
         elif kind == "config":
-            out["config"].update({i.key: json.loads(i.value_json) for i in record.config.update})
+            out["config"].update(_values(record.config.update))
         elif kind == "history":
-            out["history"].append({_key(i): json.loads(i.value_json) for i in record.history.item})
+            out["history"].append(_values(record.history.item))
         elif kind == "summary":
-            out["summary"].update({_key(i): json.loads(i.value_json) for i in record.summary.update if _key(i)})
+            out["summary"].update(_values(record.summary.update))
     return out
