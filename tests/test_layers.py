@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "cxrgan.losses": 1,
     "cxrgan.augment": 1,
     "cxrgan.schedule": 1,
+    "cxrgan.tracking": 1,
     "cxrgan.config": 2,
     "cxrgan.settings": 2,
     "cxrgan.recipes": 2,

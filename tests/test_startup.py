@@ -22,6 +22,8 @@ HEAVY = (
     "scipy",
     "safetensors",
     "tensorboard",
+    "mlflow",
+    "wandb",
     "tqdm",
     "urllib.request",
     "http.client",

@@ -27,6 +27,7 @@ from cxrgan.models import MODELS
 from cxrgan.recipes import DEFAULT_RECIPE, RECIPES, recipe_names, with_recipe
 from cxrgan.schedule import SHAPES
 from cxrgan.settings import Setting, read_toml, setting, settings_of, typed_values
+from cxrgan.tracking import TRACKERS
 
 IMAGE_SIZES = (32, 64, 128, 256)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -321,13 +322,16 @@ class TrainConfig:
         resumable=True,
         choices=lambda: NAN_POLICIES,
     )
-    tensorboard: bool = setting(
-        False,
-        "also write scalars and sample grids to RUN/tb/ for TensorBoard (needs: pip install "
-        "'cxrgan[tensorboard]')",
-        group="run",
-        resumable=True,
-    )
+    track: str | None = setting(
+        None,
+        "experiment trackers that also get the settings, scalars, sample grids and final numbers "
+        "(tensorboard: RUN/tb/; mlflow: RUN/mlruns/ or MLFLOW_TRACKING_URI; wandb: offline in "
+        "RUN/wandb/ unless logged in); a resume continues their runs; each needs its extra, see "
+        "docs/trackers.md (none: no trackers)",
+        group="run", resumable=True, choices=lambda: TRACKERS, many=True,
+    )  # fmt: skip
+    tensorboard: bool = setting(False, "the same as --track tensorboard", group="run",
+                                resumable=True)  # fmt: skip
     precision: str = setting(
         "fp32",
         "arithmetic of the forward passes: bf16 or fp16 autocast (fp16 with a gradient scaler "

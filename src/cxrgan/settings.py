@@ -57,6 +57,7 @@ class _Declared:
     resumable: bool
     sweepable: bool
     choices: Callable[[], Sequence[Any]] | None
+    many: bool
     flag: str | None
     min: float | None
     above: float | None
@@ -72,6 +73,7 @@ def setting(
     resumable: bool = False,
     sweepable: bool = True,
     choices: Callable[[], Sequence[Any]] | None = None,
+    many: bool = False,
     flag: str | None = None,
     min: float | None = None,
     above: float | None = None,
@@ -84,13 +86,16 @@ def setting(
       leave them out (but say what a None default means).
     group: a key of GROUPS. resumable: `--resume` may change it. sweepable: `cxrgan sweep` may
       vary it between members. choices: returns the allowed values, called only when needed
-      (so a registry can be read lazily). flag: the option name when not `--<name-with-dashes>`.
+      (so a registry can be read lazily). many: a text setting that holds any of the choices,
+      comma-separated ("mlflow,wandb"; see `Setting.items`). flag: the option name when not
+      `--<name-with-dashes>`.
     min and max (inclusive), above and below (exclusive): bounds checked by validation (None
     passes), besides the finite floats and 64-bit ints that every setting keeps to.
     """
     if group not in GROUPS:
         raise ValueError(f"unknown setting group {group!r}; one of {', '.join(GROUPS)}")
-    declared = _Declared(help, group, resumable, sweepable, choices, flag, min, above, below, max)
+    declared = _Declared(help, group, resumable, sweepable, choices, many, flag, min, above, below,
+                         max)  # fmt: skip
     return dataclasses.field(default=default, metadata={_KEY: declared})
 
 
@@ -112,9 +117,15 @@ class Setting:
     above: float | None
     below: float | None
     max: float | None
+    many: bool = False  # comma-separated choices
 
     def choices(self) -> tuple[Any, ...] | None:
         return tuple(self.choices_of()) if self.choices_of else None
+
+    def items(self, value: str | None) -> tuple[str, ...]:
+        """A `many` setting's names, in order, once each ("" and None: none)."""
+        names = (part.strip() for part in (value or "").split(","))
+        return tuple(dict.fromkeys(name for name in names if name))
 
     def parse(self, text: str) -> Any:
         """One value from the command line (or a sweep's list); ValueError says what is wrong."""
@@ -156,7 +167,11 @@ class Setting:
         if value is None:
             return None
         choices = self.choices()
-        if choices is not None and value not in choices:
+        if choices is not None and self.many:
+            unknown = [name for name in self.items(value) if name not in choices]
+            if unknown:
+                return f"takes any of {', '.join(choices)}, comma-separated; got {unknown[0]!r}"
+        elif choices is not None and value not in choices:
             return f"must be one of {', '.join(map(str, choices))}, got {value!r}"
         if self.kind is float and not math.isfinite(value):
             return f"must be a finite number, got {value}"
@@ -181,7 +196,8 @@ class Setting:
         notes = []
         choices = self.choices()
         if choices is not None:
-            notes.append(f"one of {', '.join(map(str, choices))}")
+            listed = ", ".join(map(str, choices))
+            notes.append(f"any of {listed}, comma-separated" if self.many else f"one of {listed}")
         if self.default is not None:
             notes.append(f"default: {format_default(self.default)}")
         return f"{self.help} ({'; '.join(notes)})" if notes else self.help
@@ -226,6 +242,7 @@ def settings_of(cls: type) -> tuple[Setting, ...]:
                 sweepable=declared.sweepable,
                 flag=declared.flag or "--" + f.name.replace("_", "-"),
                 choices_of=declared.choices,
+                many=declared.many,
                 min=declared.min,
                 above=declared.above,
                 below=declared.below,

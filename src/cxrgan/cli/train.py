@@ -93,6 +93,8 @@ def add_setting_options(p: argparse.ArgumentParser) -> None:
                 continue
             choices = s.choices()
             metavar = "{" + ",".join(map(str, choices)) + "}" if choices else METAVARS.get(s.kind)
+            if s.many:
+                metavar = "NAME[,NAME...]"
             g.add_argument(s.flag, dest=s.name, type=value_type(s), default=None,
                            metavar=metavar, help=text)  # fmt: skip
 

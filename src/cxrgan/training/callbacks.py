@@ -40,6 +40,9 @@ class Callback:
 
     def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None: ...
 
+    def on_eval(self, t: Trainer, record: dict[str, Any]) -> None:
+        """An evaluation's record (FWD, KID, per class), as metrics.jsonl holds it."""
+
     def on_stop(self, t: Trainer, reason: str) -> None:
         """Training stopped part-way through an epoch: interrupted, diverged or early stop."""
 
@@ -52,19 +55,11 @@ class Callback:
 
 
 class MetricsLog(Callback):
-    """Every log record into metrics.jsonl (and TensorBoard's scalars)."""
+    """Every log record into metrics.jsonl (the trackers take them from there: training.track)."""
 
     def on_log(self, t: Trainer, record: dict[str, Any]) -> None:
         t.run.append_metrics(record)
         t.records.append(record)
-        if t.tb is not None:
-            for key in LOSS_SCALARS:
-                if key in record:
-                    t.tb.add_scalar(f"train/{key}", record[key], record["step"])
-
-    def on_close(self, t: Trainer) -> None:
-        if t.tb is not None:
-            t.tb.close()
 
 
 class Balance(Callback):
@@ -139,8 +134,6 @@ class SampleGrids(Callback):
         else:  # one labelled band per class
             grid = class_grid(samples, s.fixed_c.tolist(), s.spec.classes)
         save_png_atomic(Image.fromarray(grid), t.run.sample_grid(s.counters.epoch))
-        if t.tb is not None:
-            t.tb.add_image("samples", grid[None], s.counters.step)
 
 
 class LossPlot(Callback):
@@ -188,11 +181,7 @@ class Quality(Callback):
         if is_best:
             t.save("best")
         classes = record.get("per_class") or {}
-        if t.tb is not None:
-            for key in ("fwd", "kid_mean"):
-                t.tb.add_scalar(f"quality/{key}", record[key], c.step)
-            for name, scores in classes.items():
-                t.tb.add_scalar(f"quality/fwd_{name}", scores["fwd"], c.step)
+        t.emit("on_eval", record)
         spread = "" if record.get("kid_std") is None else f" ± {record['kid_std']:.2g}"
         per_class = "".join(f"  {name} {scores['fwd']:.4g}" for name, scores in classes.items())
         t.run.log(

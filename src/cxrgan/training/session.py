@@ -26,6 +26,7 @@ from cxrgan.files import check_writable, is_write_error, write_error_message
 from cxrgan.recipes import RECIPES
 from cxrgan.reporting.html_report import write_report
 from cxrgan.reporting.plots import save_grid
+from cxrgan.tracking.base import check_installed
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import Checkpoint, choose_hint, load_checkpoint, saved_counters
 from cxrgan.training.checkpoint_schema import RESUME_KEYS
@@ -35,6 +36,7 @@ from cxrgan.training.faults import StopFlag
 from cxrgan.training.loop import train
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
 from cxrgan.training.setup import build_trainer
+from cxrgan.training.track import tracker_names
 
 
 def start_run(cfg: TrainConfig) -> RunDir:
@@ -49,6 +51,7 @@ def start_run(cfg: TrainConfig) -> RunDir:
 
 def _start_run(cfg: TrainConfig) -> RunDir:
     cfg.validate()
+    check_installed(tracker_names(cfg))  # a missing extra before anything is written
     device = resolve_device(cfg.device)
     precision(cfg, device)  # an impossible --precision before anything is written
     out = Path(cfg.out) if cfg.out else default_run_path()
@@ -131,6 +134,7 @@ def _resume(run: RunDir, overrides: dict[str, Any], name: str) -> RunDir:
         names = ", ".join(fixed)
         raise CxrganError(f"{names} cannot change on --resume (they are fixed by the checkpoint)")
     cfg = old.replace(**{k: v for k, v in overrides.items() if k in RESUMABLE}).validate()
+    check_installed(tracker_names(cfg))
     device = resolve_device(cfg.device)  # once: config.json and the trainer use this one
     precision(cfg, device)
     ckpt = _resume_checkpoint(run, name)

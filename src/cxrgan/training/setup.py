@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -37,6 +36,7 @@ from cxrgan.training.rundir import RunDir
 from cxrgan.training.sampler import BatchSampler
 from cxrgan.training.state import TrainState
 from cxrgan.training.step import bind_phases
+from cxrgan.training.track import Track, tracker_names
 from cxrgan.training.trainer import Trainer
 
 FIXED_NOISE = 64  # images in each sample grid, as in the tutorial
@@ -206,12 +206,14 @@ def _restore(t: Trainer, ckpt: Checkpoint) -> None:
 def _wire_callbacks(
     t: Trainer, data: ImageSet, scalers: dict[str, torch.amp.GradScaler] | None
 ) -> None:
-    """The main process writes the run (every callback, TensorBoard); the others run only the
+    """The main process writes the run (every callback, the trackers); the others run only the
     callbacks that change training itself, so that every rank trains the same."""
     cfg = t.cfg
     if t.master_process:
-        t.tb = _tensorboard(t.run) if cfg.tensorboard else None
         t.callbacks = _callbacks(cfg, t.run, data, t.state.spec)
+        names = tracker_names(cfg)
+        if names:  # after the grids, which they upload
+            t.callbacks.insert(t.callbacks.index(_grids(t)) + 1, Track.open(t, names))
     elif cfg.balance == "auto":
         t.callbacks = [cb.Balance(cfg.g_lr)]
     if scalers:
@@ -253,11 +255,5 @@ def _quality_tracker(
                           classes=classes)  # fmt: skip
 
 
-def _tensorboard(run: RunDir) -> Any:
-    try:  # an optional dependency, imported only when asked for
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise CxrganError(
-            "--tensorboard needs the tensorboard package: pip install 'cxrgan[tensorboard]'"
-        ) from None
-    return SummaryWriter(log_dir=str(run.root / "tb"))
+def _grids(t: Trainer) -> cb.Callback:
+    return next(c for c in t.callbacks if isinstance(c, cb.SampleGrids))

@@ -37,7 +37,6 @@ class Trainer:
     rank: int = 0
     world_size: int = 1
     ema: EMA | None = None  # how G_ema follows G, when the run keeps one
-    tb: Any = None  # torch.utils.tensorboard.SummaryWriter with --tensorboard
     records: list[dict[str, Any]] = field(default_factory=list)  # the run's log records
     eval_records: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
