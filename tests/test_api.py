@@ -1,5 +1,5 @@
 """The Python surface: `import cxrgan` is cheap; train, resume, load, sample by class, and a
-Dataset of synthetic images for users' own training loops. The README's example runs as written.
+Dataset of synthetic images for users' own training loops. docs/api.md's example runs as written.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from cxrgan.models import ModelSpec
 from cxrgan.models.base import Generator
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "api_example.py"  # the README's example, run as it stands below
+EXAMPLE = REPO / "examples" / "api_example.py"  # docs/api.md's example, run as it stands below
 CLASSES = ("NORMAL", "PNEUMONIA")
 
 
@@ -387,13 +387,13 @@ def test_evaluate_mistakes_are_cxrgan_errors(eval_folders):
         cxrgan.evaluate(real / "missing", fake, progress=False, log=None)
 
 
-# --- the README's example -----------------------------------------------------------------
+# --- docs/api.md's example ---------------------------------------------------------------
 
 
-def test_readme_quotes_the_api_example():
+def test_api_page_quotes_the_api_example():
     example = EXAMPLE.read_text("utf-8").strip()
-    readme = (REPO / "README.md").read_text("utf-8")
-    assert example in readme, "README.md must quote examples/api_example.py verbatim"
+    page = (REPO / "docs" / "api.md").read_text("utf-8")
+    assert example in page, "docs/api.md must quote examples/api_example.py verbatim"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@
     data = cxrgan.SyntheticDataset(run, 1000, label="NORMAL")   # (1, 64, 64) in [-1, 1], 0
     result = cxrgan.evaluate("chest_xray/train", run)   # what `cxrgan evaluate --json` writes
 
-The README's example is examples/api_example.py, which tests/test_api.py runs as it stands.
+docs/api.md's example is examples/api_example.py, which tests/test_api.py runs as it stands.
 Weights load only from the run's safetensors checkpoints; device="cuda" (or "auto") draws on a
 GPU.
 """
