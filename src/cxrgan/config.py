@@ -323,8 +323,9 @@ class TrainConfig:
     )
     tensorboard: bool = setting(
         False,
-        "also write scalars and sample grids to RUN/tb/ for TensorBoard (needs: pip install "
-        "'cxrgan[tensorboard]')",
+        "also write scalars and sample grids to RUN/tb/ for TensorBoard (needs tensorboard: "
+        "pip install 'tensorboard>=2.14', or the extra from a checkout: pip install -e "
+        "'.[tensorboard]')",
         group="run",
         resumable=True,
     )

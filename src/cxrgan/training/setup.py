@@ -258,6 +258,7 @@ def _tensorboard(run: RunDir) -> Any:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise CxrganError(
-            "--tensorboard needs the tensorboard package: pip install 'cxrgan[tensorboard]'"
+            "--tensorboard needs the tensorboard package: pip install 'tensorboard>=2.14' (the "
+            "[tensorboard] extra; from a checkout: pip install -e '.[tensorboard]')"
         ) from None
     return SummaryWriter(log_dir=str(run.root / "tb"))
