@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 from tiny import TINY_ARGS
 
@@ -146,3 +147,16 @@ def test_installed_wheel_trains_generates_and_reports_outside_the_checkout(
         p.name for p in bundle.iterdir()
     }
     assert list(work.iterdir()) == []
+
+
+def test_citation_names_this_version_and_the_data_it_is_tested_on() -> None:
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text("utf-8"))
+    assert cff["cff-version"] == "1.2.0" and cff["type"] == "software"
+    assert cff["version"] == VERSION and cff["license"] == "MIT"
+    refs = {r["type"]: r for r in cff["references"]}
+    assert refs["dataset"]["doi"] == "10.17632/rscbjbr9sj.2"
+    assert refs["dataset"]["license"] == "CC-BY-4.0"
+    article = refs["article"]
+    assert article["doi"] == "10.1016/j.cell.2018.02.010" and article["journal"] == "Cell"
+    assert (article["volume"], article["issue"], article["start"], article["end"]) == (
+        172, 5, 1122, 1131)  # fmt: skip
