@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import site
 import subprocess
 import sys
 import sysconfig
@@ -90,7 +89,10 @@ def _fresh_venv(root: Path, wheel: Path) -> Path:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     purelib = sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
-    Path(purelib, "_host_packages.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    # This interpreter's site-packages (its venv's, and the system's for --system-site-packages,
+    # where a CUDA torch may live); not the checkout's src/ that an editable install added.
+    host = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    Path(purelib, "_host_packages.pth").write_text("\n".join(host) + "\n")
     pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
            "--quiet", "--no-index", "--no-deps", "--ignore-installed", str(wheel)]  # fmt: skip
     done = subprocess.run(pip, capture_output=True, text=True)
