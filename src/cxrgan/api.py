@@ -101,7 +101,7 @@ def evaluate(
     real: a folder of real images (the TRAINING set, for the memorisation check). fake: a
     folder of generated images, or a run directory whose `checkpoint` draws them (a conditional
     run draws each class of `real`). The keywords are the command's options (docs/metrics.md);
-    memorisation_png None writes RUN/memorisation.png for a run, ./memorisation.png otherwise.
+    memorisation_png None writes RUN/memorisation.png for a run, and no file for a folder.
     log: receives the notes and warnings the command prints (None: silence).
     """
     options = EvaluateOptions(

@@ -47,10 +47,12 @@ def test_inspect_prints_a_report_and_writes_sheet_and_json(tree, tmp_path, capsy
     assert data["images"] == 3 and data["fit"] == "pad" and data["image_size"] == 32
 
 
-def test_inspect_writes_inspect_png_in_the_current_folder(tree, tmp_path, monkeypatch) -> None:
+def test_inspect_writes_a_sheet_only_when_asked(tree, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.iterdir())
     assert main(["data", "inspect", str(tree), "--no-progress", "--workers", "1"]) == 0
-    assert (tmp_path / "inspect.png").is_file()
+    assert "contact sheet not written (--sheet PNG writes one)" in capsys.readouterr().out
+    assert sorted(tmp_path.iterdir()) == before  # no inspect.png where the user stands
     assert main(["data", "inspect", str(tree), "--no-progress",
                  "--sheet", str(tmp_path / "never.png"), "--no-sheet"]) == 0  # fmt: skip
     assert not (tmp_path / "never.png").exists()

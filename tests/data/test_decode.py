@@ -418,7 +418,7 @@ def test_dicom_without_installed_handler_names_the_syntax(
         read_gray(path)
     message = str(exc.value)
     assert "JPEG-LS Lossless Image Compression (1.2.840.10008.1.2.4.80)" in message
-    assert "cxrgan[dicom-codecs]" in message
+    assert "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg" in message
     assert describe(path)["decodable"] is False
 
 

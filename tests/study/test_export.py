@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from helpers import answers_file, shared
 from PIL import Image
 from safetensors import safe_open
@@ -69,9 +70,16 @@ def test_model_card_numbers_are_the_runs(exported: tuple[Path, Path, Path]) -> N
     run, bundle, _ = exported
     card = (bundle / "README.md").read_text()
     info = json.loads((run / "config.json").read_text())
-    front = card.split("---\n")[1]
-    assert "license: cc-by-4.0" in front and "datasets:\n  - kermany-chest-xray" in front
-    assert "tags:\n  - gan" in front
+    meta = yaml.safe_load(card.split("---\n")[1])  # the front matter a model hub reads
+    assert meta["license"] == "cc-by-4.0" and meta["datasets"] == ["kermany-chest-xray"]
+    assert meta["pipeline_tag"] == "unconditional-image-generation" and "gan" in meta["tags"]
+    (result,) = meta["model-index"][0]["results"]
+    assert result["dataset"]["type"] == "kermany-chest-xray"
+    assert result["dataset"]["split"] == "held-out"
+    held_out = json.loads((run / "evaluation.json").read_text())["metrics"]
+    assert {m["type"]: m["value"] for m in result["metrics"]} == {
+        "fwd": held_out["fwd"], "kid": held_out["kid_mean"],
+        "precision": held_out["precision"], "recall": held_out["recall"]}  # fmt: skip
     classes = info["dataset"]["classes"]
     assert classes == {"NORMAL": 1341, "PNEUMONIA": 3875}
     for cls, count in classes.items():

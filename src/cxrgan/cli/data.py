@@ -102,24 +102,25 @@ def _add_inspect(actions: argparse._SubParsersAction) -> None:
         description="Decode every file under DIR once (nothing is cached or changed) and "
         "report counts per class and per format, image sizes and aspect ratios, DICOM bit "
         "depth and photometric interpretation, unreadable files with the reason, files with "
-        "identical bytes, and a contact sheet of random images after preprocessing. No "
-        "patient data from DICOM headers is ever shown.",
+        "identical bytes, and (with --sheet) a contact sheet of random images after "
+        "preprocessing. Files are written only where --sheet and --json say. No patient data "
+        "from DICOM headers is ever shown.",
     )
     _common(insp, size_required=False)
     insp.add_argument(
         "--sheet",
         type=Path,
-        default=Path("inspect.png"),
+        default=None,
         metavar="PNG",
-        help="where to write the contact sheet of up to 64 random images as "
-        "they will be trained on (default: inspect.png in the current folder)",
+        help="also write a contact sheet of up to 64 random images as they will be trained "
+        "on, to PNG (default: none; nothing is written where you stand)",
     )
     insp.add_argument(
         "--no-sheet",
         dest="sheet",
         action="store_const",
         const=None,
-        help="do not write a contact sheet",
+        help="do not write a contact sheet (the default; cancels an earlier --sheet)",
     )
     insp.add_argument(
         "--json",

@@ -33,7 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "recall, density, coverage, and a memorisation (copy) check. When both sides have "
         "class subfolders (NORMAL/, PNEUMONIA/, ...; a conditional RUN draws its classes) every "
         "metric is also reported per class, and the overall numbers pool the classes both "
-        "sides share. See docs/metrics.md.",
+        "sides share. Files are written only where --json and --memorisation-png say, and "
+        "RUN/memorisation.png for a run. See docs/metrics.md.",
     )
     p.add_argument(
         "--real",
@@ -86,7 +87,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="FILE",
         help="where to save the closest generated/training pairs (default: "
-        "RUN/memorisation.png for a run, ./memorisation.png for a folder)",
+        "RUN/memorisation.png for a run; for a folder, not saved: nothing is written where "
+        "you stand)",
     )
     add_no_progress(p)
     p.set_defaults(run=run)

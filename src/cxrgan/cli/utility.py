@@ -20,8 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "each smaller class topped up with synthetic images to balance the classes. Each is "
         "tested on held-out real images: accuracy, balanced accuracy and ROC AUC, mean ± std "
         "over seeds with 95 % bootstrap intervals, the TSTR/TRTR ratios and the gain from "
-        "adding synthetic images. Writes OUT/utility.json and OUT/utility.png. See "
-        "docs/utility.md.",
+        "adding synthetic images. Writes OUT/utility.json and OUT/utility.png (RUN's, without "
+        "--out, for a run; for a --synthetic folder only with --out). See docs/utility.md.",
     )
     _add_inputs(p)
     _add_statistics(p)
@@ -109,7 +109,7 @@ def _add_output_and_device(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="where utility.json and utility.png go (default: the run, whose report then "
-        "shows them; the current folder for a --synthetic folder)",
+        "shows them; for a --synthetic folder, not written: the summary is only printed)",
     )
     p.add_argument(
         "--checkpoint",
@@ -153,9 +153,12 @@ def run(args: argparse.Namespace) -> int:
     )
     result = run_utility(options, log=print)
     from_run = is_run_dir(args.synthetic)
-    out = args.out or (args.synthetic if from_run else Path("."))
-    json_path, png_path = write_outputs(result, out)
+    out = args.out or (args.synthetic if from_run else None)
     print(summary(result))
+    if out is None:
+        print("utility.json and utility.png not written (--out DIR writes them)")
+        return 0
+    json_path, png_path = write_outputs(result, out)
     print(f"wrote {json_path} and {png_path}")
     if from_run and Path(out).resolve() == Path(args.synthetic).resolve():
         print(f"report: {write_report(args.synthetic)}")

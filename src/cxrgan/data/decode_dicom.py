@@ -171,7 +171,7 @@ def _check_decodable(ts: UID) -> None:
     if not available:
         raise UnreadableImage(
             f"DICOM transfer syntax {_ts_label(ts)} needs a decoder that is not installed "
-            "(pip install 'cxrgan[dicom-codecs]')"
+            "(pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg: the dicom-codecs extra)"
         )
 
 

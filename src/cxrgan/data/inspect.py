@@ -211,6 +211,8 @@ def format_report(s: dict[str, Any]) -> str:
     if s.get("sheet"):
         lines.append(f"contact sheet {printable(s['sheet'])} ({len(s['sheet_files'])} random "
                      f"images after --fit {s['fit']} at {s['image_size']} px)")  # fmt: skip
+    elif s.get("sheet_files"):
+        lines.append("contact sheet not written (--sheet PNG writes one)")
     return "\n".join(lines)
 
 

@@ -46,7 +46,7 @@ class EvaluateOptions:
     fit: str = d.FIT
     checkpoint: str = d.CHECKPOINT
     seed: int = d.SEED
-    memorisation_png: Path | None = None  # None: RUN/memorisation.png, else ./memorisation.png
+    memorisation_png: Path | None = None  # None: RUN/memorisation.png for a run, else not saved
     progress: bool = True
 
 
@@ -56,7 +56,7 @@ class Evaluation:
 
     payload: dict[str, Any]  # what `cxrgan evaluate --json` writes
     per_class: dict[str, ClassResult]  # {} when the sides share no class
-    memorisation_png: Path | None  # where the closest pairs were saved; None: not computed
+    memorisation_png: Path | None  # where the closest pairs were saved; None: none saved
 
 
 @dataclass
@@ -90,9 +90,8 @@ def evaluate(options: EvaluateOptions, log: Log | None = print) -> Evaluation:
         raise CxrganError("nothing to compute: " + "; ".join(skipped.values()))
     memorised = memorisation(real.images, fake_images) if MEMORISATION not in skipped else None
     results = evaluate_sets(real.images, fake_images, n=n, seed=options.seed, memorised=memorised)
-    png = None
-    if memorised is not None:
-        png = options.memorisation_png or _default_png(options.fake, loaded.model is not None)
+    png = _pairs_png(options, loaded.model is not None) if memorised is not None else None
+    if png is not None:
         save_memorisation_png(memorised, fake_images, real.images, png)
     per_class: dict[str, ClassResult] = {}
     if classes:
@@ -148,6 +147,14 @@ def _load(options: EvaluateOptions, log: Log) -> _Loaded:
     return _Loaded(real, fake, size, model)
 
 
+def _pairs_png(options: EvaluateOptions, from_run: bool) -> Path | None:
+    """Where the closest pairs go: --memorisation-png, else the run's folder, else nowhere (a
+    folder of images is no place to write into, nor is the current folder)."""
+    if options.memorisation_png is not None:
+        return options.memorisation_png
+    return options.fake / "memorisation.png" if from_run else None
+
+
 def _overall_fake(real: Side, fake: Side, n: int, drawn: bool) -> Side:
     """The generated images the overall numbers use. A run drew every class as often as the
     real side has it (up to n): the overall set takes them in the real side's proportions, as
@@ -165,10 +172,6 @@ def _overall_classes(real: Side, fake_labels: np.ndarray, options: EvaluateOptio
     """How many images of each class the overall numbers drew on each side."""
     real_used = real.labels[subsample(np.arange(len(real.labels)), options.n, options.seed)]
     return {"real": class_counts(real_used), "generated": class_counts(fake_labels)}
-
-
-def _default_png(fake: Path, from_run: bool) -> Path:
-    return fake / "memorisation.png" if from_run else Path("memorisation.png")
 
 
 def _payload(

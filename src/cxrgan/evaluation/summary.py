@@ -9,6 +9,7 @@ from cxrgan.metrics.evaluate import format_class_table
 from cxrgan.metrics.registry import N_FAKE, N_REAL
 
 FWD = "fwd"  # the registry's name of FWD: no small-sample note when it was skipped
+MEMORISED = "memorised_share"  # the copy check's number: its pairs were computed
 
 
 def summary(result: Evaluation) -> str:
@@ -21,6 +22,8 @@ def summary(result: Evaluation) -> str:
     lines += _few("", p["metrics"], p["skipped"])
     if result.memorisation_png is not None:
         lines.append(f"closest generated/training pairs: {result.memorisation_png}")
+    elif p["metrics"].get(MEMORISED) is not None:
+        lines.append("closest generated/training pairs: not saved (--memorisation-png FILE)")
     if result.per_class:
         for name, r in result.per_class.items():
             lines += [f"class {name}: skipped {reason}" for reason in r.skipped.values()]

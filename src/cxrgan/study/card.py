@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrgan.errors import CxrganError
+from cxrgan.study.card_front_matter import front_matter
 from cxrgan.study.markdown import code, text
 
 KERMANY = {
@@ -25,8 +26,6 @@ KERMANY = {
 EVALUATION = "evaluation.json"
 UTILITY = "utility.json"
 TURING = "turing.json"
-TAGS = ("gan", "medical-imaging", "chest-x-ray", "synthetic-data", "image-generation", "cxrgan",
-        "not-for-clinical-use")  # fmt: skip
 # The settings the card names (all of them are in training_config.json).
 SETTINGS_SHOWN = ("recipe", "model", "loss", "augment", "hflip", "ema_kimg", "g_lr", "d_lr",
                   "batch_size", "epochs", "steps_per_epoch", "minutes", "seed")  # fmt: skip
@@ -129,7 +128,7 @@ def model_card(
     evaluation = read_json(run / EVALUATION)
     metrics = (evaluation or {}).get("metrics") or {}
     sections = (
-        _front_matter(spec, kermany, license_id),
+        _front_matter(spec, f, kermany, license_id, metrics),
         _files(spec, checkpoint, ema, weights_sha256),
         _training_data(f, spec, kermany),
         _recipe(f["config"], spec),
@@ -152,21 +151,28 @@ def check_license(license_id: str | None) -> None:
         )
 
 
-def _front_matter(spec: dict[str, Any], kermany: bool, license_id: str | None) -> list[str]:
+def _front_matter(
+    spec: dict[str, Any],
+    f: dict[str, Any],
+    kermany: bool,
+    license_id: str | None,
+    held_out: dict[str, Any],
+) -> list[str]:
+    """The hub's metadata: the held-out numbers of `cxrgan evaluate` when the run has them,
+    else its last evaluation during training (on training images)."""
     check_license(license_id)
     lic = license_id or (KERMANY["license"] if kermany else "other")
-    pipeline = "image-generation" if spec.get("c_dim") else "unconditional-image-generation"
-    return [
-        "---",
-        f"license: {lic}",
-        "library_name: pytorch",
-        "tags:",
-        *(f"  - {tag}" for tag in TAGS),
-        *(["datasets:", f"  - {KERMANY['hub']}"] if kermany else []),
-        f"pipeline_tag: {pipeline}",
-        "---",
-        "",
-    ]
+    if kermany:
+        dataset = {"name": KERMANY["name"], "type": KERMANY["hub"], "hub": KERMANY["hub"]}
+    elif f["dataset"].get("synthetic"):
+        dataset = {"name": "cxrgan's built-in phantoms (demo data, not X-rays)",
+                   "type": "cxrgan-phantoms"}  # fmt: skip
+    else:
+        dataset = {"name": "the run's training folder (not named)", "type": "imagefolder"}
+    quality = ("held-out", held_out) if held_out else None
+    if quality is None and f["last_eval"]:
+        quality = ("train", f["last_eval"])
+    return front_matter(spec, dataset, lic, quality)
 
 
 def _files(spec: dict[str, Any], checkpoint: str, ema: bool, sha256: str) -> list[str]:
