@@ -161,7 +161,7 @@ class TrainConfig:
         RECIPE["batch_size"], "images per step", group="optim", min=1, max=65536
     )
     lr_schedule: str = setting(
-        "constant",
+        RECIPE["lr_schedule"],
         "how both rates change over the budget (--minutes, else --epochs × steps): constant, "
         "or a decay from --g-lr/--d-lr down to --lr-floor × them (linear, cosine), so that G "
         "settles late in a long run and its EMA averages a settled G instead of blurring",
@@ -170,7 +170,7 @@ class TrainConfig:
         choices=lambda: tuple(SHAPES),
     )
     lr_floor: float = setting(
-        0.1,
+        RECIPE["lr_floor"],
         "the rates at the end of the budget, as a share of --g-lr/--d-lr (with a decaying "
         "--lr-schedule)",
         group="optim",

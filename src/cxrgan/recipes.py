@@ -37,6 +37,10 @@ _TUTORIAL: dict[str, Any] = {
     "beta1": 0.5,
     "beta2": 0.999,
     "batch_size": 128,
+    # A decaying schedule is part of what makes a recipe hold up in long runs (issue 20), so
+    # recipes govern it: switching recipes never keeps the previous one's schedule.
+    "lr_schedule": "constant",
+    "lr_floor": 0.1,
 }
 
 RECIPES: dict[str, Recipe] = {
