@@ -49,3 +49,19 @@ def add_no_progress(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="no progress bars (for logs and CI)",
     )
+
+
+def add_device(p: argparse.ArgumentParser, does: str) -> None:
+    """--device for commands that draw from (or score with) a trained run: `does` runs there."""
+    p.add_argument(
+        "--device",
+        default="cpu",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help=f"where {does} (default cpu; auto: cuda, else mps, else cpu)",
+    )
+
+
+def add_no_cache(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-cache", action="store_true", help="decode every image, read or write no cache"
+    )

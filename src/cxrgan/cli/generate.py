@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cxrgan.cli.arguments import add_no_progress, whole_number
+from cxrgan.cli.arguments import add_device, add_no_progress, whole_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -75,7 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="noise seed (default 0); the same seed, class, N, checkpoint and device give the "
         "same images. Class k draws from seed × 1000 + k (manifest column draw_seed)",
     )
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    add_device(p, "the generator draws")
     p.add_argument(
         "--grid",
         action="store_true",

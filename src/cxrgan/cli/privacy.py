@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers, whole_number
+from cxrgan.cli.arguments import (
+    add_cache_dir,
+    add_device,
+    add_no_cache,
+    add_no_progress,
+    add_workers,
+    whole_number,
+)
 from cxrgan.privacy import defaults as d
 from cxrgan.reporting.run_records import is_run_dir
 
@@ -104,15 +111,10 @@ def _add_output_and_device(p: argparse.ArgumentParser) -> None:
         help=f"where the results go (default RUN/{d.PRIVACY_JSON}); the plot always goes to "
         f"RUN/{d.ROC_PNG}",
     )
-    p.add_argument(
-        "--device",
-        default="cpu",
-        choices=("auto", "cpu", "cuda", "mps"),
-        help="where the generator draws and D scores (default cpu)",
-    )
+    add_device(p, "the generator draws and D scores")
     add_workers(p)
     add_cache_dir(p)
-    p.add_argument("--no-cache", action="store_true", help="decode every film, cache nothing")
+    add_no_cache(p)
     add_no_progress(p)
 
 
@@ -121,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from cxrgan.data.cache import resolve_cache_dir
     from cxrgan.privacy.audit import PrivacyOptions, attack_lines, run_audit, write_outputs
     from cxrgan.reporting.html_report import write_report
+    from cxrgan.training.device import resolve_device
 
     options = PrivacyOptions(
         run=args.path,
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         seed=args.seed,
         checkpoint=args.checkpoint,
-        device=args.device,
+        device=str(resolve_device(args.device)),
         workers=args.workers,
         cache_dir=None if args.no_cache else resolve_cache_dir(args.cache_dir),
         progress=args.progress,

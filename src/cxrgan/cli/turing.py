@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cxrgan.cli.arguments import add_device
 from cxrgan.errors import CxrganError
 
 
@@ -57,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--fit", default=None, help="how real images become square (default: the run's, else crop)"
     )
-    m.add_argument("--device", default="cpu", help="device to generate on (default cpu)")
+    add_device(m, "the generator draws")
     m.set_defaults(run=run_make)
     s = actions.add_parser(
         "score",

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers, whole_number
+from cxrgan.cli.arguments import (
+    add_cache_dir,
+    add_device,
+    add_no_cache,
+    add_no_progress,
+    add_workers,
+    whole_number,
+)
 from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.reporting.run_records import is_run_dir
 from cxrgan.utility import defaults as d
@@ -116,15 +123,10 @@ def _add_output_and_device(p: argparse.ArgumentParser) -> None:
         default=d.CHECKPOINT,
         help="the run's checkpoint to draw from: last (default), best, epoch_0005, …",
     )
-    p.add_argument(
-        "--device",
-        default="cpu",
-        choices=("auto", "cpu", "cuda", "mps"),
-        help="where the classifier trains and the generator draws (default cpu)",
-    )
+    add_device(p, "the classifier trains and the generator draws")
     add_workers(p)
     add_cache_dir(p)
-    p.add_argument("--no-cache", action="store_true", help="decode every image, cache nothing")
+    add_no_cache(p)
     add_no_progress(p)
 
 

@@ -125,7 +125,9 @@ def _generated(
     import torch
 
     from cxrgan.inference.generate import load_generator, sample_images
+    from cxrgan.training.device import resolve_device
 
+    device = str(resolve_device(device))  # auto: cuda, else mps, else cpu
     g = load_generator(run, checkpoint, device)
     info = _run_info(run)
     fit = str((info.get("config") or {}).get("fit") or "crop")
