@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "cxrgan.schedule": 1,
     "cxrgan.tracking": 1,
     "cxrgan.config": 2,
+    "cxrgan.input_settings": 2,
     "cxrgan.settings": 2,
     "cxrgan.recipes": 2,
     "cxrgan.reporting": 3,

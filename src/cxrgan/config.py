@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cxrgan import input_settings as inputs
 from cxrgan.augment import augment_names
-from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.errors import CxrganError
+from cxrgan.input_settings import IMAGE_SIZES  # noqa: F401  (re-exported: cxrgan.config.IMAGE_SIZES)
 from cxrgan.losses import LOSSES
 from cxrgan.models import MODELS
 from cxrgan.recipes import DEFAULT_RECIPE, RECIPES, recipe_names, with_recipe
@@ -29,7 +30,6 @@ from cxrgan.schedule import SHAPES
 from cxrgan.settings import Setting, read_toml, setting, settings_of, typed_values
 from cxrgan.tracking import TRACKERS
 
-IMAGE_SIZES = (32, 64, 128, 256)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NAN_POLICIES = ("rollback", "stop")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -51,31 +51,15 @@ class TrainConfig:
         group="run",
         choices=recipe_names,
     )
-    data: str | None = setting(
-        None,
-        "folder of chest X-rays, searched recursively; its immediate subfolders are class "
-        "labels (e.g. chest_xray/train with NORMAL/ and PNEUMONIA/; a single wrapper folder and "
-        "train/val/test split folders are looked through, so the whole Kaggle tree is labelled "
-        "NORMAL/PNEUMONIA too). Omit to train on the built-in synthetic phantoms (demo data, "
-        "no download)",
-        group="data",
-    )
+    data: str | None = inputs.DATA
     out: str | None = setting(
         None,
         "run directory to create (default: runs/<date-time>)",
         group="run",
         sweepable=False,  # the sweep puts every member in its own folder
     )
-    image_size: int = setting(
-        64, "training resolution in pixels", group="data", choices=lambda: IMAGE_SIZES
-    )
-    fit: str = setting(
-        "crop",
-        "how non-square images become square (crop: the tutorial's Resize + CenterCrop; pad "
-        "keeps the whole chest; squash matches public 224×224 copies)",
-        group="data",
-        choices=lambda: FIT_POLICIES,
-    )
+    image_size: int = inputs.IMAGE_SIZE
+    fit: str = inputs.FIT
     hflip: bool = setting(
         False,
         "random horizontal flips; a flipped chest X-ray puts the heart on the wrong side",
@@ -209,40 +193,11 @@ class TrainConfig:
         resumable=True,
         choices=lambda: DEVICES,
     )
-    workers: int = setting(
-        0,
-        "processes decoding images (0: as many as CPU cores)",
-        group="data",
-        resumable=True,
-        min=0,
-        max=1024,  # more than any machine's cores; 10**6 would fork that many processes
-    )
-    cache: bool = setting(
-        True,
-        "the decode-once cache of preprocessed images (--no-cache: decode every image from "
-        "its file on each start)",
-        group="data",
-        resumable=True,
-    )
-    cache_dir: str | None = setting(
-        None,
-        "where the decode-once cache lives (default: $XDG_CACHE_HOME/cxrgan, else ~/.cache/cxrgan)",
-        group="data",
-        resumable=True,
-    )
-    data_on: str = setting(
-        "auto",
-        "where the training images live. device: all copied to the GPU once (fastest); host: "
-        "in host memory (the decode-once cache is memory-mapped) and each step copies only "
-        "this process's share, through pinned memory, for data larger than the GPU; auto: "
-        "device when they take at most half the GPU's free memory (on CPU they are in memory)",
-        group="data",
-        resumable=True,
-        choices=lambda: ("auto", "device", "host"),
-    )
-    demo_images: int = setting(
-        2048, "number of phantoms when --data is omitted", group="data", min=1, max=100_000
-    )
+    workers: int = inputs.WORKERS
+    cache: bool = inputs.CACHE
+    cache_dir: str | None = inputs.CACHE_DIR
+    data_on: str = inputs.DATA_ON
+    demo_images: int = inputs.DEMO_IMAGES
     log_every: int = setting(
         10, "steps between lines of metrics.jsonl", group="run", resumable=True, min=1
     )
