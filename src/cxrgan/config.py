@@ -198,6 +198,18 @@ class TrainConfig:
     cache_dir: str | None = inputs.CACHE_DIR
     data_on: str = inputs.DATA_ON
     demo_images: int = inputs.DEMO_IMAGES
+    labels: str | None = inputs.LABELS
+    labels_format: str = inputs.LABELS_FORMAT
+    classes: str | None = inputs.CLASSES
+    multi_label: str = inputs.MULTI_LABEL_
+    uncertain: str = inputs.UNCERTAIN_
+    view: str | None = inputs.VIEW
+    official_split: str = inputs.OFFICIAL_SPLIT
+    path_column: str = inputs.PATH_COLUMN
+    label_column: str = inputs.LABEL_COLUMN
+    label_separator: str | None = inputs.LABEL_SEPARATOR
+    patient_column: str | None = inputs.PATIENT_COLUMN
+    view_column: str | None = inputs.VIEW_COLUMN
     log_every: int = setting(
         10, "steps between lines of metrics.jsonl", group="run", resumable=True, min=1
     )
@@ -318,6 +330,9 @@ class TrainConfig:
             problem = s.problem(getattr(self, s.name))
             if problem:
                 raise CxrganError(f"{s.flag} {problem}")
+        problem = inputs.input_problem(self)
+        if problem:
+            raise CxrganError(problem)
         if self.early_stop_patience and not self.eval_every:
             raise CxrganError(
                 "--early-stop-patience needs --eval-every (early stopping watches FWD)"

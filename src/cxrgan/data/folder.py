@@ -22,6 +22,7 @@ import numpy as np
 from cxrgan.data.cache import CacheEntry, CacheKey, CacheUnavailable, DecodeCache, new_index
 from cxrgan.data.decode_parallel import FACT_KEYS, Decoded, decode_files
 from cxrgan.data.fit import check_target
+from cxrgan.data.labels import LabelRequest, Selection, choose
 from cxrgan.data.scan import FileEntry, class_labels, scan_files
 from cxrgan.errors import CxrganError, printable
 
@@ -41,6 +42,8 @@ class ImageSet:
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, warning), kept files
     synthetic: bool = False
     cache_entry: Path | None = None  # the cache entry the images were read from, if any
+    patients: list[str] | None = None  # per image, from a label file (None: from file names)
+    label_rule: dict[str, Any] | None = None  # a label file's rule and its counts (rules.py)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -64,22 +67,43 @@ def load_folder(
     progress: bool = True,
     cache_dir: Path | None = None,
     log: Log | None = None,
+    labels: LabelRequest | None = None,
 ) -> ImageSet:
     """Every readable image under `root` as an ImageSet; unreadable files are skipped, listed.
 
     cache_dir: use the decode-once cache there (None: decode everything, write nothing).
     log: receives the cache's one-line messages ("cache: reusing ..." / "cache: building ...").
-    Labels come from subfolders (see class_labels).
+    labels: a label file and its rule choose the images, their classes and patients
+    (docs/labels.md); without one, labels come from subfolders (see class_labels).
     """
     check_target(image_size, fit)
     root = Path(root).expanduser().resolve()
     entries = scan_files(root)
+    chosen = None
+    if labels is not None:
+        entries, chosen = choose(root, entries, labels)  # checked before anything is written
     if cache_dir is None:
         data = image_set(root, decode_files(entries, image_size, fit, workers, progress))
     else:
-        data = _load_cached(root, entries, image_size, fit, workers, progress, Path(cache_dir), log)
+        only = None if chosen is None else frozenset(e.rel for e in entries)
+        data = _load_cached(root, entries, image_size, fit, workers, progress, Path(cache_dir), log,
+                            only)  # fmt: skip
+    if chosen is not None:
+        data = with_labels(data, chosen)
     if data.warnings and log is not None:
         log(warnings_summary(data.warnings))
+    return data
+
+
+def with_labels(data: ImageSet, selection: Selection) -> ImageSet:
+    """The images' classes and patients as the label file's selection gives them."""
+    class_of = selection.class_of()
+    patient_of = dict(zip(selection.paths, selection.patients, strict=True))
+    index = {name: i for i, name in enumerate(selection.classes)}
+    data.classes = list(selection.classes)
+    data.labels = np.array([index[class_of[p]] for p in data.paths], dtype=np.int64)
+    data.patients = [patient_of[p] for p in data.paths]
+    data.label_rule = selection.record()
     return data
 
 
@@ -100,7 +124,9 @@ def _load_cached(
     progress: bool,
     cache_dir: Path,
     log: Log | None,
+    only: frozenset[str] | None = None,
 ) -> ImageSet:
+    """only: the files a label file chose (the rest of the folder is not part of the key)."""
     say = log if log is not None else (lambda _msg: None)
     key = CacheKey(root, tuple(e.stat_key for e in entries), image_size, fit)
     cache = DecodeCache(cache_dir, key)
@@ -110,7 +136,7 @@ def _load_cached(
             with cache.build_lock(say):
                 hit = cache.load()  # another run may have built it while we waited
                 if hit is None:
-                    return _build(cache, entries, workers, progress, say)
+                    return _build(cache, entries, workers, progress, say, only)
         except CacheUnavailable as exc:
             say(f"cache: {exc}; decoding without a cache")
             return image_set(root, decode_files(entries, image_size, fit, workers, progress))
@@ -119,8 +145,9 @@ def _load_cached(
 
 
 def _build(
-    cache: DecodeCache, entries: list[FileEntry], workers: int, progress: bool, say: Log
-) -> ImageSet:
+    cache: DecodeCache, entries: list[FileEntry], workers: int, progress: bool, say: Log,
+    only: frozenset[str] | None,
+) -> ImageSet:  # fmt: skip
     key = cache.key
     reason = cache.stale_reason()
     detail = f"; previous cache out of date: {reason}" if reason else ""
@@ -128,7 +155,8 @@ def _build(
     start = time.perf_counter()
     decoded = decode_files(entries, key.image_size, key.fit, workers, progress)
     data = image_set(key.root, decoded)  # raises when nothing is readable: nothing cached
-    if tuple(e.stat_key for e in scan_files(key.root)) != key.files:
+    now = [e for e in scan_files(key.root) if only is None or e.rel in only]
+    if tuple(e.stat_key for e in now) != key.files:
         say("cache: files changed while decoding; not cached this time")
         return data
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cxrgan.data.folder import ImageSet, load_folder
+from cxrgan.data.labels import LabelRequest
 from cxrgan.data.phantoms import make_phantoms
 
 PHANTOM_NOTE = "built-in synthetic phantoms (procedural demo data, NOT real radiographs)"
@@ -27,6 +28,7 @@ def load_images(
     progress: bool = True,
     cache_dir: Path | None = None,
     log: Log | None = None,
+    labels: LabelRequest | None = None,
 ) -> ImageSet:
     """A run's images: every image under `folder`, or `demo_images` phantoms when it is None.
 
@@ -36,6 +38,7 @@ def load_images(
     every file and writes nothing.
     log: where the cache's one-line messages go (default: stdout, before the run's own log
     exists).
+    labels: a label file and its rule choose the images and their classes (docs/labels.md).
     """
     if folder is None:
         return load_phantoms(demo_images, image_size, seed)
@@ -47,6 +50,7 @@ def load_images(
         progress,
         cache_dir=cache_dir,
         log=log if log is not None else _print,
+        labels=labels,
     )
 
 
@@ -67,8 +71,9 @@ def load_phantoms(n: int, size: int, seed: int) -> ImageSet:
 
 def dataset_summary(data: ImageSet) -> dict:
     """What config.json records about the data (no pixels, no patient information)."""
-    return {
-        "kind": "phantoms" if data.synthetic else "folder",
+    kind = "phantoms" if data.synthetic else "label file" if data.label_rule else "folder"
+    summary = {
+        "kind": kind,
         "synthetic": data.synthetic,
         "note": PHANTOM_NOTE if data.synthetic else None,
         "root": str(data.root) if data.root else None,
@@ -77,3 +82,6 @@ def dataset_summary(data: ImageSet) -> dict:
         "fingerprint": data.fingerprint,
         "skipped": len(data.skipped),
     }
+    if data.label_rule is not None:
+        summary["labels"] = data.label_rule  # the rule and the counts it produced
+    return summary

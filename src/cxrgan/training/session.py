@@ -23,6 +23,7 @@ from cxrgan.data.folder import ImageSet
 from cxrgan.data.source import dataset_summary, load_images
 from cxrgan.errors import CxrganError
 from cxrgan.files import check_writable, is_write_error, write_error_message
+from cxrgan.input_settings import label_request
 from cxrgan.recipes import RECIPES
 from cxrgan.reporting.html_report import write_report
 from cxrgan.reporting.plots import save_grid
@@ -380,6 +381,7 @@ def load_data(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> Ima
         progress=cfg.progress,
         cache_dir=resolve_cache_dir(cfg.cache_dir) if cfg.cache else None,
         log=log,
+        labels=label_request(cfg),
     )
 
 

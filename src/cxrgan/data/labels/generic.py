@@ -1,0 +1,42 @@
+"""Any CSV with a path column and a label column (docs/labels-generic.md): a hospital export,
+or the train.csv / heldout.csv that `cxrgan data split --labels` writes.
+
+Columns read: --path-column (a path under --data), --label-column (one label, or several
+separated by --label-separator), and where named --patient-column and --view-column. Without
+a patient column each file is its own patient.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cxrgan.data.labels.options import LabelOptions
+from cxrgan.data.labels.table import LabelTable, inside_root, read_rows, view_of
+
+
+def matches(header: list[str], options: LabelOptions) -> bool:
+    return options.path_column in header and options.label_column in header
+
+
+def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
+    o = options
+    needed = [o.path_column, o.label_column] + [c for c in (o.patient_column, o.view_column) if c]
+    paths, labels, patients, views, lines = [], [], [], [], []
+    for line, row in read_rows(path, needed):
+        rel = inside_root(row[o.path_column], path, line)
+        paths.append(rel)
+        cell = row[o.label_column]
+        parts = cell.split(o.label_separator) if o.label_separator else [cell]
+        labels.append([x.strip() for x in parts if x.strip()])
+        patients.append(row[o.patient_column] if o.patient_column else rel)
+        views.append(view_of(row[o.view_column]) if o.view_column else "")
+        lines.append(line)
+    findings = sorted({x for found in labels for x in found})
+    column = {name: i for i, name in enumerate(findings)}
+    values = np.zeros((len(paths), len(findings)), dtype=np.float32)
+    for i, found in enumerate(labels):
+        values[i, [column[x] for x in found]] = 1.0
+    splits = [""] * len(paths)
+    return LabelTable(path, "generic", findings, paths, values, patients, views, splits, lines)
