@@ -156,6 +156,11 @@ VIEW_COLUMN: Any = setting(
     None, "with --labels-format generic, the column of views (none: no views)", group="data"
 )
 
+# The settings of a label file, in the order the data commands offer them.
+LABEL_SETTINGS = ("labels", "labels_format", "classes", "multi_label", "uncertain", "view",
+                  "official_split", "path_column", "label_column", "label_separator",
+                  "patient_column", "view_column")  # fmt: skip
+
 
 def label_request(cfg: Any) -> LabelRequest | None:
     """The label file a config (TrainConfig, or any object with these settings) asks for."""

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cxrgan.cli.arguments import add_cache_dir, add_no_progress, add_workers
-from cxrgan.config import IMAGE_SIZES
+from cxrgan.cli.train import help_text, value_type
+from cxrgan.config import BY_NAME, IMAGE_SIZES
 from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.errors import CxrganError, printable
 from cxrgan.files import json_text
+from cxrgan.input_settings import LABEL_SETTINGS, label_request
+
+if TYPE_CHECKING:
+    from cxrgan.data.labels import LabelRequest
 
 LIST_SKIPPED = 20
 
@@ -62,6 +68,25 @@ def _common(p: argparse.ArgumentParser, size_required: bool) -> None:
     )
     add_workers(p)
     add_no_progress(p)
+    add_label_options(p)
+
+
+def add_label_options(p: argparse.ArgumentParser) -> None:
+    """--labels and its rule, as `cxrgan train` declares them (cxrgan/input_settings.py)."""
+    g = p.add_argument_group("label file (docs/labels.md)")
+    for name in LABEL_SETTINGS:
+        s = BY_NAME[name]
+        choices = s.choices()
+        metavar = "{" + ",".join(choices) + "}" if choices else "TEXT"
+        g.add_argument(s.flag, dest=s.name, type=value_type(s), default=s.default,
+                       metavar=metavar, help=help_text(s))  # fmt: skip
+
+
+def _request(args: argparse.Namespace) -> LabelRequest | None:
+    problem = None if args.labels or args.classes is None else "--classes needs --labels"
+    if problem:
+        raise CxrganError(problem)
+    return label_request(args)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -147,7 +172,10 @@ def _add_split(actions: argparse._SubParsersAction) -> None:
         "saw. Patients come from the Kermany/Kaggle file names: personNNN_… (PNEUMONIA), "
         "IM-NNNN-… and NORMAL2-IM-NNNN-… (NORMAL); a file without an id is its own patient. "
         "About --heldout of each class's patients are held out whole; OUT/split.json lists "
-        "the counts and the patient ids of each side.",
+        "the counts and the patient ids of each side. With --labels, the label file gives "
+        "classes and patients, the official split where it has one (else --heldout of the "
+        "patients), and OUT/train.csv and OUT/heldout.csv list each side for `cxrgan train "
+        "--data DIR --labels OUT/train.csv` (docs/labels.md).",
     )
     split.add_argument("folder", type=Path, metavar="DIR", help="folder of images to split")
     split.add_argument(
@@ -168,6 +196,7 @@ def _add_split(actions: argparse._SubParsersAction) -> None:
         action="store_true",
         help="copy the files instead of linking them (for file systems without symlinks)",
     )
+    add_label_options(split)
 
 
 def _add_download(actions: argparse._SubParsersAction) -> None:
@@ -241,6 +270,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         args.progress,
         cache_dir=resolve_cache_dir(args.cache_dir),
         log=print,
+        labels=_request(args),
     )
     counts = ", ".join(
         f"{printable(k) or '(no class)'} {v:,}" for k, v in data.class_counts.items()
@@ -268,6 +298,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         args.progress,
         sheet=args.sheet,
         seed=args.seed,
+        labels=_request(args),
     )
     print(format_report(summary))
     if args.json is not None:
@@ -283,12 +314,14 @@ def run_split(args: argparse.Namespace) -> int:
     # deferred: keeps `cxrgan --help` from pydicom and numpy
     from cxrgan.data.split import write_split
 
-    summary = write_split(args.folder, args.out, args.heldout, args.seed, args.copy)
+    summary = write_split(args.folder, args.out, args.heldout, args.seed, args.copy,
+                          labels=_request(args))  # fmt: skip
     for side in ("train", "heldout"):
         part = summary[side]
         counts = ", ".join(f"{k or '(no class)'} {v:,}" for k, v in part["classes"].items())
         print(f"{side:8} {part['images']:6,} images of {part['patients']:,} patients ({counts})")
-    print(f"wrote {args.out}/train, {args.out}/heldout and {args.out}/split.json")
+    csvs = f", {args.out}/train.csv, {args.out}/heldout.csv" if args.labels else ""
+    print(f"wrote {args.out}/train, {args.out}/heldout{csvs} and {args.out}/split.json")
     return 0
 
 

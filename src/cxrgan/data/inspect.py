@@ -23,6 +23,8 @@ from PIL import Image
 
 from cxrgan.data.decode_parallel import NOT_AN_IMAGE, decode_files
 from cxrgan.data.fit import check_target
+from cxrgan.data.labels import LabelRequest
+from cxrgan.data.labels.report import format_label_report, label_report
 from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError, printable
 
@@ -41,12 +43,20 @@ def inspect_folder(
     progress: bool = True,
     sheet: Path | None = None,
     seed: int = 0,
+    labels: LabelRequest | None = None,
 ) -> dict[str, Any]:
     """Inspect `root`; writes the contact sheet to `sheet` (if given). Returns the summary
-    (JSON-ready; render it with `format_report`)."""
+    (JSON-ready; render it with `format_report`). With `labels`, the label file is checked
+    against the folder and only the images its rule keeps are decoded, classed by it."""
     check_target(image_size, fit)
     root = Path(root).expanduser().resolve()
     entries = scan_files(root)
+    class_of = report = None
+    if labels is not None:
+        entries, selection, report = label_report(root, entries, labels)
+        class_of = selection.class_of()
+        if not entries:
+            raise CxrganError(report["problem"] or f"no file of {labels.file} is under {root}")
     # Pick the sheet's files up front so only those keep their pixels (memory stays small);
     # twice as many as needed, in case some of them turn out unreadable.
     order = np.random.default_rng(seed).permutation(len(entries))
@@ -54,8 +64,8 @@ def inspect_folder(
     decoded = decode_files(entries, image_size, fit, workers, progress, keep=wanted.__contains__,
                            desc="inspecting")  # fmt: skip
     records = decoded.records
-    summary = summarise(records)
-    summary.update({"root": str(root), "image_size": image_size, "fit": fit})
+    summary = summarise(records, class_of)
+    summary.update({"root": str(root), "image_size": image_size, "fit": fit, "labels": report})
     picks = sorted(
         (wanted[i], r) for i, r in enumerate(records) if r["row"] is not None and i in wanted
     )[:SHEET_IMAGES]
@@ -67,11 +77,15 @@ def inspect_folder(
     return summary
 
 
-def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(
+    records: list[dict[str, Any]], class_of: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Counts and summaries from decode_files records (see inspect_folder)."""
     ok = [r for r in records if not r["reason"]]
     unreadable = [r for r in records if r["reason"] and r["reason"] != NOT_AN_IMAGE]
-    labels = dict(zip((r["path"] for r in ok), class_labels([r["path"] for r in ok]), strict=True))
+    paths = [r["path"] for r in ok]
+    names = [class_of[p] for p in paths] if class_of is not None else class_labels(paths)
+    labels = dict(zip(paths, names, strict=True))
     return {
         "files": len(records),
         "images": len(ok),
@@ -189,6 +203,8 @@ def format_report(s: dict[str, Any]) -> str:
         f"{s['unreadable']:,} unreadable, {s['not_images']:,} not images"
     )
     lines.append("classes       " + _counts(s["classes"], s["images"], empty="(no class)"))
+    if s.get("labels"):
+        lines += format_label_report(s["labels"])
     formats = "; ".join(f"{name} {f['count']:,} ({_modes(f)})" for name, f in s["formats"].items())
     lines.append(f"formats       {formats or '-'}")
     for name in ("width", "height"):

@@ -10,6 +10,7 @@ is its own patient.
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 from collections import defaultdict
@@ -19,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from cxrgan.data.labels import LabelRequest, choose
+from cxrgan.data.labels.sides import label_sides
 from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError
 from cxrgan.files import write_json_atomic
@@ -93,17 +96,25 @@ SPLIT_SIDES = ("train", "heldout")
 
 
 def write_split(
-    root: str | Path, out: str | Path, heldout: float = 0.15, seed: int = 0, copy: bool = False
+    root: str | Path,
+    out: str | Path,
+    heldout: float = 0.15,
+    seed: int = 0,
+    copy: bool = False,
+    labels: LabelRequest | None = None,
 ) -> dict[str, Any]:
     """OUT/train/<class>/… and OUT/heldout/<class>/…: the files of `root` split by patient
     (about `heldout` of each class's patients held out whole), as symbolic links to the
-    originals (copies with `copy`), and OUT/split.json saying what went where."""
+    originals (copies with `copy`), and OUT/split.json saying what went where. With `labels`,
+    the label file gives classes and patients (see write_label_split)."""
     root, out = Path(root).resolve(), Path(out)
     if not 0 < heldout < 1:
         raise CxrganError(f"--heldout must be between 0 and 1, got {heldout}")
     for side in SPLIT_SIDES:
         if (out / side).exists() and any((out / side).iterdir()):
             raise CxrganError(f"{out / side} exists and is not empty: pick another --out")
+    if labels is not None:
+        return write_label_split(root, out, heldout, seed, copy, labels)
     paths = [e.rel for e in scan_files(root)]
     if not paths:
         raise CxrganError(f"no files under {root}")
@@ -113,13 +124,44 @@ def write_split(
     sides = dict(zip(SPLIT_SIDES, split_by_patient(paths, labels, heldout, seed), strict=True))
     for side, idx in sides.items():
         for i in idx:
-            target = out / side / classes[i] / Path(paths[i]).name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if copy:
-                shutil.copy2(root / paths[i], target)
-            else:
-                target.symlink_to(root / paths[i])
+            _place(root / paths[i], out / side / classes[i] / Path(paths[i]).name, copy)
     summary = _split_summary(root, paths, classes, sides, heldout, seed, copy)
+    write_json_atomic(out / "split.json", summary)
+    return summary
+
+
+def _place(source: Path, target: Path, copy: bool) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if copy:
+        shutil.copy2(source, target)
+    else:
+        target.symlink_to(source)
+
+
+def write_label_split(
+    root: Path, out: Path, heldout: float, seed: int, copy: bool, labels: LabelRequest
+) -> dict[str, Any]:
+    """The label file's selection split by its patients (the official split where it has
+    one): OUT/<side>/<class>/<path under root> and OUT/<side>.csv (path under root, label,
+    patient, view), which `cxrgan train --data ROOT --labels OUT/train.csv` reads."""
+    _, selection = choose(root, scan_files(root), labels)  # every check before any write
+    train, held, how = label_sides(selection, heldout, seed)
+    paths, patients = selection.paths, selection.patients
+    classes = [selection.classes[c] for c in selection.labels]
+    views = [selection.table.views[i] for i in selection.rows]
+    sides = dict(zip(SPLIT_SIDES, (train, held), strict=True))
+    for side, idx in sides.items():
+        for i in idx:
+            _place(root / paths[i], out / side / classes[i] / paths[i], copy)
+        with (out / f"{side}.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", "label", "patient", "view"])
+            writer.writerows([paths[i], classes[i], patients[i], views[i]] for i in idx)
+    summary = _split_summary(root, paths, classes, sides, heldout, seed, copy)
+    summary.update({"split": how, "labels": selection.record()})
+    for side, idx in sides.items():  # the label file's patients, not the file names'
+        summary[side]["patients"] = len({patients[i] for i in idx})
+        summary[side]["patient_ids"] = sorted({patients[i] for i in idx})
     write_json_atomic(out / "split.json", summary)
     return summary
 

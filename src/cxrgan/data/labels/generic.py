@@ -2,18 +2,20 @@
 or the train.csv / heldout.csv that `cxrgan data split --labels` writes.
 
 Columns read: --path-column (a path under --data), --label-column (one label, or several
-separated by --label-separator), and where named --patient-column and --view-column. Without
-a patient column each file is its own patient.
+separated by --label-separator), and --patient-column and --view-column where named, else the
+columns `patient` and `view` where the file has them. Without a patient column each file is
+its own patient.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from cxrgan.data.labels.options import LabelOptions
-from cxrgan.data.labels.table import LabelTable, inside_root, read_rows, view_of
+from cxrgan.data.labels.table import LabelTable, inside_root, read_header, read_rows, view_of
 
 
 def matches(header: list[str], options: LabelOptions) -> bool:
@@ -21,7 +23,11 @@ def matches(header: list[str], options: LabelOptions) -> bool:
 
 
 def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
+    header = read_header(path)
     o = options
+    patient = o.patient_column or ("patient" if "patient" in header else "")
+    view = o.view_column or ("view" if "view" in header else "")
+    o = dataclasses.replace(o, patient_column=patient, view_column=view)
     needed = [o.path_column, o.label_column] + [c for c in (o.patient_column, o.view_column) if c]
     paths, labels, patients, views, lines = [], [], [], [], []
     for line, row in read_rows(path, needed):

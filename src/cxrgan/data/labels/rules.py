@@ -67,9 +67,12 @@ class Selection:
                 "notes": self.table.notes}  # fmt: skip
 
 
-def select(table: LabelTable, rule: LabelRule, present: Collection[str] | None = None) -> Selection:
+def select(
+    table: LabelTable, rule: LabelRule, present: Collection[str] | None = None, check: bool = True
+) -> Selection:
     """The images `rule` keeps, each with its class; `present`: the files that exist (the
-    others are dropped and counted). Errors when nothing is left or a class is too small."""
+    others are dropped and counted). With `check`, errors when nothing is left or a class is
+    too small (see `problem`)."""
     cols = _columns(table, rule.classes)
     keep = _first_of_each_path(table)
     dropped = {"duplicate row": int(len(table) - keep.sum())}
@@ -96,7 +99,8 @@ def select(table: LabelTable, rule: LabelRule, present: Collection[str] | None =
     rows = np.flatnonzero(keep)
     names = [table.findings[c] for c in cols]
     out = Selection(table, rule, rows, names, positive[rows].argmax(axis=1), dropped)
-    _check(out)
+    if check and problem(out):
+        raise CxrganError(problem(out))
     return out
 
 
@@ -135,17 +139,19 @@ def _views(table: LabelTable, views: tuple[str, ...]) -> np.ndarray:
     return np.fromiter((v not in LATERAL_VIEWS for v in table.views), bool, len(table))
 
 
-def _check(selection: Selection) -> None:
+def problem(selection: Selection) -> str | None:
+    """Why a run cannot train on the selection (nothing left, a class too small), or None."""
     source = printable(selection.table.source)
     if not len(selection.rows):
         why = ", ".join(f"{k} {v:,}" for k, v in selection.dropped.items() if v)
-        raise CxrganError(
+        return (
             f"label file {source}: no image left after the rules ({len(selection.table):,} "
             f"rows; dropped: {why or 'none'}); see docs/labels.md"
         )
     for name, n in selection.counts().items():
         if n < MIN_CLASS_IMAGES:
-            raise CxrganError(
+            return (
                 f"label file {source}: class {name!r} has {n} image(s) after the rules, fewer "
                 f"than the minimum of {MIN_CLASS_IMAGES} (docs/labels.md)"
             )
+    return None
