@@ -15,11 +15,11 @@ from pathlib import Path
 from cxrgan.data.labels.options import LabelOptions
 from cxrgan.data.labels.table import (
     LabelTable,
+    Observations,
     inside_root,
     matrix,
     read_rows,
     strip_root_name,
-    value,
     view_of,
 )
 
@@ -38,14 +38,15 @@ def matches(header: list[str]) -> bool:
 
 def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
     paths, rows, patients, views, lines = [], [], [], [], []
+    observed = Observations(path, OBSERVATIONS)
     for line, row in read_rows(path, COLUMNS):
-        rel = inside_root(row["Path"], path, line)
+        rel = inside_root(row[0], path, line)
         paths.append(rel)
-        rows.append([value(row[c], path, line, c) for c in OBSERVATIONS])
+        rows.append(observed(row[3:], line))
         found = _PATIENT.search(rel)
         patients.append(found.group(1) if found else rel)
-        lateral = row["Frontal/Lateral"].lower() == "lateral"
-        views.append("LATERAL" if lateral else view_of(row["AP/PA"]) or "FRONTAL")
+        lateral = row[1].strip().lower() == "lateral"
+        views.append("LATERAL" if lateral else view_of(row[2]) or "FRONTAL")
         lines.append(line)
     paths, note = strip_root_name(paths, root)
     values = matrix(rows, len(OBSERVATIONS))

@@ -28,16 +28,16 @@ def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
     patient = o.patient_column or ("patient" if "patient" in header else "")
     view = o.view_column or ("view" if "view" in header else "")
     o = dataclasses.replace(o, patient_column=patient, view_column=view)
-    needed = [o.path_column, o.label_column] + [c for c in (o.patient_column, o.view_column) if c]
+    needed = [o.path_column, o.label_column, o.patient_column or o.path_column,
+              o.view_column or o.path_column]  # fmt: skip
     paths, labels, patients, views, lines = [], [], [], [], []
-    for line, row in read_rows(path, needed):
-        rel = inside_root(row[o.path_column], path, line)
+    for line, (where, cell, patient, view) in read_rows(path, needed):
+        rel = inside_root(where.strip(), path, line)
         paths.append(rel)
-        cell = row[o.label_column]
         parts = cell.split(o.label_separator) if o.label_separator else [cell]
         labels.append([x.strip() for x in parts if x.strip()])
-        patients.append(row[o.patient_column] if o.patient_column else rel)
-        views.append(view_of(row[o.view_column]) if o.view_column else "")
+        patients.append(patient.strip() if o.patient_column else rel)
+        views.append(view_of(view) if o.view_column else "")
         lines.append(line)
     findings = sorted({x for found in labels for x in found})
     column = {name: i for i, name in enumerate(findings)}

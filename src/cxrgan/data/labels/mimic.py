@@ -17,7 +17,13 @@ import numpy as np
 
 from cxrgan.data.labels.chexpert import OBSERVATIONS
 from cxrgan.data.labels.options import LabelOptions
-from cxrgan.data.labels.table import LabelTable, read_rows, strip_root_name, value, view_of
+from cxrgan.data.labels.table import (
+    LabelTable,
+    Observations,
+    read_rows,
+    strip_root_name,
+    view_of,
+)
 from cxrgan.errors import CxrganError, printable
 
 COLUMNS = ["dicom_id", "subject_id", "study_id", "ViewPosition"]
@@ -35,7 +41,7 @@ def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
     paths, rows, patients, views, lines, dicoms = [], [], [], [], [], []
     blank = [float("nan")] * len(OBSERVATIONS)
     for line, row in read_rows(path, COLUMNS):
-        subject, study, dicom = row["subject_id"], row["study_id"], row["dicom_id"]
+        dicom, subject, study = (x.strip() for x in row[:3])
         if not (subject.isdigit() and study.isdigit() and dicom.replace("-", "").isalnum()):
             raise CxrganError(
                 f"label file {printable(path)}, line {line}: dicom_id, subject_id and study_id "
@@ -44,7 +50,7 @@ def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
         paths.append(f"files/p{subject[:2]}/p{subject}/s{study}/{dicom}.jpg")
         rows.append(studies.get((subject, study), blank))
         patients.append(subject)
-        views.append(view_of(row["ViewPosition"]))
+        views.append(view_of(row[3]))
         lines.append(line)
         dicoms.append(dicom)
     paths, note = strip_root_name(paths, root)
@@ -70,10 +76,9 @@ def _beside(path: Path, name: str, required: bool) -> Path | None:
 def _studies(path: Path | None) -> dict[Study, list[float]]:
     assert path is not None
     out: dict[Study, list[float]] = {}
+    observed = Observations(path, OBSERVATIONS)
     for line, row in read_rows(path, ["subject_id", "study_id", *OBSERVATIONS]):
-        out[(row["subject_id"], row["study_id"])] = [
-            value(row[c], path, line, c) for c in OBSERVATIONS
-        ]
+        out[(row[0].strip(), row[1].strip())] = observed(row[2:], line)
     return out
 
 
@@ -85,5 +90,5 @@ def _splits(path: Path, dicoms: list[str], given: str) -> tuple[list[str], str |
         return [""] * len(dicoms), None
     if not split.is_file():
         raise CxrganError(f"--official-split {printable(given)}: no such file")
-    side = {row["dicom_id"]: row["split"] for _, row in read_rows(split, ["dicom_id", "split"])}
+    side = {d.strip(): s.strip() for _, (d, s) in read_rows(split, ["dicom_id", "split"])}
     return [side.get(d, "") for d in dicoms], f"official split: {split}"

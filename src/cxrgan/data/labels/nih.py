@@ -27,11 +27,11 @@ def matches(header: list[str]) -> bool:
 
 def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
     names, labels, patients, views, lines = [], [], [], [], []
-    for line, row in read_rows(path, COLUMNS):
-        names.append(inside_root(row["Image Index"], path, line))
-        labels.append([x.strip() for x in row["Finding Labels"].split("|") if x.strip()])
-        patients.append(row["Patient ID"].lstrip("0") or "0")
-        views.append(view_of(row["View Position"]))
+    for line, (name, found, patient, view) in read_rows(path, COLUMNS):
+        names.append(inside_root(name.strip(), path, line))
+        labels.append([x.strip() for x in found.split("|") if x.strip()])
+        patients.append(patient.strip().lstrip("0") or "0")
+        views.append(view_of(view))
         lines.append(line)
     findings = sorted({x for found in labels for x in found})
     column = {name: i for i, name in enumerate(findings)}

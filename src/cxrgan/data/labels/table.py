@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import operator
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,8 +69,9 @@ def read_header(path: Path) -> list[str]:
             raise CxrganError(f"label file {printable(path)} is not a CSV file ({exc})") from None
 
 
-def read_rows(path: Path, needed: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {column: value}) for each data row; a missing column is one clear error."""
+def read_rows(path: Path, needed: list[str]) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(line number, the `needed` cells in that order, unstripped) for each data row; a
+    missing column is one clear error. Tuples, not dicts: a 400,000-row file reads in seconds."""
     with open_text(path) as f:
         reader = csv.reader(f)
         try:
@@ -77,19 +79,40 @@ def read_rows(path: Path, needed: list[str]) -> Iterator[tuple[int, dict[str, st
         except StopIteration:
             raise CxrganError(f"label file {printable(path)} is empty") from None
         require_columns(path, header, needed)
-        where = {name: header.index(name) for name in needed}
+        pick = operator.itemgetter(*[header.index(name) for name in needed])
         width = len(header)
+        single = len(needed) == 1
         try:
             for row in reader:
                 if not row:
                     continue
                 if len(row) < width:
                     row = row + [""] * (width - len(row))
-                yield reader.line_num, {name: row[i].strip() for name, i in where.items()}
+                cells = pick(row)
+                yield reader.line_num, (cells,) if single else cells
         except (csv.Error, UnicodeDecodeError) as exc:
             raise CxrganError(
                 f"label file {printable(path)}: line {reader.line_num} is not CSV ({exc})"
             ) from None
+
+
+class Observations:
+    """Observation cells → floats, one conversion per distinct row pattern (a collection has
+    few: most cells are blank)."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path, self.columns = path, columns
+        self.seen: dict[tuple[str, ...], list[float]] = {}
+
+    def __call__(self, cells: tuple[str, ...], line: int) -> list[float]:
+        got = self.seen.get(cells)
+        if got is None:
+            got = [
+                value(c.strip(), self.path, line, n)
+                for c, n in zip(cells, self.columns, strict=True)
+            ]
+            self.seen[cells] = got
+        return got
 
 
 def require_columns(path: Path, header: list[str], needed: list[str]) -> None:
