@@ -92,7 +92,9 @@ def test_resumable_is_what_the_declarations_say():
     fixed = {"data", "image_size", "fit", "hflip", "model", "nz", "ngf", "ndf", "loss", "augment",
              "d_spectral_norm", "ema_kimg", "ema_rampup", "r1_gamma", "recipe", "beta1", "beta2",
              "batch_size", "seed", "demo_images", "out", "conditional",
-             "class_sampling"}  # fmt: skip
+             "class_sampling", "labels", "labels_format", "classes", "multi_label", "uncertain",
+             "view", "official_split", "path_column", "label_column", "label_separator",
+             "patient_column", "view_column"}  # fmt: skip
     assert fixed.isdisjoint(RESUMABLE) and fixed | RESUMABLE == set(BY_NAME)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrgan.data.fit import FIT_POLICIES
-from cxrgan.data.labels import (
+from cxrgan.data.labels.options import (
     FORMATS,
     MULTI_LABEL,
     UNCERTAIN,

@@ -10,8 +10,9 @@ import label_sets as ls
 import numpy as np
 import pytest
 
-from cxrgan.data.labels import LabelOptions, LabelRule, read_labels, select
-from cxrgan.data.labels.registry import detect
+from cxrgan.data.labels.options import LabelOptions, LabelRule
+from cxrgan.data.labels.registry import detect, read_labels
+from cxrgan.data.labels.rules import select
 from cxrgan.data.labels.table import read_header
 from cxrgan.data.scan import scan_files
 from cxrgan.errors import CxrganError

@@ -15,7 +15,7 @@ from cxrgan.files import json_text
 from cxrgan.input_settings import LABEL_SETTINGS, label_request
 
 if TYPE_CHECKING:
-    from cxrgan.data.labels import LabelRequest
+    from cxrgan.data.labels.options import LabelRequest
 
 LIST_SKIPPED = 20
 

@@ -22,7 +22,9 @@ import numpy as np
 from cxrgan.data.cache import CacheEntry, CacheKey, CacheUnavailable, DecodeCache, new_index
 from cxrgan.data.decode_parallel import FACT_KEYS, Decoded, decode_files
 from cxrgan.data.fit import check_target
-from cxrgan.data.labels import LabelRequest, Selection, choose
+from cxrgan.data.labels.options import LabelRequest
+from cxrgan.data.labels.request import choose
+from cxrgan.data.labels.rules import Selection
 from cxrgan.data.scan import FileEntry, class_labels, scan_files
 from cxrgan.errors import CxrganError, printable
 

@@ -23,7 +23,7 @@ from PIL import Image
 
 from cxrgan.data.decode_parallel import NOT_AN_IMAGE, decode_files
 from cxrgan.data.fit import check_target
-from cxrgan.data.labels import LabelRequest
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.data.labels.report import format_label_report, label_report
 from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError, printable

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cxrgan.data.folder import ImageSet, load_folder
-from cxrgan.data.labels import LabelRequest
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.data.phantoms import make_phantoms
 
 PHANTOM_NOTE = "built-in synthetic phantoms (procedural demo data, NOT real radiographs)"

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from cxrgan.data.labels import LabelRequest, choose
+from cxrgan.data.labels.options import LabelRequest
+from cxrgan.data.labels.request import choose
 from cxrgan.data.labels.sides import label_sides
 from cxrgan.data.scan import class_labels, scan_files
 from cxrgan.errors import CxrganError

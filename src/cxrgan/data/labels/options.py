@@ -1,11 +1,15 @@
-"""How to read a label file: its format and, for the generic format, which columns say what.
-Plain values, filled from the run's settings (cxrgan/input_settings.py) by the caller."""
+"""What a run asks of a label file, as plain values: how to read it (format, columns), the
+rule that chooses the classes, and the file itself. Filled from the run's settings
+(cxrgan/input_settings.py); light to import, so `cxrgan --help` loads no numpy."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 FORMATS = ("auto", "nih", "chexpert", "mimic", "generic")
+MULTI_LABEL = ("drop", "first")
+UNCERTAIN = ("zero", "one", "drop")
 
 
 @dataclass(frozen=True)
@@ -17,3 +21,20 @@ class LabelOptions:
     patient_column: str = ""  # generic ("": each file is its own patient)
     view_column: str = ""  # generic ("": no views)
     official_split: str = "auto"  # auto: the official lists beside the file; none; or a path
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """How classes are chosen from the findings (docs/labels.md, rules.py)."""
+
+    classes: tuple[str, ...] = ()  # the findings that are classes (): every finding of the file
+    multi_label: str = "drop"  # an image with several chosen findings: drop it, or the first
+    uncertain: str = "zero"  # -1.0: a negative (zero), a positive (one), or drop the image
+    views: tuple[str, ...] = ()  # views kept, e.g. ("PA", "AP"); (): all but lateral ones
+
+
+@dataclass(frozen=True)
+class LabelRequest:
+    file: Path
+    options: LabelOptions = field(default_factory=LabelOptions)
+    rule: LabelRule = field(default_factory=LabelRule)

@@ -9,8 +9,8 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from cxrgan.data.decode import IMAGE_SUFFIXES
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.data.labels.registry import read_labels
-from cxrgan.data.labels.request import LabelRequest
 from cxrgan.data.labels.rules import Selection, problem, select
 from cxrgan.data.scan import FileEntry
 from cxrgan.errors import printable

@@ -1,22 +1,13 @@
-"""A label file asked for by a run: the file, how to read it, the rule; and the files of the
-data folder it chooses."""
+"""The files of a data folder that a label file's rule chooses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from cxrgan.data.labels.options import LabelOptions
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.data.labels.registry import read_labels
-from cxrgan.data.labels.rules import LabelRule, Selection, select
+from cxrgan.data.labels.rules import Selection, select
 from cxrgan.data.scan import FileEntry
-
-
-@dataclass(frozen=True)
-class LabelRequest:
-    file: Path
-    options: LabelOptions = field(default_factory=LabelOptions)
-    rule: LabelRule = field(default_factory=LabelRule)
 
 
 def choose(root: Path, entries: list[FileEntry], request: LabelRequest) -> (

@@ -12,20 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from cxrgan.data.labels.options import LabelRule
 from cxrgan.data.labels.table import LATERAL_VIEWS, LabelTable
 from cxrgan.errors import CxrganError, printable
 
 MIN_CLASS_IMAGES = 8  # fewer images than this in a class after the rules is an error
-MULTI_LABEL = ("drop", "first")
-UNCERTAIN = ("zero", "one", "drop")
-
-
-@dataclass(frozen=True)
-class LabelRule:
-    classes: tuple[str, ...] = ()  # the findings that are classes (): every finding of the file
-    multi_label: str = "drop"  # an image with several chosen findings: drop it, or the first
-    uncertain: str = "zero"  # -1.0: a negative (zero), a positive (one), or drop the image
-    views: tuple[str, ...] = ()  # views kept, e.g. ("PA", "AP"); (): all but lateral ones
 
 
 @dataclass
