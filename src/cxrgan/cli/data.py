@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,11 +83,15 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
                        metavar=metavar, help=help_text(s))  # fmt: skip
 
 
-def _request(args: argparse.Namespace) -> LabelRequest | None:
-    problem = None if args.labels or args.classes is None else "--classes needs --labels"
-    if problem:
-        raise CxrganError(problem)
-    return label_request(args)
+def label_request_of(args: argparse.Namespace, minimum: int | None = None) -> LabelRequest | None:
+    """The label file the command's options ask for (None without --labels); `minimum`: the
+    images a class needs, when not the training minimum."""
+    if args.classes is not None and not args.labels:
+        raise CxrganError("--classes needs --labels")
+    request = label_request(args)
+    if request is not None and minimum is not None:
+        request = dataclasses.replace(request, minimum=minimum)
+    return request
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -270,7 +275,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         args.progress,
         cache_dir=resolve_cache_dir(args.cache_dir),
         log=print,
-        labels=_request(args),
+        labels=label_request_of(args),
     )
     counts = ", ".join(
         f"{printable(k) or '(no class)'} {v:,}" for k, v in data.class_counts.items()
@@ -298,7 +303,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         args.progress,
         sheet=args.sheet,
         seed=args.seed,
-        labels=_request(args),
+        labels=label_request_of(args),
     )
     print(format_report(summary))
     if args.json is not None:
@@ -315,7 +320,7 @@ def run_split(args: argparse.Namespace) -> int:
     from cxrgan.data.split import write_split
 
     summary = write_split(args.folder, args.out, args.heldout, args.seed, args.copy,
-                          labels=_request(args))  # fmt: skip
+                          labels=label_request_of(args))  # fmt: skip
     for side in ("train", "heldout"):
         part = summary[side]
         counts = ", ".join(f"{k or '(no class)'} {v:,}" for k, v in part["classes"].items())

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from cxrgan.cli.arguments import add_no_progress
+from cxrgan.cli.data import add_label_options, label_request_of
 from cxrgan.evaluation import defaults as d
 from cxrgan.files import json_text
 
@@ -41,7 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=Path,
         required=True,
         metavar="DIR",
-        help="folder of real images; pass the TRAINING set for the memorisation check",
+        help="folder of real images; pass the TRAINING set for the memorisation check. With "
+        "--labels, the folder the label file's paths are read under (e.g. --labels "
+        "SPLIT/heldout.csv from `cxrgan data split --labels`: patients the run never saw)",
     )
     p.add_argument(
         "--fake",
@@ -91,6 +94,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "you stand)",
     )
     add_no_progress(p)
+    add_label_options(p)
     p.set_defaults(run=run)
 
 
@@ -109,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         memorisation_png=args.memorisation_png,
         progress=args.progress,
+        real_labels=label_request_of(args, minimum=1),  # a held-out part may be small
     )
     result = evaluate(options, log=_say)
     print(summary(result))

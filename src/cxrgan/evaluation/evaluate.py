@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.errors import CxrganError
 from cxrgan.evaluation import defaults as d
 from cxrgan.evaluation.classes import class_counts, first_of_each_class, split_in_proportion
@@ -48,6 +49,7 @@ class EvaluateOptions:
     seed: int = d.SEED
     memorisation_png: Path | None = None  # None: RUN/memorisation.png for a run, else not saved
     progress: bool = True
+    real_labels: LabelRequest | None = None  # a label file gives --real's images and classes
 
 
 @dataclass
@@ -129,7 +131,8 @@ def _load(options: EvaluateOptions, log: Log) -> _Loaded:
         if options.image_size and options.image_size != size:
             raise CxrganError(f"{options.fake} generates {size} px images; drop --image-size "
                               f"or pass {size}")  # fmt: skip
-        real = folder_side(options.real, size, options.fit, options.progress, log)
+        real = folder_side(options.real, size, options.fit, options.progress, log,
+                           options.real_labels)  # fmt: skip
         where = (options.real, options.fake)
         fake = generated_side(model, real, options.n, options.seed, where)
         fake_sizes: Sizes = Counter({(size, size): len(fake.images)})
@@ -137,7 +140,8 @@ def _load(options: EvaluateOptions, log: Log) -> _Loaded:
         fake_sizes = native_sizes(options.fake)
         size = options.image_size or one_square(fake_sizes) or d.IMAGE_SIZE
         fake = folder_side(options.fake, size, options.fit, options.progress, log)
-        real = folder_side(options.real, size, options.fit, options.progress, log)
+        real = folder_side(options.real, size, options.fit, options.progress, log,
+                           options.real_labels)  # fmt: skip
     for line in size_messages(fake_sizes, native_sizes(options.real), size, options.fit):
         log(line)
     if fake.note:

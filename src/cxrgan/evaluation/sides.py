@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from cxrgan.data.folder import load_folder
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.evaluation.classes import class_counts, split_in_proportion
 from cxrgan.inference.generate import LoadedGenerator, sample_images
 from cxrgan.inference.generated_set import Draw, class_names, draw_images
@@ -26,8 +27,11 @@ class Side:
     note: str = ""  # how a run's images were drawn, when that needs saying
 
 
-def folder_side(folder: Path, size: int, fit: str, progress: bool, log: Log) -> Side:
-    data = load_folder(folder, size, fit, progress=progress, log=log)
+def folder_side(
+    folder: Path, size: int, fit: str, progress: bool, log: Log, labels: LabelRequest | None = None
+) -> Side:
+    """A folder's images; `labels`: a label file chooses them and their classes."""
+    data = load_folder(folder, size, fit, progress=progress, log=log, labels=labels)
     return Side(data.images, np.array(data.classes, dtype=str)[data.labels])
 
 

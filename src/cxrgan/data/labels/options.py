@@ -10,6 +10,7 @@ from pathlib import Path
 FORMATS = ("auto", "nih", "chexpert", "mimic", "generic")
 MULTI_LABEL = ("drop", "first")
 UNCERTAIN = ("zero", "one", "drop")
+MIN_CLASS_IMAGES = 8  # fewer images than this in a class after the rules is an error (training)
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,4 @@ class LabelRequest:
     file: Path
     options: LabelOptions = field(default_factory=LabelOptions)
     rule: LabelRule = field(default_factory=LabelRule)
+    minimum: int = MIN_CLASS_IMAGES  # images a class needs (evaluation's real side: 1)

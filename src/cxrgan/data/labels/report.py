@@ -34,7 +34,9 @@ def label_report(
     for patient, label in zip(selection.patients, selection.labels, strict=True):
         patients[selection.classes[label]].add(patient)
     report = selection.record()
-    report["problem"] = problem(selection)  # what training would refuse, shown, not raised
+    report["problem"] = problem(
+        selection, request.minimum
+    )  # what training would refuse, shown, not raised
     report.update({
         "missing_files": {"count": len(missing), "paths": missing[:LIST_LIMIT]},
         "files_without_row": {"count": len(unlisted), "paths": unlisted[:LIST_LIMIT]},

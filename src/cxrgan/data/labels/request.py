@@ -17,6 +17,6 @@ def choose(root: Path, entries: list[FileEntry], request: LabelRequest) -> (
     Raises before anything is decoded or written when the file or the rule fails a check."""
     table = read_labels(request.file, root, request.options)
     by_rel = {e.rel: e for e in entries}
-    selection = select(table, request.rule, by_rel)
+    selection = select(table, request.rule, by_rel, minimum=request.minimum)
     wanted = set(selection.paths)
     return [e for e in entries if e.rel in wanted], selection

@@ -12,11 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from cxrgan.data.labels.options import LabelRule
+from cxrgan.data.labels.options import MIN_CLASS_IMAGES, LabelRule
 from cxrgan.data.labels.table import LATERAL_VIEWS, LabelTable
 from cxrgan.errors import CxrganError, printable
-
-MIN_CLASS_IMAGES = 8  # fewer images than this in a class after the rules is an error
 
 
 @dataclass
@@ -59,11 +57,15 @@ class Selection:
 
 
 def select(
-    table: LabelTable, rule: LabelRule, present: Collection[str] | None = None, check: bool = True
+    table: LabelTable,
+    rule: LabelRule,
+    present: Collection[str] | None = None,
+    check: bool = True,
+    minimum: int = MIN_CLASS_IMAGES,
 ) -> Selection:
     """The images `rule` keeps, each with its class; `present`: the files that exist (the
     others are dropped and counted). With `check`, errors when nothing is left or a class is
-    too small (see `problem`)."""
+    has fewer than `minimum` images (see `problem`)."""
     cols = _columns(table, rule.classes)
     keep = _first_of_each_path(table)
     dropped = {"duplicate row": int(len(table) - keep.sum())}
@@ -90,8 +92,9 @@ def select(
     rows = np.flatnonzero(keep)
     names = [table.findings[c] for c in cols]
     out = Selection(table, rule, rows, names, positive[rows].argmax(axis=1), dropped)
-    if check and problem(out):
-        raise CxrganError(problem(out))
+    why = problem(out, minimum) if check else None
+    if why:
+        raise CxrganError(why)
     return out
 
 
@@ -130,7 +133,7 @@ def _views(table: LabelTable, views: tuple[str, ...]) -> np.ndarray:
     return np.fromiter((v not in LATERAL_VIEWS for v in table.views), bool, len(table))
 
 
-def problem(selection: Selection) -> str | None:
+def problem(selection: Selection, minimum: int = MIN_CLASS_IMAGES) -> str | None:
     """Why a run cannot train on the selection (nothing left, a class too small), or None."""
     source = printable(selection.table.source)
     if not len(selection.rows):
@@ -140,9 +143,9 @@ def problem(selection: Selection) -> str | None:
             f"rows; dropped: {why or 'none'}); see docs/labels.md"
         )
     for name, n in selection.counts().items():
-        if n < MIN_CLASS_IMAGES:
+        if n < minimum:
             return (
                 f"label file {source}: class {name!r} has {n} image(s) after the rules, fewer "
-                f"than the minimum of {MIN_CLASS_IMAGES} (docs/labels.md)"
+                f"than the minimum of {minimum} (docs/labels.md)"
             )
     return None
