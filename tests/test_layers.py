@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "cxrgan.tracking": 1,
     "cxrgan.config": 2,
     "cxrgan.input_settings": 2,
+    "cxrgan.dp_settings": 2,
     "cxrgan.settings": 2,
     "cxrgan.recipes": 2,
     "cxrgan.reporting": 3,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cxrgan import dp_settings as dp
 from cxrgan import input_settings as inputs
 from cxrgan.augment import augment_names
 from cxrgan.errors import CxrganError
@@ -315,6 +316,9 @@ class TrainConfig:
         group="run",
         resumable=True,
     )
+    dp_epsilon: float | None = dp.DP_EPSILON
+    dp_delta: float = dp.DP_DELTA
+    dp_max_grad_norm: float = dp.DP_MAX_GRAD_NORM
     sync_bn: bool = setting(
         True,
         "with several processes (torchrun, --nproc): batch-norm statistics over the global "
@@ -330,7 +334,7 @@ class TrainConfig:
             problem = s.problem(getattr(self, s.name))
             if problem:
                 raise CxrganError(f"{s.flag} {problem}")
-        problem = inputs.input_problem(self)
+        problem = inputs.input_problem(self) or dp.dp_problem(self)
         if problem:
             raise CxrganError(problem)
         if self.early_stop_patience and not self.eval_every:

@@ -38,6 +38,7 @@ GROUPS: dict[str, str] = {
     "augment": "augmentation: what changes the images D sees",
     "optim": "optimisation and budget",
     "eval": "evaluation and early stopping",
+    "privacy": "differential privacy: a formal guarantee for the training images",
     "run": "the run: where it goes, on what hardware, what it records",
 }
 KINDS = (int, float, str, bool)

@@ -96,6 +96,9 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
     budget_s = cfg.minutes * 60 if cfg.minutes else math.inf
     with bar:
         while c.step_in_epoch < t.steps_per_epoch:
+            if t.private is not None and t.private.exhausted():
+                t.stop_reason = f"budget: the privacy budget ε={cfg.dp_epsilon:g} is spent"
+                return None
             s.set_scale(rate_scale(t, c.elapsed_s if t.spent_s is None else t.spent_s))
             stats = train_step(t.loss, t.phases, next_batch(s, t.device), c.step)
             if t.ema is not None:
@@ -157,7 +160,7 @@ def next_batch(s: TrainState, device: torch.device) -> StepBatch:
     if s.spec.c_dim:  # the generated images' classes (--class-sampling)
         c = torch.multinomial(s.g.class_mix, s.sampler.batch_size, replacement=True,
                               generator=s.noise_gen)  # fmt: skip
-    if len(real) != len(z):
+    if s.sampler.world_size > 1:
         share = slice(s.sampler.rank * len(real), (s.sampler.rank + 1) * len(real))
         z, c = z[share], None if c is None else c[share]
     return StepBatch(real, real_c if s.spec.c_dim else None, z, c)
@@ -177,6 +180,8 @@ def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, A
     }
     if t.cfg.lr_schedule != "constant":
         record["lr_scale"] = round(s.lr_scale, 6)
+    if t.private is not None:  # --dp-epsilon: the privacy spent so far
+        record["dp_epsilon"] = round(t.private.epsilon(), 6)
     p = s.augment.p if s.augment is not None else None
     if p is not None:  # an adaptive augmentation's current strength
         record["augment_p"] = round(p, 6)
@@ -187,4 +192,4 @@ def _postfix(r: dict[str, Any]) -> str:
     return (
         f"Loss_D={r['loss_d']:.3f} Loss_G={r['loss_g']:.3f} D(x)={r['d_x']:.3f} "
         f"D(G(z))={r['d_g_z1']:.3f}/{r['d_g_z2']:.3f} {r['images_per_s']:.0f} img/s"
-    )
+    ) + (f" ε={r['dp_epsilon']:.3f}" if "dp_epsilon" in r else "")

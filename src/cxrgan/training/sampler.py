@@ -73,12 +73,17 @@ class BatchSampler:
         self._ahead = self._draw()
         return batch
 
-    def _draw(self) -> tuple[Tensor, Tensor]:
+    def _indices(self) -> Tensor:
+        """The images of the next global batch, by index."""
         if self.pos + self.batch_size > len(self.perm):
             self.perm = torch.randperm(len(self.images), generator=self.gen)
             self.pos = 0
         idx = self.perm[self.pos : self.pos + self.batch_size]
         self.pos += self.batch_size
+        return idx
+
+    def _draw(self) -> tuple[Tensor, Tensor]:
+        idx = self._indices()
         # Flips are drawn for the whole batch on every rank, so the RNG stays in step.
         flip = torch.rand(len(idx), generator=self.gen) < 0.5 if self.hflip else None
         share = slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
@@ -121,3 +126,18 @@ class BatchSampler:
             return
         self.perm = perm
         self.pos = int(meta["pos"])
+
+
+class PoissonSampler(BatchSampler):
+    """Differentially private training's batches (docs/privacy.md): each image joins each step
+    independently with probability q = batch_size / N, so a batch's size varies around
+    batch_size. DP-SGD's accounting assumes exactly this subsampling. One process only; the
+    state is the RNG's (the permutation and position are kept unused, for the checkpoint)."""
+
+    @property
+    def sample_rate(self) -> float:
+        return self.batch_size / len(self.images)
+
+    def _indices(self) -> Tensor:
+        keep = torch.rand(len(self.images), generator=self.gen) < self.sample_rate
+        return keep.nonzero().squeeze(1)

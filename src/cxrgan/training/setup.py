@@ -31,9 +31,10 @@ from cxrgan.training.classes import (
 from cxrgan.training.device import precision
 from cxrgan.training.ema import EMA, make_ema_copy
 from cxrgan.training.loop import rate_scale
+from cxrgan.training.private import PrivacyLedger, PrivateD, dp_compatible
 from cxrgan.training.quality import ClassReference, QualityTracker
 from cxrgan.training.rundir import RunDir
-from cxrgan.training.sampler import BatchSampler
+from cxrgan.training.sampler import BatchSampler, PoissonSampler
 from cxrgan.training.state import TrainState
 from cxrgan.training.step import bind_phases
 from cxrgan.training.track import Track, tracker_names
@@ -88,6 +89,8 @@ def build_state(
     """Fresh networks, optimisers, sampler and RNGs, all seeded from the config."""
     torch.manual_seed(cfg.seed)
     g, d = build_models(spec)
+    if cfg.dp_epsilon is not None:  # group norm for batch norm (docs/privacy.md)
+        d = dp_compatible(d, cfg.model)
     if world_size > 1 and cfg.sync_bn:  # batch statistics over the global batch
         g, d = ddp.sync_batch_norm(g), ddp.sync_batch_norm(d)
     g = g.to(device, memory_format=torch.channels_last)
@@ -101,8 +104,9 @@ def build_state(
     if on_device:
         images = images.to(device)
     labels = torch.from_numpy(data.labels).long()
-    sampler = BatchSampler(images, labels, cfg.batch_size, cfg.seed, cfg.hflip, rank, world_size,
-                           device=None if on_device else device)  # fmt: skip
+    kind = BatchSampler if cfg.dp_epsilon is None else PoissonSampler  # DP: Poisson batches
+    sampler = kind(images, labels, cfg.batch_size, cfg.seed, cfg.hflip, rank, world_size,
+                   device=None if on_device else device)  # fmt: skip
     # Every rank draws the global batch's latents and keeps its slice (loop.next_batch), so the
     # latents, like the images, do not depend on the world size.
     noise_gen = torch.Generator(device).manual_seed(cfg.seed + 1)
@@ -129,6 +133,8 @@ def build_trainer(
     """The whole training setup from the config on `device` (device.resolve_device's answer;
     with several processes each takes its own GPU of that type); state from `checkpoint` when
     resuming."""
+    if world_size > 1 and cfg.dp_epsilon is not None:
+        raise CxrganError("--dp-epsilon trains in one process: run it without torchrun/--nproc")
     if world_size > 1:
         # The process group is joined already (cxrgan.training.session), when there is one.
         device = ddp.rank_device(ddp.World(rank, world_size, ddp.from_env().local_rank), device)
@@ -165,6 +171,8 @@ def build_trainer(
                 rank=rank, world_size=world_size)  # fmt: skip
     t.ema = EMA(cfg.ema_kimg, cfg.ema_rampup or None) if cfg.ema_kimg > 0 else None
     _wire_callbacks(t, data, scalers)
+    if cfg.dp_epsilon is not None:
+        _make_private(t)
     if checkpoint is not None:
         _restore(t, checkpoint)
     set_class_mix(state, cfg, data)
@@ -182,6 +190,22 @@ def _loss(cfg: TrainConfig, state: TrainState, device: torch.device, world_size:
         g, d = torch.compile(g), torch.compile(d)
     return LOSSES.load(cfg.loss)(g, d, augment=state.augment,
                                  r1_gamma=cfg.r1_gamma, r1_interval=R1_INTERVAL)  # fmt: skip
+
+
+def _make_private(t: Trainer) -> None:
+    """D's main phase as DP-SGD over the run's budget of steps, and its accountant kept in
+    checkpoints (cxrgan.training.private, docs/privacy.md)."""
+    sampler = t.state.sampler
+    t.private = PrivateD(t.state.d, t.state.opt_d, t.cfg, sampler.batch_size,
+                         sampler.sample_rate, t.cfg.epochs * t.steps_per_epoch)  # fmt: skip
+    next(b for b in t.phases if b.phase.name == "Dmain").private = t.private
+    t.callbacks.append(PrivacyLedger(t.private))
+    if t.run is not None:
+        t.run.log(
+            f"differential privacy: ε={t.cfg.dp_epsilon:g}, δ={t.cfg.dp_delta:g} over "
+            f"{t.private.total_steps} steps, sample rate {sampler.sample_rate:.4g}, noise "
+            f"multiplier {t.private.noise:.4g}, clip {t.cfg.dp_max_grad_norm:g}"
+        )
 
 
 def _restore(t: Trainer, ckpt: Checkpoint) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +22,8 @@ class BoundPhase:
     # --precision bf16|fp16: (device type, dtype) of autocast; fp16 also scales the gradients.
     autocast: tuple[str, torch.dtype] | None = None
     scaler: torch.amp.GradScaler | None = None
+    # --dp-epsilon: D's main phase runs as DP-SGD (cxrgan.training.private.PrivateD.d_step).
+    private: Any = None
 
 
 def bind_phases(
@@ -37,6 +40,9 @@ def train_step(
     for bound in phases:
         interval = bound.phase.interval
         if step % interval:
+            continue
+        if bound.private is not None:
+            stats.update(bound.private.d_step(loss, batch))
             continue
         bound.module.zero_grad(set_to_none=True)
         # While G trains, D's weight gradients would be thrown away: don't compute them.

@@ -44,6 +44,7 @@ class Trainer:
     rollbacks: int = 0  # --on-nan rollback: rollbacks in this train or resume
     # Training time the --lr-schedule reads, the same on every rank (None: the counters').
     spent_s: float | None = None
+    private: Any = None  # --dp-epsilon: the PrivateD (cxrgan.training.private)
 
     @property
     def master_process(self) -> bool:

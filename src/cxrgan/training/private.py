@@ -1,0 +1,169 @@
+"""Differentially private training (--dp-epsilon, docs/privacy.md): D's step on real images
+is DP-SGD through Opacus, with an RDP accountant that spends the run's budget.
+
+What is private is the sequence of D's updates. Each D step's gradient is
+    (Σ_{i in batch} clip_C(∇ℓ_real(x_i)) + N(0, σ²C²)) / B  +  ∇ℓ_fake(G(z))
+The real term is DP-SGD over a Poisson-sampled batch (PoissonSampler, expected size B). The
+fake term is computed from D's and G's current weights and fresh latents only, which are
+already released (post-processing), so it needs neither clipping nor noise. G never sees
+real images: its updates are post-processing of D (Xie et al. 2018, "Differentially Private
+Generative Adversarial Network"; Opacus's DCGAN example clips the fake term together with the
+real one, which is also private but spends the clip on generated images).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from cxrgan.dp_settings import DP_EXTRA
+from cxrgan.errors import CxrganError
+from cxrgan.losses.base import GanLoss, StepBatch
+from cxrgan.training.callbacks import Callback
+
+
+def _opacus() -> Any:
+    try:
+        import opacus
+    except ImportError:
+        raise CxrganError(f"--dp-epsilon needs Opacus: pip install 'cxrgan[{DP_EXTRA}]'") from None
+    return opacus
+
+
+def dp_compatible(d: nn.Module, model: str) -> nn.Module:
+    """D with every batch norm replaced by group norm (Opacus's ModuleValidator.fix: batch
+    statistics mix the images of a batch, so a per-image gradient would not exist) and its
+    activations out of place; a one-line
+    error when Opacus still cannot compute per-image gradients of it."""
+    validators = _opacus().validators
+    fixed = validators.ModuleValidator.fix(d)
+    for module in fixed.modules():  # Opacus's backward hooks forbid in-place activations
+        if getattr(module, "inplace", False):
+            module.inplace = False
+    problems = validators.ModuleValidator.validate(fixed, strict=False)
+    if problems:
+        raise CxrganError(f"--dp-epsilon: Opacus cannot wrap --model {model}'s D: {problems[0]}")
+    return fixed
+
+
+class PrivateD:
+    """D's optimiser as DP-SGD, and the accountant of the privacy it has spent."""
+
+    def __init__(self, d: nn.Module, opt_d: torch.optim.Optimizer, cfg: Any, batch_size: int,
+                 sample_rate: float, total_steps: int) -> None:  # fmt: skip
+        opacus = _opacus()
+        from opacus.accountants.utils import get_noise_multiplier
+
+        self.epsilon_target, self.delta = cfg.dp_epsilon, cfg.dp_delta
+        self.sample_rate, self.total_steps = sample_rate, total_steps
+        self.noise = get_noise_multiplier(target_epsilon=self.epsilon_target,
+                                          target_delta=self.delta, sample_rate=sample_rate,
+                                          steps=total_steps, accountant="rdp")  # fmt: skip
+        try:
+            self.gsm = opacus.GradSampleModule(d, batch_first=True, loss_reduction="mean")
+        except Exception as e:  # Opacus's NotImplementedError / ValueError, in one line
+            raise CxrganError(
+                f"--dp-epsilon: Opacus cannot wrap --model {cfg.model}'s D: {e}"
+            ) from e
+        self.gsm.disable_hooks()  # per-image gradients only in the real pass
+        self.d = d
+        self.opt = opacus.optimizers.DPOptimizer(
+            opt_d, noise_multiplier=self.noise, max_grad_norm=cfg.dp_max_grad_norm,
+            expected_batch_size=batch_size, loss_reduction="mean",
+        )  # fmt: skip
+        self.accountant = opacus.accountants.RDPAccountant()
+
+    @property
+    def steps(self) -> int:
+        return sum(n for _, _, n in self.accountant.history)
+
+    def epsilon(self) -> float:
+        if not self.accountant.history:
+            return 0.0
+        return float(self.accountant.get_epsilon(self.delta))
+
+    def exhausted(self) -> bool:
+        return self.steps >= self.total_steps
+
+    def d_step(self, loss: GanLoss, batch: StepBatch) -> dict[str, Tensor]:
+        """One DP D step (module docstring): the fake term, then the private real term."""
+        with warnings.catch_warnings():  # Opacus's hooks on D, whose input needs no gradient
+            warnings.filterwarnings("ignore", "Full backward hook is firing")
+            return self._d_step(loss, batch)
+
+    def _d_step(self, loss: GanLoss, batch: StepBatch) -> dict[str, Tensor]:
+        params = [p for p in self.d.parameters() if p.requires_grad]
+        self.opt.zero_grad(set_to_none=True)
+        fake_logits = loss.run_D(loss.generated(batch).detach(), batch.c)
+        loss_fake = loss.d_fake_loss(fake_logits)
+        fake_grads = torch.autograd.grad(loss_fake, params, allow_unused=True)
+        stats = {"loss_d_fake": loss_fake.detach(),
+                 "d_g_z1": torch.sigmoid(fake_logits.detach()).mean()}  # fmt: skip
+        if len(batch.real):
+            stats.update(self._real_pass(loss, batch))
+            stats["loss_d"] = stats["loss_d_real"] + stats["loss_d_fake"]
+        else:  # an empty Poisson batch: the update is the noise alone
+            for p in params:
+                p.grad_sample = p.new_zeros((0, *p.shape))
+        self.opt.pre_step()  # clip, sum, add noise, divide by the expected batch size
+        for p, g in zip(params, fake_grads, strict=True):
+            if g is not None:
+                p.grad = g if p.grad is None else p.grad + g
+        self.opt.original_optimizer.step()
+        self.accountant.step(noise_multiplier=self.noise, sample_rate=self.sample_rate)
+        self.opt.zero_grad(set_to_none=True)
+        return stats
+
+    def _real_pass(self, loss: GanLoss, batch: StepBatch) -> dict[str, Tensor]:
+        self.gsm.enable_hooks()
+        try:
+            real_logits, aux = loss.run_D_real(batch.real, batch.real_c)
+            loss_real = loss.d_real_loss(real_logits)
+            (loss_real if aux is None else loss_real + aux).backward()
+        finally:
+            self.gsm.disable_hooks()
+        stats = {"loss_d_real": loss_real.detach(),
+                 "d_x": torch.sigmoid(real_logits.detach()).mean()}  # fmt: skip
+        if aux is not None:
+            stats["loss_d_aux"] = aux.detach()
+        return stats
+
+    def state(self) -> dict[str, Any]:
+        """Plain JSON: the accountant's history and what fixed the noise."""
+        return {"history": [list(h) for h in self.accountant.history], "noise": self.noise,
+                "total_steps": self.total_steps, "sample_rate": self.sample_rate}  # fmt: skip
+
+    def load_state(self, state: dict[str, Any], epochs: int) -> None:
+        """Continue the saved accountant with the saved noise; refuse a longer run than the
+        noise was chosen for (it would spend more than --dp-epsilon)."""
+        if not state:
+            return
+        if self.total_steps > state["total_steps"]:
+            raise CxrganError(
+                f"--epochs {epochs} would take this DP run past its budget: its noise was chosen "
+                f"for ε={self.epsilon_target:g} over {state['total_steps']} steps, not "
+                f"{self.total_steps}; resume with the epochs it started with or fewer"
+            )
+        self.noise, self.sample_rate = float(state["noise"]), float(state["sample_rate"])
+        self.total_steps = int(state["total_steps"])
+        self.opt.noise_multiplier = self.noise
+        self.accountant.history = [tuple(h) for h in state["history"]]
+
+
+class PrivacyLedger(Callback):
+    """Keeps the accountant in checkpoints (as plain JSON) and stops at the budget."""
+
+    main_only = False
+    name = "privacy"
+
+    def __init__(self, private: PrivateD) -> None:
+        self.private = private
+
+    def state(self) -> dict[str, Any]:
+        return self.private.state()
+
+    def load_state(self, t: Any, state: dict[str, Any]) -> None:
+        self.private.load_state(state, t.cfg.epochs)
