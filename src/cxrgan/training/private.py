@@ -13,6 +13,7 @@ real one, which is also private but spends the clip on generated images).
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -24,6 +25,8 @@ from cxrgan.errors import CxrganError
 from cxrgan.losses.base import GanLoss, StepBatch
 from cxrgan.training.callbacks import Callback
 
+GROUPS = 32  # group norm's groups, or the largest divisor of the channels below (Opacus's fix)
+
 
 def _opacus() -> Any:
     try:
@@ -34,19 +37,46 @@ def _opacus() -> Any:
 
 
 def dp_compatible(d: nn.Module, model: str) -> nn.Module:
-    """D with every batch norm replaced by group norm (Opacus's ModuleValidator.fix: batch
-    statistics mix the images of a batch, so a per-image gradient would not exist) and its
-    activations out of place; a one-line
+    """D with every batch norm replaced by group norm (as Opacus's ModuleValidator.fix does:
+    batch statistics mix the images of a batch, so a per-image gradient would not exist) and
+    its activations out of place; a one-line
     error when Opacus still cannot compute per-image gradients of it."""
     validators = _opacus().validators
-    fixed = validators.ModuleValidator.fix(d)
-    for module in fixed.modules():  # Opacus's backward hooks forbid in-place activations
-        if getattr(module, "inplace", False):
+    for name, module in list(d.named_modules()):  # in place: parametrised D cannot be copied
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            groups = math.gcd(GROUPS, module.num_features)
+            d.set_submodule(name, nn.GroupNorm(groups, module.num_features, affine=module.affine))
+        if getattr(module, "inplace", False):  # Opacus's backward hooks forbid in-place ops
             module.inplace = False
-    problems = validators.ModuleValidator.validate(fixed, strict=False)
+    problems = validators.ModuleValidator.validate(d, strict=False)
     if problems:
-        raise CxrganError(f"--dp-epsilon: Opacus cannot wrap --model {model}'s D: {problems[0]}")
-    return fixed
+        raise CxrganError(
+            f"--dp-epsilon: Opacus cannot wrap --model {model}'s D: {_first_line(problems[0])}"
+        )
+    return d
+
+
+def noise_multiplier(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
+    """DP-SGD's σ that spends (ε, δ) in exactly `steps` steps at `sample_rate`, by Opacus's
+    RDP accountant."""
+    from opacus.accountants.utils import get_noise_multiplier
+
+    with warnings.catch_warnings():  # few steps: the largest order is the tightest
+        warnings.filterwarnings("ignore", "Optimal order is the largest alpha")
+        return get_noise_multiplier(
+            target_epsilon=epsilon,
+            target_delta=delta,
+            sample_rate=sample_rate,
+            steps=steps,
+            accountant="rdp",
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    """Opacus's complaint (it may raise a list of them) as one line."""
+    while error.args and isinstance(error.args[0], list) and error.args[0]:
+        error = error.args[0][0]
+    return " ".join(str(error).split())
 
 
 class PrivateD:
@@ -55,18 +85,14 @@ class PrivateD:
     def __init__(self, d: nn.Module, opt_d: torch.optim.Optimizer, cfg: Any, batch_size: int,
                  sample_rate: float, total_steps: int) -> None:  # fmt: skip
         opacus = _opacus()
-        from opacus.accountants.utils import get_noise_multiplier
-
         self.epsilon_target, self.delta = cfg.dp_epsilon, cfg.dp_delta
         self.sample_rate, self.total_steps = sample_rate, total_steps
-        self.noise = get_noise_multiplier(target_epsilon=self.epsilon_target,
-                                          target_delta=self.delta, sample_rate=sample_rate,
-                                          steps=total_steps, accountant="rdp")  # fmt: skip
+        self.noise = noise_multiplier(cfg.dp_epsilon, cfg.dp_delta, sample_rate, total_steps)
         try:
             self.gsm = opacus.GradSampleModule(d, batch_first=True, loss_reduction="mean")
         except Exception as e:  # Opacus's NotImplementedError / ValueError, in one line
             raise CxrganError(
-                f"--dp-epsilon: Opacus cannot wrap --model {cfg.model}'s D: {e}"
+                f"--dp-epsilon: Opacus cannot wrap --model {cfg.model}'s D: {_first_line(e)}"
             ) from e
         self.gsm.disable_hooks()  # per-image gradients only in the real pass
         self.d = d
@@ -83,7 +109,9 @@ class PrivateD:
     def epsilon(self) -> float:
         if not self.accountant.history:
             return 0.0
-        return float(self.accountant.get_epsilon(self.delta))
+        with warnings.catch_warnings():  # few steps: the largest order is the tightest
+            warnings.filterwarnings("ignore", "Optimal order is the largest alpha")
+            return float(self.accountant.get_epsilon(self.delta))
 
     def exhausted(self) -> bool:
         return self.steps >= self.total_steps
@@ -130,6 +158,14 @@ class PrivateD:
         if aux is not None:
             stats["loss_d_aux"] = aux.detach()
         return stats
+
+    def summary(self) -> dict[str, Any]:
+        """What config.json's `stopped` records of the guarantee."""
+        return {
+            "epsilon": round(self.epsilon(), 6), "target_epsilon": self.epsilon_target,
+            "delta": self.delta, "steps": self.steps, "noise_multiplier": self.noise,
+            "sample_rate": self.sample_rate, "max_grad_norm": self.opt.max_grad_norm,
+        }  # fmt: skip
 
     def state(self) -> dict[str, Any]:
         """Plain JSON: the accountant's history and what fixed the noise."""

@@ -304,6 +304,8 @@ def _record_stop(run: RunDir, info: dict, trainer: Any, reason: str) -> None:
         stopped["signal"] = trainer.stop_signal
     if trainer.rollbacks:
         stopped["rollbacks"] = trainer.rollbacks
+    if getattr(trainer, "private", None) is not None:  # --dp-epsilon: the privacy spent
+        stopped["privacy"] = trainer.private.summary()
     info["stopped"] = run.stopped = stopped
     try:
         run.write_config(info)
