@@ -101,17 +101,33 @@ class PrivateD:
             expected_batch_size=batch_size, loss_reduction="mean",
         )  # fmt: skip
         self.accountant = opacus.accountants.RDPAccountant()
+        self._rdp: dict[tuple[float, float], Any] = {}  # one step's RDP at each order
 
     @property
     def steps(self) -> int:
         return sum(n for _, _, n in self.accountant.history)
 
     def epsilon(self) -> float:
+        """ε spent so far: RDPAccountant.get_privacy_spent's sum over the history, with each
+        (σ, q)'s one-step RDP computed once (it costs a good part of a second)."""
+        from opacus.accountants.analysis import rdp as analysis
+
         if not self.accountant.history:
             return 0.0
+        orders = self.accountant.DEFAULT_ALPHAS
+        total = sum(self._step_rdp(sigma, q, orders) * n for sigma, q, n in self.accountant.history)
         with warnings.catch_warnings():  # few steps: the largest order is the tightest
             warnings.filterwarnings("ignore", "Optimal order is the largest alpha")
-            return float(self.accountant.get_epsilon(self.delta))
+            eps, _ = analysis.get_privacy_spent(orders=orders, rdp=total, delta=self.delta)
+        return float(eps)
+
+    def _step_rdp(self, sigma: float, q: float, orders: list[float]) -> Any:
+        from opacus.accountants.analysis import rdp as analysis
+
+        if (sigma, q) not in self._rdp:
+            self._rdp[sigma, q] = analysis.compute_rdp(q=q, noise_multiplier=sigma, steps=1,
+                                                       orders=orders)  # fmt: skip
+        return self._rdp[sigma, q]
 
     def exhausted(self) -> bool:
         return self.steps >= self.total_steps

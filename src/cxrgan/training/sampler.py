@@ -82,11 +82,15 @@ class BatchSampler:
         self.pos += self.batch_size
         return idx
 
+    def _share(self) -> slice:
+        """This rank's part of a global batch."""
+        return slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
+
     def _draw(self) -> tuple[Tensor, Tensor]:
         idx = self._indices()
         # Flips are drawn for the whole batch on every rank, so the RNG stays in step.
         flip = torch.rand(len(idx), generator=self.gen) < 0.5 if self.hflip else None
-        share = slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
+        share = self._share()
         idx = idx[share].to(self.images.device)
         pixels, labels = self.images[idx], self.labels[idx]
         if self._copy_stream is not None:
@@ -137,6 +141,9 @@ class PoissonSampler(BatchSampler):
     @property
     def sample_rate(self) -> float:
         return self.batch_size / len(self.images)
+
+    def _share(self) -> slice:
+        return slice(None)  # one process: the whole batch, whatever its size
 
     def _indices(self) -> Tensor:
         keep = torch.rand(len(self.images), generator=self.gen) < self.sample_rate

@@ -1,0 +1,147 @@
+"""Differentially private training (--dp-epsilon, docs/privacy.md): DP-SGD through Opacus on
+D, the accountant against Opacus's own figures, exact resume, and every refusal."""
+
+import json
+import os
+import shutil
+import signal
+
+import pytest
+import torch
+from opacus.accountants import RDPAccountant
+from opacus.accountants.utils import get_noise_multiplier
+from tiny import TINY_CONFIG
+
+from cxrgan.config import TrainConfig
+from cxrgan.errors import CxrganError
+from cxrgan.models import ModelSpec, build_models
+from cxrgan.training import private
+from cxrgan.training.sampler import PoissonSampler
+from cxrgan.training.session import resume_run, start_run
+from cxrgan.training.setup import build_trainer
+
+DP = {**TINY_CONFIG, "demo_images": 64, "steps_per_epoch": 3, "log_every": 1, "dp_epsilon": 4.0,
+      "dp_delta": 1e-3, "augment": "none"}  # fmt: skip
+
+
+def _records(run):
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _stopped(run):
+    return json.loads((run / "config.json").read_text())["stopped"]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """A DP run of 2 epochs of 3 steps, unbroken."""
+    run = tmp_path_factory.mktemp("dp") / "straight"
+    start_run(TrainConfig(out=str(run), epochs=2, **DP))
+    return run
+
+
+def test_dp_run_spends_what_opacus_accountant_says(straight):
+    run = straight
+    q = 16 / 64  # batch / images: Poisson sampling's rate
+    sigma = get_noise_multiplier(target_epsilon=4.0, target_delta=1e-3, sample_rate=q, steps=6,
+                                 accountant="rdp")  # fmt: skip
+    accountant = RDPAccountant()
+    epsilons = []
+    for _ in range(6):
+        accountant.step(noise_multiplier=sigma, sample_rate=q)
+        epsilons.append(accountant.get_epsilon(1e-3))
+    logged = [r["dp_epsilon"] for r in _records(run)]
+    assert logged == pytest.approx(epsilons, abs=1e-5)
+    assert 3.0 < logged[-1] <= 4.0  # the noise was chosen to spend the budget, not more
+    stopped = _stopped(run)
+    assert stopped["reason"] == "completed"
+    assert stopped["privacy"]["epsilon"] == pytest.approx(epsilons[-1], abs=1e-5)
+    assert stopped["privacy"]["noise_multiplier"] == pytest.approx(sigma)
+    assert (stopped["privacy"]["steps"], stopped["privacy"]["sample_rate"]) == (6, q)
+
+
+def _interrupt_after(monkeypatch, steps):
+    step = private.PrivateD.d_step
+    calls = []
+
+    def d_step(self, loss, batch):
+        calls.append(1)
+        if len(calls) == steps:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step(self, loss, batch)
+
+    monkeypatch.setattr(private.PrivateD, "d_step", d_step)
+
+
+def test_resumed_dp_run_ends_with_the_same_epsilon(straight, tmp_path, monkeypatch):
+    split = tmp_path / "split"
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 4)  # in the second epoch
+        start_run(TrainConfig(out=str(split), epochs=2, **DP))
+    assert _stopped(split)["reason"] == "interrupted" and _stopped(split)["step"] == 4
+    resume_run(split, {})
+    a, b = _stopped(straight)["privacy"], _stopped(split)["privacy"]
+    assert b["steps"] == 6 and b["epsilon"] == a["epsilon"]
+    logged = [r["dp_epsilon"] for r in _records(split)]
+    assert logged == [r["dp_epsilon"] for r in _records(straight)]
+
+
+def test_resume_past_the_budget_is_refused(straight, tmp_path):
+    run = shutil.copytree(straight, tmp_path / "run")
+    with pytest.raises(CxrganError, match=r"--epochs 3 would take this DP run past its budget"):
+        resume_run(run, {"epochs": 3})
+
+
+def test_batch_norm_of_d_becomes_group_norm():
+    _, d = build_models(ModelSpec("dcgan", z_dim=16, resolution=32, kwargs={"ngf": 8, "ndf": 8}))
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    d = private.dp_compatible(d, "dcgan")
+    norms = [m for m in d.modules() if isinstance(m, torch.nn.GroupNorm)]
+    assert norms and not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    assert not any(getattr(m, "inplace", False) for m in d.modules())
+    x = torch.randn(3, 1, 32, 32)  # per-image: D of one image alone is D of it in a batch
+    assert torch.allclose(d(x[:1], None), d(x, None)[:1], atol=1e-5)
+
+
+def test_poisson_batches_vary_around_the_batch_size_and_resume():
+    images = torch.zeros(200, 8, 8, dtype=torch.uint8)
+    sampler = PoissonSampler(images, None, batch_size=20, seed=0)
+    assert sampler.sample_rate == 0.1
+    sizes = [len(sampler.next()[0]) for _ in range(200)]
+    assert len(set(sizes)) > 5 and abs(sum(sizes) / len(sizes) - 20) < 1.5
+    saved = sampler.state()
+    again = PoissonSampler(images, None, batch_size=20, seed=1)
+    again.load_state(*saved)
+    assert [len(again.next()[0]) for _ in range(5)] == [len(sampler.next()[0]) for _ in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"r1_gamma": 1.0}, "--dp-epsilon needs --r1-gamma 0"),
+        ({"augment": "ada"}, "--dp-epsilon cannot use --augment ada"),
+        ({"precision": "fp16"}, "--dp-epsilon runs in fp32 or bf16"),
+        ({"dp_delta": 1.5}, "--dp-delta"),
+        ({"dp_epsilon": 0.0}, "--dp-epsilon"),
+    ],
+)
+def test_settings_dp_cannot_combine_with_are_refused(change, message):
+    with pytest.raises(CxrganError, match=message):
+        TrainConfig(**{**DP, **change}).validate()
+
+
+def test_dp_with_several_processes_is_refused():
+    with pytest.raises(CxrganError, match="--dp-epsilon trains in one process"):
+        build_trainer(TrainConfig(**DP), None, None, torch.device("cpu"), world_size=2)
+
+
+def test_a_d_opacus_cannot_wrap_is_refused_in_one_line(tmp_path):
+    with pytest.raises(CxrganError, match=r"Opacus cannot wrap --model dcgan's D: .*Spectral") as e:
+        start_run(TrainConfig(out=str(tmp_path / "run"), epochs=1, d_spectral_norm=True, **DP))
+    assert "\n" not in str(e.value)
+
+
+def test_without_opacus_dp_names_the_extra(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "opacus", None)
+    with pytest.raises(CxrganError, match=r"pip install 'cxrgan\[dp\]'"):
+        private._opacus()
