@@ -121,7 +121,7 @@ def plot_losses(records: Sequence[dict[str, Any]], path: Path) -> None:
             ax_loss.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
             ax_loss.plot(steps, smooth(values, window), color=color, linewidth=2, label=label)
         for key, label, color in (("d_x", "D(x)", "tab:green"), ("d_g_z1", "D(G(z))", "tab:red")):
-            values = [r[key] for r in train]
+            values = [r.get(key, math.nan) for r in train]  # DP: no D(x) if no real images
             ax_d.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
             ax_d.plot(steps, smooth(values, window), color=color, linewidth=2, label=label)
         _mark_resumes(ax_loss, train)

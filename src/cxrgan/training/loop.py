@@ -190,6 +190,6 @@ def _log_record(t: Trainer, means: dict[str, float], rate: float) -> dict[str, A
 
 def _postfix(r: dict[str, Any]) -> str:
     return (
-        f"Loss_D={r['loss_d']:.3f} Loss_G={r['loss_g']:.3f} D(x)={r['d_x']:.3f} "
+        f"Loss_D={r['loss_d']:.3f} Loss_G={r['loss_g']:.3f} D(x)={r.get('d_x', math.nan):.3f} "
         f"D(G(z))={r['d_g_z1']:.3f}/{r['d_g_z2']:.3f} {r['images_per_s']:.0f} img/s"
     ) + (f" ε={r['dp_epsilon']:.3f}" if "dp_epsilon" in r else "")

@@ -149,7 +149,8 @@ class PrivateD:
         if len(batch.real):
             stats.update(self._real_pass(loss, batch))
             stats["loss_d"] = stats["loss_d_real"] + stats["loss_d_fake"]
-        else:  # an empty Poisson batch: the update is the noise alone
+        else:  # an empty Poisson batch: the real term is the noise alone (no D(x) to log)
+            stats["loss_d"] = stats["loss_d_fake"]
             for p in params:
                 p.grad_sample = p.new_zeros((0, *p.shape))
         self.opt.pre_step()  # clip, sum, add noise, divide by the expected batch size
