@@ -88,13 +88,15 @@ def test_flags_old_and_new_parse_as_settings():
 
 def test_resumable_is_what_the_declarations_say():
     assert {s.name for s in SETTINGS if s.resumable} == RESUMABLE
-    # What a checkpoint fixes: the data, the images, the networks, Adam's betas, the batch.
+    # What a checkpoint fixes: the data, the images, the networks, Adam's betas, the batch, and
+    # the privacy budget the noise was chosen for.
     fixed = {"data", "image_size", "fit", "hflip", "model", "nz", "ngf", "ndf", "loss", "augment",
              "d_spectral_norm", "ema_kimg", "ema_rampup", "r1_gamma", "recipe", "beta1", "beta2",
              "batch_size", "seed", "demo_images", "out", "conditional",
              "class_sampling", "labels", "labels_format", "classes", "multi_label", "uncertain",
              "view", "official_split", "path_column", "label_column", "label_separator",
-             "patient_column", "view_column"}  # fmt: skip
+             "patient_column", "view_column",
+             "dp_epsilon", "dp_delta", "dp_max_grad_norm"}  # fmt: skip
     assert fixed.isdisjoint(RESUMABLE) and fixed | RESUMABLE == set(BY_NAME)
 
 

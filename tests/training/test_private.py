@@ -145,3 +145,15 @@ def test_without_opacus_dp_names_the_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "opacus", None)
     with pytest.raises(CxrganError, match=r"pip install 'cxrgan\[dp\]'"):
         private._opacus()
+
+
+def test_an_empty_poisson_batch_is_a_step_of_noise_alone(tmp_path):
+    """Batch 1 of 64 images: about a third of the steps draw no image. Each still counts for
+    the accountant, and its record has the loss on generated images only."""
+    run = tmp_path / "run"
+    start_run(TrainConfig(out=str(run), epochs=1, **{**DP, "batch_size": 1, "steps_per_epoch": 6}))
+    records = _records(run)
+    assert len(records) == 6 and any("d_x" not in r for r in records)
+    assert all(r.get("loss_d_real", 0) + r["loss_d_fake"] == pytest.approx(r["loss_d"])
+               for r in records)  # fmt: skip
+    assert _stopped(run)["privacy"]["steps"] == 6
