@@ -10,6 +10,7 @@ import pytest
 import torch
 from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
+from run_files import last_tensors
 from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
@@ -84,6 +85,9 @@ def test_resumed_dp_run_ends_with_the_same_epsilon(straight, tmp_path, monkeypat
     assert b["steps"] == 6 and b["epsilon"] == a["epsilon"]
     logged = [r["dp_epsilon"] for r in _records(split)]
     assert logged == [r["dp_epsilon"] for r in _records(straight)]
+    a, b = last_tensors(straight), last_tensors(split)  # the noise's RNG too: the same weights
+    weights = [k for k in a if k.startswith(("G.", "D."))]
+    assert len(weights) > 20 and all(torch.equal(a[k], b[k]) for k in weights)
 
 
 def test_resume_past_the_budget_is_refused(straight, tmp_path):
