@@ -1,6 +1,7 @@
 """Differentially private training (--dp-epsilon, docs/privacy.md): DP-SGD through Opacus on
 D, the accountant against Opacus's own figures, exact resume, and every refusal."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from tiny import TINY_CONFIG
 from cxrgan.config import TrainConfig
 from cxrgan.errors import CxrganError
 from cxrgan.models import ModelSpec, build_models
+from cxrgan.privacy.target import open_target
 from cxrgan.training import private
 from cxrgan.training.sampler import PoissonSampler
 from cxrgan.training.session import resume_run, start_run
@@ -97,8 +99,10 @@ def test_resume_past_the_budget_is_refused(straight, tmp_path):
 
 
 def test_batch_norm_of_d_becomes_group_norm():
-    _, d = build_models(ModelSpec("dcgan", z_dim=16, resolution=32, kwargs={"ngf": 8, "ndf": 8}))
+    spec = ModelSpec("dcgan", z_dim=16, resolution=32, kwargs={"ngf": 8, "ndf": 8})
+    _, d = build_models(spec)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    _, d = build_models(dataclasses.replace(spec, d_group_norm=True))
     d = private.dp_compatible(d, "dcgan")
     norms = [m for m in d.modules() if isinstance(m, torch.nn.GroupNorm)]
     assert norms and not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
@@ -161,3 +165,9 @@ def test_an_empty_poisson_batch_is_a_step_of_noise_alone(tmp_path):
     assert all(r.get("loss_d_real", 0) + r["loss_d_fake"] == pytest.approx(r["loss_d"])
                for r in records)  # fmt: skip
     assert _stopped(run)["privacy"]["steps"] == 6
+
+
+def test_the_audit_opens_a_dp_run_with_its_group_norm_d(straight):
+    target = open_target(straight, "last", "cpu")
+    assert target.spec.d_group_norm and "D+GN" in target.spec.describe()
+    assert any(isinstance(m, torch.nn.GroupNorm) for m in target.d.modules())

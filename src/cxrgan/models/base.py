@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -111,7 +112,21 @@ class Architecture:
         if spec.d_spectral_norm:  # after the builder's init, so SN wraps the initial weights
             for part in d.spectral_norm_modules():
                 add_spectral_norm(part)
+        if spec.d_group_norm:
+            group_norm(d)
         return g, d
+
+
+def group_norm(module: nn.Module, groups: int = 32) -> None:
+    """Every batch norm in `module` becomes a group norm, in place (of `groups` groups, or the
+    largest divisor of the channels below it, as Opacus's ModuleValidator.fix does): batch
+    statistics mix the images of a batch, so DP-SGD's per-image gradients need another norm
+    (docs/privacy.md)."""
+    for name, layer in list(module.named_modules()):
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            channels = layer.num_features
+            new = nn.GroupNorm(math.gcd(groups, channels), channels, affine=layer.affine)
+            module.set_submodule(name, new)
 
 
 def add_spectral_norm(module: nn.Module) -> None:

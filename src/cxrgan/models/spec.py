@@ -25,6 +25,7 @@ class ModelSpec:
     channels: int = 1
     kwargs: dict[str, Any] = field(default_factory=dict)
     d_spectral_norm: bool = False  # any architecture: SN on every conv/linear weight of D
+    d_group_norm: bool = False  # any architecture: D's batch norms are group norms (DP runs)
     classes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -57,4 +58,5 @@ class ModelSpec:
         extra = " ".join(f"{k}={v}" for k, v in self.kwargs.items())
         classes = f" {self.c_dim} classes" if self.c_dim else ""
         sn = " D+SN" if self.d_spectral_norm else ""
+        sn += " D+GN" if self.d_group_norm else ""
         return f"{self.name} {self.resolution}px z={self.z_dim}{classes}{sn} {extra}".rstrip()

@@ -13,7 +13,6 @@ real one, which is also private but spends the clip on generated images).
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
@@ -25,8 +24,6 @@ from cxrgan.errors import CxrganError
 from cxrgan.losses.base import GanLoss, StepBatch
 from cxrgan.training.callbacks import Callback
 
-GROUPS = 32  # group norm's groups, or the largest divisor of the channels below (Opacus's fix)
-
 
 def _opacus() -> Any:
     try:
@@ -37,16 +34,12 @@ def _opacus() -> Any:
 
 
 def dp_compatible(d: nn.Module, model: str) -> nn.Module:
-    """D with every batch norm replaced by group norm (as Opacus's ModuleValidator.fix does:
-    batch statistics mix the images of a batch, so a per-image gradient would not exist) and
-    its activations out of place; a one-line
-    error when Opacus still cannot compute per-image gradients of it."""
+    """D (built with group norm for batch norm: ModelSpec.d_group_norm) with its activations
+    out of place, as Opacus's backward hooks need; a one-line error when Opacus still cannot
+    compute per-image gradients of it."""
     validators = _opacus().validators
-    for name, module in list(d.named_modules()):  # in place: parametrised D cannot be copied
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            groups = math.gcd(GROUPS, module.num_features)
-            d.set_submodule(name, nn.GroupNorm(groups, module.num_features, affine=module.affine))
-        if getattr(module, "inplace", False):  # Opacus's backward hooks forbid in-place ops
+    for module in d.modules():
+        if getattr(module, "inplace", False):
             module.inplace = False
     problems = validators.ModuleValidator.validate(d, strict=False)
     if problems:

@@ -54,6 +54,7 @@ def model_spec(cfg: TrainConfig, data: ImageSet | None = None) -> ModelSpec:
         c_dim=len(classes),
         kwargs={"ngf": cfg.ngf, "ndf": cfg.ndf},
         d_spectral_norm=cfg.d_spectral_norm,
+        d_group_norm=cfg.dp_epsilon is not None,  # DP-SGD needs per-image gradients
         classes=classes,
     )
 
@@ -89,7 +90,7 @@ def build_state(
     """Fresh networks, optimisers, sampler and RNGs, all seeded from the config."""
     torch.manual_seed(cfg.seed)
     g, d = build_models(spec)
-    if cfg.dp_epsilon is not None:  # group norm for batch norm (docs/privacy.md)
+    if cfg.dp_epsilon is not None:  # Opacus's hooks on D (docs/privacy.md)
         d = dp_compatible(d, cfg.model)
     if world_size > 1 and cfg.sync_bn:  # batch statistics over the global batch
         g, d = ddp.sync_batch_norm(g), ddp.sync_batch_norm(d)
