@@ -171,3 +171,29 @@ def test_the_audit_opens_a_dp_run_with_its_group_norm_d(straight):
     target = open_target(straight, "last", "cpu")
     assert target.spec.d_group_norm and "D+GN" in target.spec.describe()
     assert any(isinstance(m, torch.nn.GroupNorm) for m in target.d.modules())
+
+
+def test_the_run_stops_when_the_accountant_says_the_budget_is_spent(tmp_path, monkeypatch):
+    monkeypatch.setattr(private.PrivateD, "exhausted", lambda self: self.steps >= 2)
+    run = tmp_path / "run"
+    start_run(TrainConfig(out=str(run), epochs=1, **DP))
+    stopped = _stopped(run)
+    assert stopped["reason"] == "budget: the privacy budget ε=4 is spent"
+    assert stopped["step"] == stopped["privacy"]["steps"] == 2
+
+
+def test_resume_on_other_data_is_refused():
+    """Images added or removed change q = batch / N: the saved accountant no longer holds."""
+    spec = ModelSpec("dcgan", z_dim=16, resolution=32, kwargs={"ngf": 8, "ndf": 8},
+                     d_group_norm=True)  # fmt: skip
+    _, d = build_models(spec)
+    d = private.dp_compatible(d, "dcgan")
+    opt = torch.optim.Adam(d.parameters())
+    dp = private.PrivateD(d, opt, TrainConfig(**DP), batch_size=16, sample_rate=0.2,
+                          total_steps=6)  # fmt: skip
+    saved = {"history": [[1.0, 0.25, 3]], "noise": 1.0, "total_steps": 6, "sample_rate": 0.25}
+    with pytest.raises(CxrganError, match=r"sampled its batches at rate 0.25 and the data now"):
+        dp.load_state(saved, epochs=2)
+    dp.sample_rate = 0.25
+    dp.load_state(saved, epochs=2)
+    assert (dp.steps, dp.noise, dp.opt.noise_multiplier) == (3, 1.0, 1.0)

@@ -13,6 +13,7 @@ real one, which is also private but spends the clip on generated images).
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -193,7 +194,12 @@ class PrivateD:
                 f"for ε={self.epsilon_target:g} over {state['total_steps']} steps, not "
                 f"{self.total_steps}; resume with the epochs it started with or fewer"
             )
-        self.noise, self.sample_rate = float(state["noise"]), float(state["sample_rate"])
+        if not math.isclose(self.sample_rate, state["sample_rate"], rel_tol=1e-9):
+            raise CxrganError(
+                f"this DP run sampled its batches at rate {state['sample_rate']:.6g} and the "
+                f"data now gives {self.sample_rate:.6g}: resume it on the images it started with"
+            )
+        self.noise = float(state["noise"])
         self.total_steps = int(state["total_steps"])
         self.opt.noise_multiplier = self.noise
         self.accountant.history = [tuple(h) for h in state["history"]]
