@@ -54,6 +54,8 @@ def dp_problem(cfg: Any) -> str | None:
             "--dp-epsilon cannot use --augment ada: its strength adapts to D's outputs on real "
             "images, which DP-SGD does not privatise (use --augment diff or none)"
         )
+    if cfg.balance == "auto":
+        return "--dp-epsilon needs --balance off: it sets G's rate from D(x) on real images"
     if cfg.precision == "fp16" or cfg.compile:
         return "--dp-epsilon runs in fp32 or bf16 without --compile (Opacus's per-sample hooks)"
     return None
