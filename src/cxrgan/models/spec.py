@@ -44,8 +44,12 @@ class ModelSpec:
         return self.classes.index(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON values (the class names as a list)."""
-        return {**asdict(self), "classes": list(self.classes)}
+        """Plain JSON values (the class names as a list); d_group_norm only where set, so a
+        run without DP stores the spec it always did."""
+        data = {**asdict(self), "classes": list(self.classes)}
+        if not self.d_group_norm:
+            del data["d_group_norm"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
