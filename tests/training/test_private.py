@@ -139,6 +139,11 @@ def test_settings_dp_cannot_combine_with_are_refused(change, message):
         TrainConfig(**{**DP, **change}).validate()
 
 
+def test_a_delta_not_below_one_over_the_images_is_refused(tmp_path):
+    with pytest.raises(CxrganError, match=r"--dp-delta 0.02 must be below 1 / the 64 training"):
+        start_run(TrainConfig(out=str(tmp_path / "run"), epochs=1, **{**DP, "dp_delta": 0.02}))
+
+
 def test_dp_with_several_processes_is_refused():
     with pytest.raises(CxrganError, match="--dp-epsilon trains in one process"):
         build_trainer(TrainConfig(**DP), None, None, torch.device("cpu"), world_size=2)

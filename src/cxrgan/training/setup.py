@@ -197,6 +197,11 @@ def _make_private(t: Trainer) -> None:
     """D's main phase as DP-SGD over the run's budget of steps, and its accountant kept in
     checkpoints (cxrgan.training.private, docs/privacy.md)."""
     sampler = t.state.sampler
+    if t.cfg.dp_delta >= 1 / len(sampler.images):  # δ ≥ 1/N allows releasing an image outright
+        raise CxrganError(
+            f"--dp-delta {t.cfg.dp_delta:g} must be below 1 / the {len(sampler.images)} "
+            "training images (docs/privacy.md)"
+        )
     t.private = PrivateD(t.state.d, t.state.opt_d, t.cfg, sampler.batch_size,
                          sampler.sample_rate, t.cfg.epochs * t.steps_per_epoch)  # fmt: skip
     next(b for b in t.phases if b.phase.name == "Dmain").private = t.private
