@@ -27,7 +27,7 @@ DP_EPSILON: Any = setting(
 
 DP_DELTA: Any = setting(
     1e-5,
-    "with --dp-epsilon: the δ of the (ε, δ) guarantee; keep it below 1 / the number of "
+    "with --dp-epsilon: the δ of the (ε, δ) guarantee; it must be below 1 / the number of "
     "training images",
     group="privacy",
     above=0,

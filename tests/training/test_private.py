@@ -61,6 +61,8 @@ def test_dp_run_spends_what_opacus_accountant_says(straight):
     assert stopped["privacy"]["epsilon"] == pytest.approx(epsilons[-1], abs=1e-5)
     assert stopped["privacy"]["noise_multiplier"] == pytest.approx(sigma)
     assert (stopped["privacy"]["steps"], stopped["privacy"]["sample_rate"]) == (6, q)
+    log = (run / "train.log").read_text()
+    assert "[epoch 2/2] step 6" in log and f"ε {epsilons[-1]:.3f}" in log
 
 
 def _interrupt_after(monkeypatch, steps):

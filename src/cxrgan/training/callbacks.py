@@ -248,6 +248,7 @@ class EpochSummary(Callback):
             f"[epoch {c.epoch}/{t.cfg.epochs}] step {c.step}  Loss_D {m['loss_d']:.4f}  "
             f"Loss_G {m['loss_g']:.4f}  D(x) {m['d_x']:.4f}  D(G(z)) {m['d_g_z1']:.4f} / "
             f"{m['d_g_z2']:.4f}  elapsed {c.elapsed_s:.1f}s"
+            + (f"  ε {t.private.epsilon():.3f}" if t.private is not None else "")
         )
 
 
