@@ -23,6 +23,9 @@ from cxrgan.training.sampler import PoissonSampler
 from cxrgan.training.session import resume_run, start_run
 from cxrgan.training.setup import build_trainer
 
+# Opacus warns that few steps make the largest order the tightest
+pytestmark = pytest.mark.filterwarnings("ignore:Optimal order is the largest alpha")
+
 DP = {**TINY_CONFIG, "demo_images": 64, "steps_per_epoch": 3, "log_every": 1, "dp_epsilon": 4.0,
       "dp_delta": 1e-3, "augment": "none"}  # fmt: skip
 
