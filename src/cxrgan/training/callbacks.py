@@ -178,7 +178,7 @@ class Quality(Callback):
         return _training_time(t) >= mark - 1e-6
 
     def _evaluate(self, t: Trainer) -> None:
-        s, c = t.state, t.state.counters
+        c = t.state.counters
         epoch = c.epoch + (c.step_in_epoch > 0)
         record, is_best = self.tracker.evaluate(
             t.standing_generator(), t.device, c.step, epoch, _training_time(t)
