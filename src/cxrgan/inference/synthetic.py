@@ -39,7 +39,10 @@ class SyntheticGenerator:
     """A trained generator with its spec: `.sample(n, label=..., seed=...)`.
 
     Build one with `cxrgan.load_generator(run)` (or `SyntheticGenerator.load`); wrapping a bare
-    `Generator` module also works (its classes then have indices but no names).
+    `Generator` module also works (its classes then have indices but no names). It samples in
+    eval mode on its batch norms' running statistics: a module from a checkpoint loader has its
+    standing statistics; give any other one them first (`models.standing.
+    compute_standing_stats`, docs/metrics.md).
     """
 
     def __init__(
