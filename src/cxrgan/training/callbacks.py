@@ -171,10 +171,10 @@ class Quality(Callback):
         return _training_time(t) >= mark - 1e-6
 
     def _evaluate(self, t: Trainer) -> None:
-        s, c = t.state, t.state.counters
+        c = t.state.counters
         epoch = c.epoch + (c.step_in_epoch > 0)
         record, is_best = self.tracker.evaluate(
-            s.sampling_g, t.device, c.step, epoch, _training_time(t)
+            t.standing_generator(), t.device, c.step, epoch, _training_time(t)
         )
         t.run.append_metrics(record)
         plot_quality(self.tracker.records, t.run.plots / "quality.png")
