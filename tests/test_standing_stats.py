@@ -153,3 +153,18 @@ def test_computing_them_leaves_the_generator_sampling_in_eval_mode(plain_run):
     assert compute_standing_stats(g) is g and not g.training
     for a, b in zip(stored, g.buffers(), strict=True):  # what training stored, recomputed
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_sample_grid_shows_what_generate_draws_from_the_same_checkpoint(plain_run):
+    """Training's grid of the last epoch is the fixed latents through `last`'s generator on its
+    stored standing statistics, so the grids show the images users will get."""
+    from cxrgan.reporting.plots import make_grid
+    from cxrgan.training.rundir import RunDir
+
+    z = load_checkpoint(plain_run / "checkpoints" / "last.safetensors").tensors["fixed_noise"]
+    g = load_model(plain_run, "last").g.eval()
+    with torch.no_grad():
+        expected = make_grid(to_uint8(g(z)))
+    grid = np.asarray(Image.open(RunDir.open(plain_run).sample_grid(1)))
+    assert grid.shape == expected.shape
+    assert np.abs(grid.astype(int) - expected.astype(int)).max() <= 1
