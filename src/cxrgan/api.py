@@ -76,7 +76,8 @@ def sample_images(
     label: Label = None,
 ) -> np.ndarray:
     """`n` images as (n, S, S) uint8 from a loaded generator or a bare Generator module; the
-    same seed gives the same images. device: where the module is (default: found from it)."""
+    same seed gives the same images. device: where the module is (default: found from it).
+    A bare module samples in eval mode on its running statistics (see SyntheticGenerator)."""
     gen = g if isinstance(g, SyntheticGenerator) else SyntheticGenerator(g)
     return gen.pixels(n, gen.class_indices(label, n), seed, device)
 

@@ -251,19 +251,24 @@ def test_resume_with_other_classes_is_refused(tmp_path, classes_dir):
         resume_run(run, {"epochs": 2})
 
 
-def test_generation_batches_are_made_up_in_the_training_mix():
-    from cxrgan.models.sampling import mix_labels, mixed_batches
+def test_standing_statistics_average_batches_in_the_training_mix():
+    from cxrgan.models import ModelSpec, build_models
+    from cxrgan.models.conditional import ClassBatchNorm2d
+    from cxrgan.models.sampling import mix_labels
+    from cxrgan.models.standing import compute_standing_stats
 
+    g, _ = build_models(ModelSpec("dcgan", z_dim=8, resolution=32, c_dim=2, kwargs={"ngf": 4}))
+    g.class_mix.copy_(torch.tensor([0.25, 0.75]))
+    seen: list[list[int]] = []
+    means: list[torch.Tensor] = []
+    first = next(m for m in g.modules() if isinstance(m, ClassBatchNorm2d))
+    first.register_forward_hook(lambda m, args, out: seen.append(args[1].tolist()))
+    first.norm.register_forward_hook(lambda m, args, out: means.append(args[0].mean((0, 2, 3))))
+    compute_standing_stats(g, latents=100, batch=8)
+    assert seen == [[0, 0, 1, 1, 1, 1, 1, 1]] * 13  # ceil(100 / 8) batches, each 2 + 6
+    # A cumulative average of the 13 batches' means (momentum=None), not a moving one.
+    torch.testing.assert_close(first.norm.running_mean, torch.stack(means).mean(0))
+    assert int(first.norm.num_batches_tracked) == 13 and first.norm.momentum == 0.1
+    assert not g.training  # left to sample in eval mode
     mix = torch.tensor([0.25, 0.75])
-    labels = torch.tensor([0] * 40 + [1] * 3)  # mostly the rarer class
-    batches = mixed_batches(labels, mix, size=8)
-    assert len(batches) == 20  # 40 class-0 images, 2 slots per batch of 8
-    for batch_labels, pairs in batches:
-        assert batch_labels.tolist() == [0, 0, 1, 1, 1, 1, 1, 1]  # every batch: 2 + 6
-        assert (labels[pairs[:, 0]] == batch_labels[pairs[:, 1]]).all()  # right class slots
-    asked = torch.cat([pairs[:, 0] for _, pairs in batches])
-    assert sorted(asked.tolist()) == list(range(43))  # every request exactly once
-    # A class without a share of the mix still gets a slot when asked for.
-    rare = mixed_batches(torch.tensor([0, 0]), torch.tensor([0.01, 0.99]), size=8)
-    assert [b.tolist() for b, _ in rare] == [[0] + [1] * 7] * 2
     assert np.bincount(mix_labels(mix, 7).numpy()).tolist() == [2, 5]  # 1.75, 5.25: largest rest

@@ -11,7 +11,7 @@ from cxrgan.errors import CxrganError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write a release bundle: EMA generator, model card, load.py, samples",
+        help="write a release bundle: EMA generator, model card, load.py, samples (and ONNX)",
         description="Write BUNDLE/ for publishing a run's generator as it is: the EMA "
         "generator's weights (safetensors) and model spec, its architecture as plain PyTorch "
         "source (generator.py, traced with torch.fx: loading runs no pickle), a load.py that "
@@ -31,6 +31,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the license id for the model card (default: cc-by-4.0 for the Kermany data, "
         "else other)",
     )
+    p.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write BUNDLE/generator.onnx: the generator in eval mode on its standing "
+        "statistics, inputs latent (N, z_dim) and, for a conditional run, class_index (N,), "
+        "any batch size N; checked with onnxruntime against torch before it is kept. Needs the "
+        "optional extra onnx (onnx, onnxruntime). See docs/export.md",
+    )
     p.set_defaults(run=run)
 
 
@@ -40,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.path / "config.json").is_file():
         raise CxrganError(f"{args.path} is not a run directory (no config.json)")
-    out = export_bundle(args.path, args.out, args.checkpoint, args.license)
+    out = export_bundle(args.path, args.out, args.checkpoint, args.license, onnx=args.onnx)
     print(f"wrote {out} (model card: {out / 'README.md'}; try: python {out / 'load.py'})")
     return 0

@@ -72,8 +72,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=int,
         default=0,
-        help="noise seed (default 0); the same seed, class, N, checkpoint and device give the "
-        "same images. Class k draws from seed × 1000 + k (manifest column draw_seed)",
+        help="noise seed (default 0); the same seed, class, checkpoint and device give the "
+        "same images, and image i is the same for any N (G samples on standing statistics, "
+        "docs/metrics.md). Class k draws from seed × 1000 + k (manifest column draw_seed)",
     )
     add_device(p, "the generator draws")
     p.add_argument(

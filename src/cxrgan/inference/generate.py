@@ -3,6 +3,7 @@ data set by cxrgan.inference.generated_set)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from cxrgan.errors import CxrganError
 from cxrgan.models import ModelSpec, build_models
 from cxrgan.models.base import Generator
 from cxrgan.models.sampling import sample_batches
+from cxrgan.models.standing import STANDING_LATENTS, compute_standing_stats, load_standing_stats
 from cxrgan.training.checkpoint import choose_hint, load_checkpoint
 from cxrgan.training.rundir import RunDir
 
@@ -62,7 +64,18 @@ def load_model(
     spec = ckpt.model_spec()
     g, _ = build_models(spec)
     ckpt.load_model(prefix, g)
-    return LoadedGenerator(g.to(device), spec, path, prefix == "G_ema")
+    g = g.to(device)
+    if not load_standing_stats(g, ckpt.tensors, prefix):
+        # Checkpoints keep them for the sampling G (G_ema if any): the raw G gets them here.
+        if not ckpt.has("standing"):
+            warnings.warn(
+                f"checkpoints/{checkpoint} of {run_dir} has no standing statistics (written "
+                f"before cxrgan stored them): computing them from {STANDING_LATENTS} latents "
+                f"(docs/metrics.md)",
+                stacklevel=2,
+            )
+        compute_standing_stats(g)
+    return LoadedGenerator(g, spec, path, prefix == "G_ema")
 
 
 def sample_images(
@@ -72,8 +85,9 @@ def sample_images(
     device: str | torch.device,
     labels: torch.Tensor | None = None,
 ) -> np.ndarray:
-    """`n` images from `g` as (n, S, S) uint8, in train-mode batches; same seed, same images
-    (models.sampling.sample_batches, which training's evaluation draws through too).
+    """`n` images from `g` as (n, S, S) uint8 in eval mode, on its standing statistics; image
+    i depends only on the seed, i and its class (models.sampling.sample_batches, which
+    training's evaluation draws through too).
 
     labels: (n,) class indices for a conditional generator (None: classes in its training mix).
     """

@@ -62,8 +62,9 @@ def class_names(spec: ModelSpec) -> tuple[str, ...]:
 class Draw:
     """One seeded draw: `n` images of one class (`class_index` None: an unconditional G).
 
-    G runs in train mode, so BatchNorm makes every image depend on its whole draw: an image is
-    drawn again by repeating its draw (seed, class and n) and taking its index."""
+    Image `index` of a draw depends only on its seed, index and class (G samples on standing
+    statistics, docs/metrics.md): repeating the draw, or any longer one, and taking the index
+    draws it again."""
 
     label: str  # the class name ("" when unconditional)
     class_index: int | None

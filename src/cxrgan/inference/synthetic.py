@@ -39,7 +39,10 @@ class SyntheticGenerator:
     """A trained generator with its spec: `.sample(n, label=..., seed=...)`.
 
     Build one with `cxrgan.load_generator(run)` (or `SyntheticGenerator.load`); wrapping a bare
-    `Generator` module also works (its classes then have indices but no names).
+    `Generator` module also works (its classes then have indices but no names). It samples in
+    eval mode on its batch norms' running statistics: a module from a checkpoint loader has its
+    standing statistics; give any other one them first (`models.standing.
+    compute_standing_stats`, docs/metrics.md).
     """
 
     def __init__(
@@ -184,9 +187,10 @@ class SyntheticGenerator:
         output "uint8": numpy (n, S, S), 0..255, the pixels `cxrgan generate` writes;
         "tensor": float (n, 1, S, S) in [-1, 1] on the generator's device (what training saw).
         label: see `class_indices` (None on a conditional generator: classes in turn).
-        seed: the same seed, n, labels and device give the same images; None draws a fresh
-        seed, kept in `.last_seed` so a draw can be repeated. Images depend on n too: G runs
-        in train mode, as when the grids are drawn, so BatchNorm uses each batch's statistics.
+        seed: the same seed, labels and device give the same images; None draws a fresh
+        seed, kept in `.last_seed` so a draw can be repeated. Image i depends only on the
+        seed, i and its class, not on n: G samples in eval mode on its standing statistics
+        (docs/metrics.md), so `sample(1)` is the first image of any larger draw, bit for bit.
         """
         if output not in ("uint8", "tensor"):
             raise CxrganError(f"output must be 'uint8' or 'tensor', not {output!r}")

@@ -32,10 +32,10 @@ class Generator(nn.Module):
         self.z_dim, self.c_dim = z_dim, c_dim
         self.resolution, self.channels = resolution, channels
         if c_dim:
-            # How often each class was drawn in training batches. A G with batch norm that
-            # samples in train mode (as the tutorial draws its grids) normalises by the batch,
-            # so its batches should mix the classes as training's did: a batch of one class
-            # would lose the mean of the class's features. Saved with G, so loaders know it.
+            # How often each class was drawn in training batches. Batch norm's standing
+            # statistics (models.standing) are averaged over batches in this mix, as training
+            # normalised them: a batch of one class would lose the mean of the class's
+            # features. Saved with G, so loaders know it.
             self.register_buffer("class_mix", torch.full((c_dim,), 1.0 / c_dim))
 
     def sample_latents(

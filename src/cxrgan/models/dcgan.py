@@ -50,7 +50,7 @@ class DCGANGenerator(Generator):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        return run_layers(self.main, z.view(len(z), -1, 1, 1), c)
+        return run_layers(self.main, z.flatten(1)[:, :, None, None], c)
 
 
 class DCGANDiscriminator(Discriminator):

@@ -133,7 +133,7 @@ class LightweightGenerator(Generator):
         self.to_img = nn.Conv2d(width[resolution], channels, 3, 1, 1, bias=False)
 
     def forward(self, z: Tensor, c: Tensor | None = None) -> Tensor:
-        feat = run_layers(self.init, z.view(len(z), -1, 1, 1), c)
+        feat = run_layers(self.init, z.flatten(1)[:, :, None, None], c)
         sources = {s for s, _ in self.pairs}
         source_of = {t: s for s, t in self.pairs}
         kept = {4: feat}

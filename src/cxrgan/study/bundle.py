@@ -8,6 +8,7 @@ BUNDLE/
 ├── model_spec.json        the architecture's name and arguments, as checkpoints store it
 ├── training_config.json   the run's config.json
 ├── load.py                about ten lines: torch + safetensors → sample PNGs
+├── generator.onnx         with --onnx: G for onnxruntime and other runtimes (study/onnx_export.py)
 ├── verify.py              load.py's checks of the weights (study/bundle_verify.py, copied)
 └── samples.png            16 images from seed 0
 """
@@ -31,6 +32,7 @@ from cxrgan.inference.generate import load_generator, sample_images
 from cxrgan.study import bundle_verify
 from cxrgan.study.card import check_license, model_card
 from cxrgan.study.make import write_text
+from cxrgan.study.onnx_export import ONNX_FILE, require_onnx, write_onnx
 from cxrgan.study.source import check_equivalent, generator_source
 from cxrgan.training.checkpoint import load_checkpoint, tensor_checksum
 from cxrgan.training.rundir import RunDir
@@ -45,7 +47,7 @@ from verify import verified_weights  # refuses weights changed since export, in 
 here = Path(__file__).resolve().parent
 g = Generator()
 g.load_state_dict(verified_weights(here))
-g.train()  # BatchNorm uses the batch's statistics, as cxrgan samples: draw 16 or more at once
+g.eval()  # BatchNorm on the standing statistics stored with the weights: any batch size works
 z = torch.randn(16, Z_DIM, generator=torch.Generator().manual_seed(0))
 with torch.no_grad():
     images = to_uint8(g(z{cond}))
@@ -82,13 +84,20 @@ def _write_weights(
 
 
 def export_bundle(
-    run: Path, out: Path, checkpoint: str = "last", license_id: str | None = None
+    run: Path,
+    out: Path,
+    checkpoint: str = "last",
+    license_id: str | None = None,
+    onnx: bool = False,
 ) -> Path:
+    """BUNDLE/ as the module's docstring draws it; `onnx` adds generator.onnx."""
     run = Path(run)
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise CxrganError(f"{out} is not empty; pick a new --out folder")
     check_license(license_id)
+    if onnx:
+        require_onnx()  # before anything is written
     g = load_generator(run, checkpoint, "cpu")  # G_ema when the run kept one
     ckpt = load_checkpoint(RunDir.open(run).checkpoint(checkpoint))
     spec = ckpt.model_spec().to_dict()
@@ -111,5 +120,7 @@ def export_bundle(
     images = sample_images(g, SAMPLES, 0, "cpu", labels=labels)
     with atomic_path(out / "samples.png", ".png") as tmp:
         _grid(images).save(tmp)
+    if onnx:
+        write_onnx(g, out / ONNX_FILE)
     write_text(out / "README.md", model_card(run, spec, checkpoint, ema, license_id, sha256))
     return out

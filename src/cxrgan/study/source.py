@@ -30,9 +30,9 @@ HEADER = '''"""{title}
 
 Plain PyTorch: written by `cxrgan export` from the trained generator (traced with torch.fx).
 Generator()(z) maps latents z of shape (N, {z_dim}){cond} to images (N, {channels}, {res}, {res})
-in [-1, 1]. Weights: generator.safetensors (load_state_dict). BatchNorm layers normalise by
-the batch's statistics in train mode, as cxrgan samples: keep the module in train mode and draw
-batches of 16 or more.
+in [-1, 1]. Weights: generator.safetensors (load_state_dict), batch norm's running statistics
+included: the standing statistics cxrgan samples with. Call .eval() and draw any batch size,
+one image included; an image depends only on its latent (and class).
 """
 
 import struct
@@ -50,7 +50,7 @@ Z_DIM, C_DIM, RESOLUTION, CHANNELS = {z_dim}, {c_dim}, {res}, {channels}
 class Generator(nn.Module):
     def __init__(self):
         super().__init__()
-        if C_DIM:  # how often training drew each class: batch norm samples best in that mix
+        if C_DIM:  # how often training drew each class (its standing statistics' mix)
             self.register_buffer("class_mix", torch.zeros(C_DIM))
 {layers}
 
@@ -162,8 +162,7 @@ def generator_source(g: Generator, title: str) -> str:
 def check_equivalent(g: Generator, source: str) -> None:
     """The written source, run on the generator's weights, gives the generator's images.
 
-    Both run on copies: a forward in train mode moves BatchNorm's running statistics, and the
-    bundle holds the checkpoint's own."""
+    Both run in eval mode, as cxrgan samples, on copies, so `g` keeps its mode."""
     scope: dict = {"__name__": "cxrgan_export_check"}
     exec(compile(source, "generator.py", "exec"), scope)  # the source just written
     copy = scope["Generator"]()
@@ -171,8 +170,8 @@ def check_equivalent(g: Generator, source: str) -> None:
     reference = deepcopy(g)
     z = torch.randn(4, g.z_dim, generator=torch.Generator().manual_seed(0))
     c = torch.arange(4) % g.c_dim if g.c_dim else None
-    reference.train()
-    copy.train()
+    reference.eval()
+    copy.eval()
     with torch.no_grad():
         expected, got = reference(z, c), copy(z, c) if c is not None else copy(z)
     if not torch.allclose(expected, got, atol=1e-5):

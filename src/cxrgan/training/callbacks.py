@@ -123,12 +123,13 @@ class GradScalers(Callback):
 
 
 class SampleGrids(Callback):
-    """The fixed latents through the sampling generator after every epoch."""
+    """The fixed latents through the sampling generator after every epoch, drawn as `generate`
+    draws (eval mode on standing statistics, shared with that step's checkpoint and evaluation)."""
 
     def on_epoch_end(self, t: Trainer, means: dict[str, float]) -> None:
         s = t.state
         with torch.no_grad():
-            samples = to_uint8(s.sampling_g(s.fixed_z, s.fixed_c))
+            samples = to_uint8(t.standing_generator()(s.fixed_z, s.fixed_c))
         if s.fixed_c is None:
             grid = make_grid(samples)
         else:  # one labelled band per class
@@ -171,10 +172,10 @@ class Quality(Callback):
         return _training_time(t) >= mark - 1e-6
 
     def _evaluate(self, t: Trainer) -> None:
-        s, c = t.state, t.state.counters
+        c = t.state.counters
         epoch = c.epoch + (c.step_in_epoch > 0)
         record, is_best = self.tracker.evaluate(
-            s.sampling_g, t.device, c.step, epoch, _training_time(t)
+            t.standing_generator(), t.device, c.step, epoch, _training_time(t)
         )
         t.run.append_metrics(record)
         plot_quality(self.tracker.records, t.run.plots / "quality.png")

@@ -141,5 +141,6 @@ def _draw(
     g: nn.Module, n: int, seed: int, device: torch.device, labels: torch.Tensor | None
 ) -> np.ndarray:
     """The fakes an evaluation judges: `n` uint8 images drawn as `cxrgan generate` and
-    `cxrgan evaluate` draw them (inference.generate.sample_images, above training)."""
+    `cxrgan evaluate` draw them (inference.generate.sample_images, above training), from `g`
+    on its standing statistics (Trainer.standing_generator)."""
     return batches_to_uint8(n, g.resolution, sample_batches(g, n, seed, device, labels))

@@ -8,13 +8,16 @@ cxrgan.training.setup and trained by cxrgan.training.loop.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from cxrgan.config import TrainConfig
 from cxrgan.losses.base import GanLoss
+from cxrgan.models.standing import compute_standing_stats, standing_tensors
 from cxrgan.training.callbacks import Callback
 from cxrgan.training.checkpoint import save_checkpoint
 from cxrgan.training.ema import EMA
@@ -45,6 +48,8 @@ class Trainer:
     # Training time the --lr-schedule reads, the same on every rank (None: the counters').
     spent_s: float | None = None
     private: Any = None  # --dp-epsilon: the PrivateD (cxrgan.training.private)
+    # The sampling G with standing statistics, and the step it was made at (standing_generator).
+    standing: tuple[int, nn.Module] | None = None
 
     @property
     def master_process(self) -> bool:
@@ -70,12 +75,27 @@ class Trainer:
         for callback in self.callbacks:
             if callback.name is not None:
                 self.state.extras[callback.name] = callback.state()
-        save_checkpoint(self.run.checkpoint(name), self.state.state_dict())
+        ckpt = self.state.state_dict()
+        owner = "G" if self.state.g_ema is None else "G_ema"
+        ckpt.tensors.update(standing_tensors(self.standing_generator(), owner))
+        save_checkpoint(self.run.checkpoint(name), ckpt)
         return True
+
+    def standing_generator(self) -> nn.Module:
+        """A copy of the sampling G (G_ema if kept) in eval mode on standing statistics of its
+        current weights (models.standing): what checkpoints store and evaluations draw from.
+        Made once per step, so an evaluation and the `best` it saves share one; the training
+        G itself and every RNG stream are untouched."""
+        step = self.state.counters.step
+        if self.standing is None or self.standing[0] != step:
+            g = copy.deepcopy(self.state.sampling_g)
+            self.standing = (step, compute_standing_stats(g))
+        return self.standing[1]
 
     def load_callback_states(self) -> None:
         """Each named callback's state as the restored TrainState holds it (after a resume or
         a rollback); `save` is the other half."""
+        self.standing = None  # weights of another moment
         for callback in self.callbacks:
             if callback.name is not None:
                 callback.load_state(self, self.state.extras.get(callback.name) or {})

@@ -104,7 +104,7 @@ def draw_from_run(
     device: str,
 ) -> SyntheticPool:
     """`counts[c]` images of each class c from the run's generator, drawn in one seeded pass
-    (`sample_images` makes up every batch in the generator's training class mix)."""
+    (`sample_images`: each image from its own latent and class, docs/metrics.md)."""
     spec = loaded.spec
     labels = np.concatenate(
         [np.full(n, spec.class_index(c), dtype=np.int64) for c, n in counts.items()]
