@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from cxrgan import __version__
 from cxrgan.config import RESUMABLE, SETTINGS, TrainConfig
-from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.folder import ImageSet
-from cxrgan.data.source import dataset_summary, load_images
+from cxrgan.data.source import dataset_summary
 from cxrgan.errors import CxrganError
 from cxrgan.files import check_writable, is_write_error, write_error_message
-from cxrgan.input_settings import label_request
 from cxrgan.recipes import RECIPES
 from cxrgan.reporting.html_report import write_report
-from cxrgan.reporting.plots import save_grid
 from cxrgan.tracking.base import check_installed
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import Checkpoint, choose_hint, load_checkpoint, saved_counters
@@ -35,6 +31,7 @@ from cxrgan.training.classes import small_class_warnings, training_classes
 from cxrgan.training.device import precision, resolve_device
 from cxrgan.training.faults import StopFlag
 from cxrgan.training.loop import train
+from cxrgan.training.run_data import load_data, log_data, save_real_grid
 from cxrgan.training.rundir import RunDir, default_run_path, now_iso
 from cxrgan.training.setup import build_trainer
 from cxrgan.training.track import tracker_names
@@ -80,7 +77,7 @@ def _start(
         run.log(warning)
     # Absolute paths, so a resume from another folder finds the same data.
     cfg = cfg.replace(out=str(run.root.resolve()), data=data.root and str(data.root))
-    _log_data(run, data)
+    log_data(run, data)
     start = {"time": now_iso(), "event": "start", "epoch": 0, "step": 0, "changes": {}}
     info = {
         "cxrgan_version": __version__,
@@ -93,7 +90,7 @@ def _start(
         "history": [{**start, **_processes()}],
     }
     run.write_config(info)
-    _save_real_grid(run, data, cfg.seed)
+    save_real_grid(run, data, cfg.seed)
     run.log(f"run directory: {run.root}  device: {device}  model: {cfg.model} {cfg.image_size}px")
     return _train(cfg, run, data, device, info, None)
 
@@ -154,7 +151,7 @@ def _resume(run: RunDir, overrides: dict[str, Any], name: str) -> RunDir:
             f"this resume trains again"
         )
     data = load_data(cfg, log=run.log)
-    _log_data(run, data)
+    log_data(run, data)
     _check_epoch_fits(cfg, data, c, info["dataset"].get("count"))
     if data.fingerprint != info["dataset"]["fingerprint"]:
         run.log(f"warning: the data's file list changed since the run started ({cfg.data})")
@@ -368,38 +365,3 @@ def recipe_record(cfg: TrainConfig) -> dict[str, Any]:
     recipe = RECIPES[cfg.recipe]
     overridden = {k: v for k, v in recipe.settings.items() if getattr(cfg, k) != v}
     return {"name": recipe.name, "version": recipe.version, "overridden": overridden}
-
-
-def load_data(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> ImageSet:
-    """The run's images as the config asks; folders go through the decode-once cache unless
-    cfg.cache is off."""
-    return load_images(
-        cfg.data,
-        cfg.image_size,
-        demo_images=cfg.demo_images,
-        seed=cfg.seed,
-        fit=cfg.fit,
-        workers=cfg.workers,
-        progress=cfg.progress,
-        cache_dir=resolve_cache_dir(cfg.cache_dir) if cfg.cache else None,
-        log=log,
-        labels=label_request(cfg),
-    )
-
-
-def _log_data(run: RunDir, data: ImageSet) -> None:
-    if data.synthetic:
-        run.log(f"data: {len(data)} {dataset_summary(data)['note']}")
-    else:
-        counts = ", ".join(f"{k or '(no class)'} {v}" for k, v in data.class_counts.items())
-        run.log(f"data: {len(data)} images from {data.root} ({counts})")
-    if data.skipped:
-        run.log(f"warning: skipped {len(data.skipped)} unreadable or non-image file(s):")
-        for path, reason in data.skipped:
-            run.log(f"  skipped {path}: {reason}", echo=len(data.skipped) <= 20)
-
-
-def _save_real_grid(run: RunDir, data: ImageSet, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(data), size=min(64, len(data)), replace=False)
-    save_grid(data.images[np.sort(idx)], run.samples / "real.png")
