@@ -98,6 +98,8 @@ def test_model_card_numbers_are_the_runs(exported: tuple[Path, Path, Path]) -> N
     score = json.loads((run / "turing" / "score.json").read_text())
     assert score["readers"][0]["accuracy"] == 1.0
     assert "| A | 1.000 | 1.000 | 1.000 |" in card
+    assert "## Privacy\n\nNot audited" in card
+    assert "Trained without differential privacy" in card
     assert "**Not for clinical use or diagnosis.**" in card
     assert "(the EMA copy, G_ema)" in card
 

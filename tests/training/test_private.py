@@ -162,7 +162,7 @@ def test_a_d_opacus_cannot_wrap_is_refused_in_one_line(tmp_path):
 
 def test_without_opacus_dp_names_the_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "opacus", None)
-    with pytest.raises(CxrganError, match=r"pip install 'cxrgan\[dp\]'"):
+    with pytest.raises(CxrganError, match=r"pip install -e '\.\[dp\]' from a cxrgan checkout"):
         private._opacus()
 
 
@@ -208,3 +208,12 @@ def test_resume_on_other_data_is_refused():
     dp.sample_rate = 0.25
     dp.load_state(saved, epochs=2)
     assert (dp.steps, dp.noise, dp.opt.noise_multiplier) == (3, 1.0, 1.0)
+
+
+def test_the_model_card_states_the_guarantee(straight):
+    from cxrgan.privacy.card import privacy_card_lines
+
+    card = "\n".join(privacy_card_lines(straight))
+    eps = _stopped(straight)["privacy"]["epsilon"]
+    assert f"ε = {eps:.3g} spent of 4, δ = 0.001, over 6 steps." in card
+    assert "Not audited" in card  # no cxrgan privacy run yet

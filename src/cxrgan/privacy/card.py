@@ -37,4 +37,22 @@ def privacy_card_lines(run: Path) -> list[str]:
             out.append(f"| {text(a['title'])} | {text(ci)} | {text(f'{s[TPR_KEY]:.3f}')} |")
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         out = ["## Privacy", "", f"Not audited (`cxrgan privacy` writes {PRIVACY_JSON})."]
-    return [*out, ""]
+    return [*out, "", *_dp_lines(run)]
+
+
+def _dp_lines(run: Path) -> list[str]:
+    """The differential-privacy guarantee config.json records for a --dp-epsilon run."""
+    try:
+        info = json.loads((Path(run) / "config.json").read_text("utf-8"))
+        dp = (info.get("stopped") or {}).get("privacy")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(dp, dict) or "epsilon" not in dp:
+        return ["Trained without differential privacy (no `--dp-epsilon`).", ""]
+    spent, target, delta = (f"{dp[k]:.3g}" for k in ("epsilon", "target_epsilon", "delta"))
+    return [
+        "Trained with differential privacy (DP-SGD on the discriminator's real images, "
+        f"docs/privacy.md): ε = {text(spent)} spent of {text(target)}, δ = {text(delta)}, "
+        f"over {text(dp['steps'])} steps.",
+        "",
+    ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrgan.errors import CxrganError
+from cxrgan.privacy.card import privacy_card_lines
 from cxrgan.study.card_front_matter import front_matter
 from cxrgan.study.markdown import code, text
 
@@ -137,6 +138,7 @@ def model_card(
         _memorisation(metrics),
         _utility(read_json(run / UTILITY)),
         _turing(read_json(run / TURING)),
+        privacy_card_lines(run),
         _use(f["info"]),
     )
     return "\n".join(line for section in sections for line in section)

@@ -30,7 +30,10 @@ def _opacus() -> Any:
     try:
         import opacus
     except ImportError:
-        raise CxrganError(f"--dp-epsilon needs Opacus: pip install 'cxrgan[{DP_EXTRA}]'") from None
+        raise CxrganError(
+            f"--dp-epsilon needs Opacus: pip install -e '.[{DP_EXTRA}]' from a cxrgan checkout "
+            "(or pip install 'opacus>=1.4')"
+        ) from None
     return opacus
 
 
