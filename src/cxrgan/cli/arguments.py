@@ -65,3 +65,13 @@ def add_no_cache(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-cache", action="store_true", help="decode every image, read or write no cache"
     )
+
+
+def add_reading_and_device(p: argparse.ArgumentParser, does: str) -> None:
+    """What commands that read folders of images and draw from a run share: --device (where
+    `does` runs), --workers, --cache-dir, --no-cache and --no-progress."""
+    add_device(p, does)
+    add_workers(p)
+    add_cache_dir(p)
+    add_no_cache(p)
+    add_no_progress(p)

@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cxrgan.cli.arguments import (
-    add_cache_dir,
-    add_device,
-    add_no_cache,
-    add_no_progress,
-    add_workers,
-    whole_number,
-)
+from cxrgan.cli.arguments import add_reading_and_device, whole_number
 from cxrgan.privacy import defaults as d
 from cxrgan.reporting.run_records import is_run_dir
 
@@ -111,11 +104,7 @@ def _add_output_and_device(p: argparse.ArgumentParser) -> None:
         help=f"where the results go (default RUN/{d.PRIVACY_JSON}); the plot always goes to "
         f"RUN/{d.ROC_PNG}",
     )
-    add_device(p, "the generator draws and D scores")
-    add_workers(p)
-    add_cache_dir(p)
-    add_no_cache(p)
-    add_no_progress(p)
+    add_reading_and_device(p, "the generator draws and D scores")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cxrgan.cli.arguments import (
-    add_cache_dir,
-    add_device,
-    add_no_cache,
-    add_no_progress,
-    add_workers,
-    whole_number,
-)
+from cxrgan.cli.arguments import add_reading_and_device, whole_number
 from cxrgan.data.fit import FIT_POLICIES
 from cxrgan.reporting.run_records import is_run_dir
 from cxrgan.utility import defaults as d
@@ -123,11 +116,7 @@ def _add_output_and_device(p: argparse.ArgumentParser) -> None:
         default=d.CHECKPOINT,
         help="the run's checkpoint to draw from: last (default), best, epoch_0005, …",
     )
-    add_device(p, "the classifier trains and the generator draws")
-    add_workers(p)
-    add_cache_dir(p)
-    add_no_cache(p)
-    add_no_progress(p)
+    add_reading_and_device(p, "the classifier trains and the generator draws")
 
 
 def run(args: argparse.Namespace) -> int:
