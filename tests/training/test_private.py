@@ -217,3 +217,14 @@ def test_the_model_card_states_the_guarantee(straight):
     eps = _stopped(straight)["privacy"]["epsilon"]
     assert f"ε = {eps:.3g} spent of 4, δ = 0.001, over 6 steps." in card
     assert "Not audited" in card  # no cxrgan privacy run yet
+
+
+def test_diagnose_and_the_report_show_the_epsilon_spent(straight):
+    from cxrgan.reporting.diagnose import diagnose_run
+    from cxrgan.reporting.html_report import write_report
+
+    eps = _records(straight)[-1]["dp_epsilon"]
+    evidence = diagnose_run(straight).evidence
+    assert (evidence["dp_epsilon"], evidence["dp_epsilon_budget"]) == (pytest.approx(eps), 4.0)
+    html = write_report(straight).read_text()
+    assert "differential privacy: ε " in html and " of 4 spent" in html

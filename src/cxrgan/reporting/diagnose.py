@@ -166,9 +166,11 @@ def diagnose(
     )
     fired = [state for state, reasons in checks.items() if reasons]
     if not fired and not enough:
-        return _too_early(len(train), wins, t, name, fwd)
+        early = _too_early(len(train), wins, t, name, fwd)
+        early.evidence |= privacy_spent(train, settings)
+        return early
     state = fired[0] if fired else HEALTHY
-    ev = evidence(s, wins, diversity, reference_diversity, fwd)
+    ev = evidence(s, wins, diversity, reference_diversity, fwd) | privacy_spent(train, settings)
     said = advice.explain(state, s, ev, fwd, t, run)
     return Diagnosis(
         state=state,
@@ -181,6 +183,14 @@ def diagnose(
         summary=said.summary,
         loss=name,
     )
+
+
+def privacy_spent(train: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> dict:
+    """A --dp-epsilon run's ε spent so far (the latest record's) and its budget."""
+    spent, budget = train[-1].get("dp_epsilon"), settings.get("dp_epsilon")
+    if not isinstance(spent, int | float) or not isinstance(budget, int | float):
+        return {}
+    return {"dp_epsilon": float(spent), "dp_epsilon_budget": float(budget)}
 
 
 def _too_early(n: int, wins: Wins, t: Thresholds, loss: str, fwd: FwdTrack) -> Diagnosis:

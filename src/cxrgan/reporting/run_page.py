@@ -80,6 +80,9 @@ def _run_header(run: RunData) -> str:
     ]
     if last:
         bits.append(f"epoch {last.get('epoch', '?')} · step {fmt_value(last.get('step'))}")
+    budget = (info.get("config") or {}).get("dp_epsilon")
+    if last.get("dp_epsilon") is not None and budget:
+        bits.append(f"differential privacy: ε {fmt_value(last['dp_epsilon'])} of {budget:g} spent")
     return (
         f'<div class="title"><h1>{e(run.name)}</h1>{status}'
         f"{chip(diag.title, SEVERITY.get(diag.state, 'info'), diag.hint())}</div>"
