@@ -12,10 +12,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-
 from cxrgan.data.labels.options import LabelOptions
-from cxrgan.data.labels.table import LabelTable, inside_root, read_header, read_rows, view_of
+from cxrgan.data.labels.table import (
+    LabelTable,
+    inside_root,
+    one_hot,
+    read_header,
+    read_rows,
+    view_of,
+)
 
 
 def matches(header: list[str], options: LabelOptions) -> bool:
@@ -39,10 +44,6 @@ def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
         patients.append(patient.strip() if o.patient_column else rel)
         views.append(view_of(view) if o.view_column else "")
         lines.append(line)
-    findings = sorted({x for found in labels for x in found})
-    column = {name: i for i, name in enumerate(findings)}
-    values = np.zeros((len(paths), len(findings)), dtype=np.float32)
-    for i, found in enumerate(labels):
-        values[i, [column[x] for x in found]] = 1.0
+    findings, values = one_hot(labels)
     splits = [""] * len(paths)
     return LabelTable(path, "generic", findings, paths, values, patients, views, splits, lines)

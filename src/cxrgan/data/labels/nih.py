@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from cxrgan.data.labels.options import LabelOptions
-from cxrgan.data.labels.table import LabelTable, inside_root, read_rows, view_of
+from cxrgan.data.labels.table import LabelTable, inside_root, one_hot, read_rows, view_of
 from cxrgan.data.scan import scan_files
 from cxrgan.errors import CxrganError, printable
 
@@ -33,11 +31,7 @@ def read(path: Path, root: Path, options: LabelOptions) -> LabelTable:
         patients.append(patient.strip().lstrip("0") or "0")
         views.append(view_of(view))
         lines.append(line)
-    findings = sorted({x for found in labels for x in found})
-    column = {name: i for i, name in enumerate(findings)}
-    values = np.zeros((len(names), len(findings)), dtype=np.float32)
-    for i, found in enumerate(labels):
-        values[i, [column[x] for x in found]] = 1.0
+    findings, values = one_hot(labels)
     paths, notes = _locate(names, root)
     splits, split_note = official_split(path, names, options.official_split)
     notes += [split_note] if split_note else []

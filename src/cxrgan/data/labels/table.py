@@ -167,3 +167,14 @@ def matrix(rows: list[list[float]], width: int) -> np.ndarray:
 
 def view_of(text: str) -> str:
     return " ".join(text.upper().split())
+
+
+def one_hot(labels: list[list[str]]) -> tuple[list[str], np.ndarray]:
+    """Rows of finding names as (the findings, sorted; a 0/1 matrix, a column each), for the
+    formats that list an image's findings instead of giving a column per finding."""
+    findings = sorted({x for found in labels for x in found})
+    column = {name: i for i, name in enumerate(findings)}
+    values = np.zeros((len(labels), len(findings)), dtype=np.float32)
+    for i, found in enumerate(labels):
+        values[i, [column[x] for x in found]] = 1.0
+    return findings, values
