@@ -268,7 +268,7 @@ def _result(
             "test": {c: int(np.count_nonzero(test_labels == k)) for k, c in enumerate(classes)},
             "n_train": len(inputs.train),
             "n_test": len(inputs.test),
-            "patients": inputs.patients,
+            **({"patients": inputs.patients} if inputs.patients else {}),  # label files only
         },
         "synthetic_source": inputs.pool.source,
         "sets": {p.key: _set_summary(p, per_seed[p.key], draws[p.key]) for p in inputs.plans},
