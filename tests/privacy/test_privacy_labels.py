@@ -101,3 +101,14 @@ def test_a_patient_of_the_label_file_on_both_sides_is_refused(collection, capsys
 def test_one_label_file_for_one_folder_is_refused(collection, capsys) -> None:
     assert main(argv(collection, collection["train"], collection["train"])) == 2
     assert "--heldout is the --train folder" in capsys.readouterr().err
+
+
+def test_help_offers_the_label_options_and_a_lone_heldout_file_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["privacy", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--labels", "--labels-format", "--classes", "--view", "--heldout-labels"):
+        assert f"  {option}" in text, option
+    lone = ["privacy", "run", "--train", "a", "--heldout", "b", "--heldout-labels", "x"]
+    assert main(lone) == 2
+    assert "--heldout-labels needs --labels" in capsys.readouterr().err
