@@ -111,3 +111,18 @@ def generic(png128: Path, root: Path, n: int = 60) -> Path:
         rows.append([f"export/IMG_{i:04d}.png", NIH_FINDINGS[i % 5].replace("|", ";"),
                      f"MRN{i // 3:04d}"])  # fmt: skip
     return _write(root / "labels.csv", ["file", "diagnosis", "mrn"], rows)
+
+
+def split_by_patient(
+    label_file: Path, out: Path, column: str, heldout: set[str]
+) -> tuple[Path, Path]:
+    """OUT/train.csv and OUT/heldout.csv: the label file's rows, its header kept, the rows of
+    the `heldout` patients (values of `column`) in the second; as a site would hand over two
+    label files of one collection."""
+    with label_file.open(newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    at = header.index(column)
+    train = [r for r in body if r[at] not in heldout]
+    held = [r for r in body if r[at] in heldout]
+    return _write(out / "train.csv", header, train), _write(out / "heldout.csv", header, held)

@@ -252,7 +252,8 @@ def test_help_explains_every_option(capsys) -> None:
     text = capsys.readouterr().out
     for option in ("--train", "--test", "--synthetic", "--image-size", "--fit", "--seeds",
                    "--seed", "--epochs", "--bootstrap", "--out", "--checkpoint", "--device",
-                   "--workers", "--cache-dir", "--no-cache", "--no-progress"):  # fmt: skip
+                   "--workers", "--cache-dir", "--no-cache", "--no-progress", "--labels",
+                   "--labels-format", "--classes", "--test-labels"):  # fmt: skip
         assert f"  {option}" in text, option
     words = " ".join(text.split())  # argparse wraps lines where the terminal ends
     assert "TRTR" in words and "95 % intervals (default 1000)" in words

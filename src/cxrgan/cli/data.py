@@ -72,8 +72,9 @@ def _common(p: argparse.ArgumentParser, size_required: bool) -> None:
     add_label_options(p)
 
 
-def add_label_options(p: argparse.ArgumentParser) -> None:
-    """--labels and its rule, as `cxrgan train` declares them (cxrgan/input_settings.py)."""
+def add_label_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """--labels and its rule, as `cxrgan train` declares them (cxrgan/input_settings.py); the
+    group, for a command's own options about label files."""
     g = p.add_argument_group("label file (docs/labels.md)")
     for name in LABEL_SETTINGS:
         s = BY_NAME[name]
@@ -81,6 +82,7 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
         metavar = "{" + ",".join(choices) + "}" if choices else "TEXT"
         g.add_argument(s.flag, dest=s.name, type=value_type(s), default=s.default,
                        metavar=metavar, help=help_text(s))  # fmt: skip
+    return g
 
 
 def label_request_of(args: argparse.Namespace, minimum: int | None = None) -> LabelRequest | None:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cxrgan.cli.arguments import add_reading_and_device, whole_number
+from cxrgan.cli.data import add_label_options, label_request_of
+from cxrgan.errors import CxrganError
 from cxrgan.privacy import defaults as d
 from cxrgan.reporting.run_records import is_run_dir
+
+if TYPE_CHECKING:
+    from cxrgan.data.labels.options import LabelRequest
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "other patients. Each attack: ROC AUC with a 95 % bootstrap interval and the true-"
         "positive rate at 1 % false positives, over all films and per class of a conditional "
         "run, and a verdict in plain words. Writes privacy.json and plots/privacy_roc.png in "
-        "RUN (a run's report then shows them). See docs/privacy.md.",
+        "RUN (a run's report then shows them). With --labels, a label file gives the films' "
+        "classes and patients instead of class subfolders and file names (docs/labels.md). "
+        "See docs/privacy.md.",
     )
     p.add_argument(
         "path",
@@ -34,6 +43,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _add_films(p)
     _add_attacks(p)
     _add_output_and_device(p)
+    add_label_options(p).add_argument(
+        "--heldout-labels",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --labels, the label file of --heldout (e.g. SPLIT/heldout.csv from `cxrgan "
+        "data split --labels`, with --train and --heldout both the folder its paths are read "
+        "under), read with the same format and rule (default: --labels itself, read under "
+        "--heldout); no patient it names may be in --train: refused otherwise",
+    )
     p.set_defaults(run=run)
 
 
@@ -44,7 +63,7 @@ def _add_films(p: argparse.ArgumentParser) -> None:
         required=True,
         metavar="DIR",
         help="the films the run trained on (the members), in class subfolders for a "
-        "conditional run",
+        "conditional run; with --labels, the folder the label file's paths are read under",
     )
     p.add_argument(
         "--heldout",
@@ -52,7 +71,8 @@ def _add_films(p: argparse.ArgumentParser) -> None:
         required=True,
         metavar="DIR",
         help="films of other patients, never trained on (the non-members); no patient id of "
-        "their file names (personNNN_…, IM-NNNN-…) may appear in --train: refused otherwise",
+        "their file names (personNNN_…, IM-NNNN-…; with --labels, of the label file) may "
+        "appear in --train: refused otherwise",
     )
 
 
@@ -127,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache_dir=None if args.no_cache else resolve_cache_dir(args.cache_dir),
         progress=args.progress,
+        **_label_requests(args),
     )
     audit = run_audit(options, log=print)
     json_path = args.json or Path(args.path) / d.PRIVACY_JSON
@@ -137,3 +158,15 @@ def run(args: argparse.Namespace) -> int:
     if is_run_dir(args.path) and json_path == Path(args.path) / d.PRIVACY_JSON:
         print(f"report: {write_report(args.path)}")
     return 0
+
+
+def _label_requests(args: argparse.Namespace) -> dict[str, LabelRequest | None]:
+    """--train's label file and --heldout's: --heldout-labels, else the same file (read under
+    --heldout). The audit's own minimum (docs/privacy.md) applies, not training's."""
+    train = label_request_of(args, minimum=1)
+    if train is None:
+        if args.heldout_labels is not None:
+            raise CxrganError("--heldout-labels needs --labels (their format and rule are shared)")
+        return {"labels": None, "heldout_labels": None}
+    file = args.heldout_labels.expanduser() if args.heldout_labels else train.file
+    return {"labels": train, "heldout_labels": dataclasses.replace(train, file=file)}

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cxrgan.cli.arguments import add_reading_and_device, whole_number
+from cxrgan.cli.data import add_label_options, label_request_of
 from cxrgan.data.fit import FIT_POLICIES
+from cxrgan.errors import CxrganError
 from cxrgan.reporting.run_records import is_run_dir
 from cxrgan.utility import defaults as d
+
+if TYPE_CHECKING:
+    from cxrgan.data.labels.options import LabelRequest
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,11 +28,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "tested on held-out real images: accuracy, balanced accuracy and ROC AUC, mean ± std "
         "over seeds with 95 % bootstrap intervals, the TSTR/TRTR ratios and the gain from "
         "adding synthetic images. Writes OUT/utility.json and OUT/utility.png (RUN's, without "
-        "--out, for a run; for a --synthetic folder only with --out). See docs/utility.md.",
+        "--out, for a run; for a --synthetic folder only with --out). With --labels, a label "
+        "file gives the real images' classes and patients instead of class subfolders, and a "
+        "patient on both sides is refused (docs/labels.md). See docs/utility.md.",
     )
     _add_inputs(p)
     _add_statistics(p)
     _add_output_and_device(p)
+    add_label_options(p).add_argument(
+        "--test-labels",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --labels, the label file of --test (e.g. SPLIT/heldout.csv from `cxrgan "
+        "data split --labels`, with --train and --test both the folder its paths are read "
+        "under), read with the same format and rule (default: --labels itself, read under "
+        "--test); no patient may be on both sides",
+    )
     p.set_defaults(run=run)
 
 
@@ -36,14 +55,16 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
         type=Path,
         required=True,
         metavar="DIR",
-        help="real training images in class subfolders (e.g. NORMAL/, PNEUMONIA/)",
+        help="real training images in class subfolders (e.g. NORMAL/, PNEUMONIA/); with "
+        "--labels, the folder the label file's paths are read under",
     )
     p.add_argument(
         "--test",
         type=Path,
         required=True,
         metavar="DIR",
-        help="held-out real images in the same class subfolders, from other patients",
+        help="held-out real images in the same class subfolders, from other patients; with "
+        "--labels, the folder the paths of --test-labels (else --labels) are read under",
     )
     p.add_argument(
         "--synthetic",
@@ -141,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache_dir=None if args.no_cache else resolve_cache_dir(args.cache_dir),
         progress=args.progress,
+        **_label_requests(args),
     )
     result = run_utility(options, log=print)
     from_run = is_run_dir(args.synthetic)
@@ -154,3 +176,15 @@ def run(args: argparse.Namespace) -> int:
     if from_run and Path(out).resolve() == Path(args.synthetic).resolve():
         print(f"report: {write_report(args.synthetic)}")
     return 0
+
+
+def _label_requests(args: argparse.Namespace) -> dict[str, LabelRequest | None]:
+    """--train's label file and --test's: --test-labels, else the same file (read under
+    --test); a test side may be small, so a class there needs one image."""
+    train = label_request_of(args)
+    if train is None:
+        if args.test_labels is not None:
+            raise CxrganError("--test-labels needs --labels (their format and rule are shared)")
+        return {"labels": None, "test_labels": None}
+    file = args.test_labels.expanduser() if args.test_labels else train.file
+    return {"labels": train, "test_labels": dataclasses.replace(train, file=file, minimum=1)}

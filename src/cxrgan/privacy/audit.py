@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import numpy as np
 
 from cxrgan import __version__
 from cxrgan.data.folder import ImageSet, load_folder
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path, json_ready, json_text
 from cxrgan.privacy import defaults as d
@@ -44,6 +45,8 @@ class PrivacyOptions:
     workers: int = 0
     cache_dir: Path | None = None
     progress: bool = True
+    labels: LabelRequest | None = None  # a label file gives --train's classes and patients
+    heldout_labels: LabelRequest | None = None  # and --heldout's (docs/privacy.md)
 
 
 @dataclass
@@ -59,8 +62,15 @@ def check_options(o: PrivacyOptions) -> None:
         raise CxrganError(f"--n-generated must be at least 1, got {o.n_generated}")
     if o.bootstrap < d.MIN_BOOTSTRAP:
         raise CxrganError(f"--bootstrap must be at least {d.MIN_BOOTSTRAP}, got {o.bootstrap}")
-    if Path(o.train).resolve() == Path(o.heldout).resolve():
+    if Path(o.train).resolve() == Path(o.heldout).resolve() and not _other_files(o):
         raise CxrganError("--heldout is the --train folder; it must hold films of other patients")
+
+
+def _other_files(o: PrivacyOptions) -> bool:
+    """Whether the sides read different label files (then one folder may hold both)."""
+    if o.labels is None or o.heldout_labels is None:
+        return False
+    return o.labels.file.resolve() != o.heldout_labels.file.resolve()
 
 
 def open_reference(o: PrivacyOptions, target: Target, device: str) -> Target | None:
@@ -89,10 +99,11 @@ def run_audit(o: PrivacyOptions, log: Log = print) -> Audit:
     target = open_target(o.run, o.checkpoint, device)
     reference = open_reference(o, target, device)
 
-    def load(folder: Path, size: int, fit: str) -> ImageSet:
-        return load_folder(folder, size, fit, o.workers, o.progress, o.cache_dir, log)
+    def load(folder: Path, size: int, fit: str, labels: LabelRequest | None) -> ImageSet:
+        return load_folder(folder, size, fit, o.workers, o.progress, o.cache_dir, log, labels)
 
-    films = load_films(o.train, o.heldout, target.spec, target.fit, load, log)
+    films = load_films(o.train, o.heldout, target.spec, target.fit, load, log,
+                       (o.labels, o.heldout_labels))  # fmt: skip
     attacks = run_attacks(target, reference, films, o.n_generated, o.seed, device, o.progress, log)
     audit = score_attacks(attacks, films, o.bootstrap, o.seed)
     audit.result = {**_header(o, target, reference, films, device), **audit.result}
@@ -171,6 +182,7 @@ def _header(
             "image_size": target.spec.resolution,
             "fit": target.fit,
             "device": device,
+            "labels": _label_files(o),
         },
         "generator": target.source,
         "reference": None if reference is None else reference.source,
@@ -180,6 +192,7 @@ def _header(
             "nonmembers": len(films.nonmembers),
             "classes": per_class,
             "patients": films.patients,
+            "patients_from": films.patients_from,
         },
         "statistics": {
             "score": "higher means more likely a member: D's logit, or minus a distance",
@@ -191,6 +204,14 @@ def _header(
             "verdict_rule": RULE,
         },
     }
+
+
+def _label_files(o: PrivacyOptions) -> dict[str, Any] | None:
+    """The label files that gave the films' classes and patients, and their rule."""
+    if o.labels is None or o.heldout_labels is None:
+        return None
+    return {"train": str(o.labels.file.resolve()), "heldout": str(o.heldout_labels.file.resolve()),
+            "format": o.labels.options.format, "rule": asdict(o.labels.rule)}  # fmt: skip
 
 
 def default_json(run: Path) -> Path:

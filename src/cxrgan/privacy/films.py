@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from cxrgan.data.folder import ImageSet
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.data.split import patient_id
-from cxrgan.errors import CxrganError
+from cxrgan.errors import CxrganError, printable
 from cxrgan.models import ModelSpec
 from cxrgan.privacy.defaults import MIN_FILMS
 
@@ -31,28 +32,38 @@ class Films:
     nonmember_classes: np.ndarray | None
     classes: tuple[str, ...]  # the generator's, () when unconditional
     patients: dict[str, int]  # patient ids found per side
+    patients_from: str = "file names"  # or "the label file(s)"
 
 
 def load_side(
-    folder: Path, flag: str, size: int, fit: str, load: Callable[..., ImageSet], log: Log
+    folder: Path,
+    flag: str,
+    size: int,
+    fit: str,
+    load: Callable[..., ImageSet],
+    log: Log,
+    labels: LabelRequest | None = None,
 ) -> ImageSet:
     folder = Path(folder)
     if not folder.exists():
         raise CxrganError(f"{flag} {folder} does not exist")
     if not folder.is_dir():
         raise CxrganError(f"{flag} {folder} is not a folder")
-    data = load(folder, size, fit)
+    data = load(folder, size, fit, labels)
     if data.skipped:
         log(f"{flag}: skipped {len(data.skipped)} unreadable file(s), e.g. {data.skipped[0][0]}")
     return data
 
 
 def patients_of(data: ImageSet) -> tuple[set[str], set[Path]]:
-    """The patient ids its file names carry (person123_…, IM-0115-…), and the real path of
-    every film: a film whose name carries no id is its own patient (data/split.py)."""
+    """The patient ids of a label file (Patient ID, subject_id, patientNNNNN) where it was
+    loaded with one, else those its file names carry (person123_…, IM-0115-…); and the real
+    path of every film: a film whose name carries no id is its own patient (data/split.py)."""
     assert data.root is not None
-    ids = {patient_id(p) for p in data.paths}
     files = {(data.root / p).resolve() for p in data.paths}
+    if data.patients is not None:
+        return set(data.patients), files
+    ids = {patient_id(p) for p in data.paths}
     return {i for i in ids if not i.startswith("file:")}, files
 
 
@@ -64,7 +75,9 @@ def check_disjoint(train: ImageSet, heldout: ImageSet) -> dict[str, int]:
     if shared:
         more = f" and {len(shared) - SHOWN} more" if len(shared) > SHOWN else ""
         raise CxrganError(
-            f"--train and --heldout share {len(shared)} patient(s) ({', '.join(shared[:SHOWN])}"
+            f"--train and --heldout share {len(shared)} patient(s)"
+            f"{' of the label file(s)' if train.patients is not None else ''} ("
+            f"{', '.join(printable(p) for p in shared[:SHOWN])}"
             f"{more}); the held-out films must come from other patients (`cxrgan data split`, "
             "docs/privacy.md)"
         )
@@ -84,7 +97,8 @@ def class_ids(data: ImageSet, spec: ModelSpec, flag: str) -> np.ndarray | None:
     if "" in data.classes or len(spec.classes) != spec.c_dim:
         raise CxrganError(
             f"{flag}: a conditional run is audited per class: put every film in a class "
-            f"subfolder named as the run's classes ({', '.join(spec.classes) or 'unnamed'})"
+            f"subfolder named as the run's classes ({', '.join(spec.classes) or 'unnamed'}), "
+            "or pass its label file (--labels, docs/privacy.md)"
         )
     unknown = [c for c in data.classes if c not in spec.classes]
     if unknown:
@@ -120,11 +134,24 @@ def check_enough(films: Films, minimum: int = MIN_FILMS) -> None:
 
 
 def load_films(
-    train: Path, heldout: Path, spec: ModelSpec, fit: str, load: Callable[..., ImageSet], log: Log
+    train: Path,
+    heldout: Path,
+    spec: ModelSpec,
+    fit: str,
+    load: Callable[..., ImageSet],
+    log: Log,
+    labels: tuple[LabelRequest | None, LabelRequest | None] = (None, None),
 ) -> Films:
+    """labels: the label files of --train and --heldout, which then give the films' classes
+    and patients (None: class subfolders and file names)."""
     size = spec.resolution
-    members = load_side(train, "--train", size, fit, load, log)
-    nonmembers = load_side(heldout, "--heldout", size, fit, load, log)
+    members = load_side(train, "--train", size, fit, load, log, labels[0])
+    nonmembers = load_side(heldout, "--heldout", size, fit, load, log, labels[1])
+    if (members.patients is None) != (nonmembers.patients is None):
+        raise CxrganError(
+            "--train and --heldout name their patients differently (one by a label file, one by "
+            "file names); give both a label file (--labels, --heldout-labels) or neither"
+        )
     patients = check_disjoint(members, nonmembers)
     films = Films(
         np.asarray(members.images),
@@ -133,11 +160,12 @@ def load_films(
         class_ids(nonmembers, spec, "--heldout"),
         tuple(spec.classes) if spec.c_dim else (),
         patients,
+        "file names" if members.patients is None else "the label file(s)",
     )
     check_enough(films)
     log(
         f"films: {len(films.members)} members (--train), {len(films.nonmembers)} non-members "
-        f"(--heldout); patients named in file names: {patients['train']} and "
+        f"(--heldout); patients named in {films.patients_from}: {patients['train']} and "
         f"{patients['heldout']}, none shared"
     )
     return films

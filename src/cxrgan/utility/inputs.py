@@ -12,11 +12,13 @@ import numpy as np
 import torch
 
 from cxrgan.data.folder import ImageSet, load_folder
-from cxrgan.errors import CxrganError
+from cxrgan.data.labels.options import LabelRequest
+from cxrgan.errors import CxrganError, printable
 from cxrgan.inference import generate
 
 Log = Callable[[str], None]
 CLASS_FOLDERS = "class subfolders such as NORMAL/ and PNEUMONIA/"
+SHOWN = 5  # shared patients named in the refusal
 
 
 @dataclass
@@ -37,15 +39,17 @@ def load_labelled(
     progress: bool = True,
     cache_dir: Path | None = None,
     log: Log = print,
+    labels: LabelRequest | None = None,
 ) -> ImageSet:
-    """Every image under `folder`, labelled by class subfolder; at least two classes, and no
-    image outside a class subfolder."""
+    """Every image under `folder`, labelled by class subfolder (or the images a label file
+    chooses, with its classes and patients); at least two classes, and no image outside a
+    class subfolder."""
     folder = Path(folder)
     if not folder.exists():
         raise CxrganError(f"{flag} {folder} does not exist")
     if not folder.is_dir():
         raise CxrganError(f"{flag} {folder} is not a folder")
-    data = load_folder(folder, image_size, fit, workers, progress, cache_dir, log)
+    data = load_folder(folder, image_size, fit, workers, progress, cache_dir, log, labels)
     if "" in data.classes:
         loose = [p for p, k in zip(data.paths, data.labels, strict=True) if data.classes[k] == ""]
         raise CxrganError(
@@ -53,13 +57,31 @@ def load_labelled(
             f"{loose[0]}); the utility score needs every image in {CLASS_FOLDERS}"
         )
     if len(data.classes) < 2:
+        where = f"the label file {printable(labels.file)} chooses" if labels else CLASS_FOLDERS
         raise CxrganError(
             f"{flag} {folder} holds one class ({data.classes[0]}); the utility score needs "
-            f"{CLASS_FOLDERS}, at least two"
+            f"{where}, at least two"
         )
     if data.skipped:
         log(f"{flag}: skipped {len(data.skipped)} unreadable file(s), e.g. {data.skipped[0][0]}")
     return data
+
+
+def check_patients_apart(train: ImageSet, test: ImageSet) -> dict[str, int] | None:
+    """Refuse a patient of the label files on both sides; the patients per side (None when a
+    side's patients are not known: folders, whose --test is refused only as --train itself)."""
+    if train.patients is None or test.patients is None:
+        return None
+    shared = sorted(set(train.patients) & set(test.patients))
+    if shared:
+        more = f" and {len(shared) - SHOWN} more" if len(shared) > SHOWN else ""
+        names = ", ".join(printable(p) for p in shared[:SHOWN])
+        raise CxrganError(
+            f"--train and --test share {len(shared)} patient(s) of the label file(s) ({names}"
+            f"{more}); the test images must come from other patients (`cxrgan data split "
+            "--labels`, docs/utility.md)"
+        )
+    return {"train": len(set(train.patients)), "test": len(set(test.patients))}
 
 
 def check_same_classes(expected: Sequence[str], got: Sequence[str], flag: str, path: Path) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from cxrgan import __version__
 from cxrgan.data.folder import ImageSet
+from cxrgan.data.labels.options import LabelRequest
 from cxrgan.errors import CxrganError
 from cxrgan.files import atomic_path, json_ready, json_text
 from cxrgan.inference.generate import LoadedGenerator
@@ -45,6 +46,7 @@ from cxrgan.utility.defaults import (
 )
 from cxrgan.utility.inputs import (
     SyntheticPool,
+    check_patients_apart,
     check_same_classes,
     draw_from_run,
     load_labelled,
@@ -77,6 +79,8 @@ class UtilityOptions:
     workers: int = 0
     cache_dir: Path | None = None
     progress: bool = True
+    labels: LabelRequest | None = None  # a label file gives --train's classes and patients
+    test_labels: LabelRequest | None = None  # and --test's (docs/utility.md)
 
 
 def check_options(o: UtilityOptions) -> None:
@@ -88,7 +92,7 @@ def check_options(o: UtilityOptions) -> None:
         raise CxrganError(f"--bootstrap must be at least {MIN_BOOTSTRAP}, got {o.bootstrap}")
     if o.image_size is not None and o.image_size < MIN_IMAGE_SIZE:
         raise CxrganError(f"--image-size must be at least {MIN_IMAGE_SIZE}, got {o.image_size}")
-    if Path(o.train).resolve() == Path(o.test).resolve():
+    if Path(o.train).resolve() == Path(o.test).resolve() and not _other_files(o):
         raise CxrganError(
             "--test is the --train folder; the test images must be held out from training "
             "(split by patient, see docs/utility.md)"
@@ -97,6 +101,13 @@ def check_options(o: UtilityOptions) -> None:
         raise CxrganError(
             f"--synthetic {o.synthetic} is neither a run directory (no config.json) nor a folder"
         )
+
+
+def _other_files(o: UtilityOptions) -> bool:
+    """Whether --train and --test read different label files (then one folder may hold both)."""
+    if o.labels is None or o.test_labels is None:
+        return False
+    return o.labels.file.resolve() != o.test_labels.file.resolve()
 
 
 @dataclass
@@ -147,12 +158,13 @@ class Inputs:
     test_labels: np.ndarray  # the test images' labels as indices into `classes`
     plans: list[SetPlan]
     pool: SyntheticPool
+    patients: dict[str, int] | None = None  # per side, when label files name them
 
 
 def _load_inputs(o: UtilityOptions, src: Source, device: str, log: Log) -> Inputs:
     """--train and --test, then the synthetic images the sets need (drawn or picked)."""
 
-    def load(folder: Path, flag: str) -> ImageSet:
+    def load(folder: Path, flag: str, labels: LabelRequest | None = None) -> ImageSet:
         return load_labelled(
             folder,
             flag,
@@ -162,10 +174,15 @@ def _load_inputs(o: UtilityOptions, src: Source, device: str, log: Log) -> Input
             progress=o.progress,
             cache_dir=o.cache_dir,
             log=log,
+            labels=labels,
         )
 
-    train = load(o.train, "--train")
-    test = load(o.test, "--test")
+    train = load(o.train, "--train", o.labels)
+    test = load(o.test, "--test", o.test_labels)
+    patients = check_patients_apart(train, test)
+    if patients is not None:
+        log(f"patients of the label file(s): {patients['train']} in --train and "
+            f"{patients['test']} in --test, none shared")  # fmt: skip
     classes = list(train.classes)
     check_same_classes(classes, test.classes, "--test", o.test)
     test_labels = np.array([classes.index(test.classes[k]) for k in test.labels])
@@ -179,7 +196,7 @@ def _load_inputs(o: UtilityOptions, src: Source, device: str, log: Log) -> Input
         data = load(o.synthetic, "--synthetic")
         check_same_classes(classes, data.classes, "--synthetic", o.synthetic)
         pool = pick_from_folder(data, o.synthetic, need, o.seed)
-    return Inputs(train, test, classes, test_labels, plans, pool)
+    return Inputs(train, test, classes, test_labels, plans, pool, patients)
 
 
 def _train_every_set(
@@ -242,6 +259,7 @@ def _result(
             "bootstrap": o.bootstrap,
             "confidence": CONFIDENCE,
             "device": device,
+            "labels": _labels_record(inputs),
         },
         "classifier": classifier.describe(src.size, len(classes), o.epochs),
         "classes": classes,
@@ -250,6 +268,7 @@ def _result(
             "test": {c: int(np.count_nonzero(test_labels == k)) for k, c in enumerate(classes)},
             "n_train": len(inputs.train),
             "n_test": len(inputs.test),
+            **({"patients": inputs.patients} if inputs.patients else {}),  # label files only
         },
         "synthetic_source": inputs.pool.source,
         "sets": {p.key: _set_summary(p, per_seed[p.key], draws[p.key]) for p in inputs.plans},
@@ -263,6 +282,12 @@ def _result(
             "bootstrap_seed": o.seed,
         },
     }
+
+
+def _labels_record(inputs: Inputs) -> dict[str, Any] | None:
+    """Each side's label file, its rule and what the rule kept (None: class subfolders)."""
+    sides = {"train": inputs.train.label_rule, "test": inputs.test.label_rule}
+    return sides if any(sides.values()) else None
 
 
 def _train_and_test(
