@@ -41,14 +41,24 @@ from cxrgan.metrics.images import ImageArray, chunks, to_unit
 THUMB = 32
 PERCENTILE = 1.0
 BLOCK = 2048
+THUMB_CHUNK = 128  # images turned into thumbnails at a time (128 x 512² x 8 bytes = 268 MB)
 COPY_TOLERANCE = 1e-6  # rounding of an exact copy's distance
 # Two thumbnails nearer than this are one film (d = sqrt(2 - 2r): r > 0.995). Measured at 64 px:
 # distinct Kaggle images >= 0.228 apart, cxr-kermany/png128 >= 0.375; exact twins at 0.
 DUPLICATE_DISTANCE = 0.1
 
 
-def thumbnails(images: ImageArray, size: int = THUMB) -> torch.Tensor:
-    """(N, size*size) per-image standardised, area-downsampled images (unit norm, zero mean)."""
+def thumbnails(images: ImageArray, size: int = THUMB, chunk: int = THUMB_CHUNK) -> torch.Tensor:
+    """(N, size*size) per-image standardised, area-downsampled images (unit norm, zero mean).
+
+    Made `chunk` images at a time: the training images may be a memory-mapped cache larger
+    than memory, of which only the thumbnails (8 kB each) are ever held."""
+    if len(images) <= chunk:
+        return _thumbnails(images, size)
+    return torch.cat([_thumbnails(images[rows], size) for rows in chunks(len(images), chunk)])
+
+
+def _thumbnails(images: ImageArray, size: int) -> torch.Tensor:
     x = to_unit(images).unsqueeze(1)
     if min(x.shape[-2:]) > size:
         x = F.adaptive_avg_pool2d(x, size)

@@ -36,7 +36,8 @@ class ClassReference:
     ) -> ClassReference:
         counts = np.array([(labels == k).sum() for k in range(len(names))])  # -1: other classes
         evaluators = {
-            k: QualityEvaluator(real[labels == k], n=min(n, int(counts[k])), seed=seed)
+            k: QualityEvaluator(ClassRows(real, np.flatnonzero(labels == k)),
+                                n=min(n, int(counts[k])), seed=seed)  # fmt: skip
             for k in range(len(names))
             if counts[k] >= MIN_CLASS_IMAGES
         }
@@ -48,6 +49,20 @@ class ClassReference:
 
 
 MIN_CLASS_IMAGES = 4  # FWD's floor needs two halves of two
+
+
+class ClassRows:
+    """One class's rows of the training images, read only when drawn: `real[labels == k]`
+    would copy the whole class out of the memory-mapped cache (docs/performance.md, Scale)."""
+
+    def __init__(self, images: np.ndarray, rows: np.ndarray):
+        self.images, self.rows = images, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        return self.images[self.rows[idx]]
 
 
 @dataclass
