@@ -36,8 +36,9 @@ class ClassReference:
     ) -> ClassReference:
         counts = np.array([(labels == k).sum() for k in range(len(names))])  # -1: other classes
         evaluators = {
-            k: QualityEvaluator(ClassRows(real, np.flatnonzero(labels == k)),
-                                n=min(n, int(counts[k])), seed=seed)  # fmt: skip
+            k: QualityEvaluator(
+                ClassRows(real, np.flatnonzero(labels == k)), n=min(n, int(counts[k])), seed=seed
+            )
             for k in range(len(names))
             if counts[k] >= MIN_CLASS_IMAGES
         }
