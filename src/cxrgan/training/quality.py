@@ -14,6 +14,7 @@ from torch import nn
 
 from cxrgan.data.pixels import batches_to_uint8
 from cxrgan.metrics.evaluate import QualityEvaluator
+from cxrgan.metrics.images import ClassRows
 from cxrgan.models.sampling import mix_labels, sample_batches
 from cxrgan.reporting.run_records import selection_fwd
 
@@ -50,20 +51,6 @@ class ClassReference:
 
 
 MIN_CLASS_IMAGES = 4  # FWD's floor needs two halves of two
-
-
-class ClassRows:
-    """One class's rows of the training images, read only when drawn: `real[labels == k]`
-    would copy the whole class out of the memory-mapped cache (docs/performance.md, Scale)."""
-
-    def __init__(self, images: np.ndarray, rows: np.ndarray):
-        self.images, self.rows = images, rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
-        return self.images[self.rows[idx]]
 
 
 @dataclass
