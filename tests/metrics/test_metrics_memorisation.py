@@ -99,7 +99,7 @@ def test_up_to_the_sample_size_every_image_calibrates_as_before(
 def test_more_images_than_the_sample_calibrate_on_a_seeded_sample(
     real64: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert CALIBRATION_QUERIES == 10_000
+    assert CALIBRATION_QUERIES == 5_000
     shapes = _small_chunks(monkeypatch, block=64)
     train, fakes = real64[:400], np.concatenate([real64[:5], real64[1000:1040]])
     real_d, _, fake_d, fake_i = _all_pairs(train, fakes)

@@ -4,8 +4,8 @@ For every generated image: distance to its nearest training image. For calibrati
 image's distance to its nearest OTHER training image that is not a duplicate of it
 (leave-one-out, duplicates left out too), for every training image up to CALIBRATION_QUERIES of
 them, else for that many drawn at random (seeded) and searched for among all of them: the
-calibration then costs O(queries x N), not O(N²), and a 1st percentile from 10,000 distances is
-known to about ±0.1 percentile points (docs/metrics.md, Memorisation). Two different radiographs
+calibration then costs O(queries x N), not O(N²), and a 1st percentile from 5,000 distances is
+known to about ±0.14 percentile points (docs/metrics.md, Memorisation). Two different radiographs
 are rarely closer than the 1st percentile of that real-to-real distribution, so a generated image
 closer than it to a training image is flagged as a likely copy. A healthy generator flags about
 1 % (as a held-out real set would); copying generators approach 100 %.
@@ -46,7 +46,7 @@ from cxrgan.metrics.images import ImageArray, chunks, subsample, to_unit
 
 THUMB = 32
 PERCENTILE = 1.0
-CALIBRATION_QUERIES = 10_000  # training images whose nearest neighbour calibrates the cut-off
+CALIBRATION_QUERIES = 5_000  # training images whose nearest neighbour calibrates the cut-off
 CALIBRATION_SEED = 0  # which ones, when the training images are more
 BLOCK = 2048  # queries compared at a time
 POOL_CHUNK = 2048  # training images searched at a time (a BLOCK x POOL_CHUNK matrix: 32 MB)
