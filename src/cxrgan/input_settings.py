@@ -58,8 +58,9 @@ WORKERS: Any = setting(
 
 CACHE: Any = setting(
     True,
-    "the decode-once cache of preprocessed images (--no-cache: decode every image from "
-    "its file on each start)",
+    "the decode-once cache of preprocessed images, memory-mapped, so a collection larger than "
+    "memory trains (--no-cache: decode every image from its file on each start and hold them "
+    "all in memory; docs/performance.md, Scale)",
     group="data",
     resumable=True,
 )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from cxrgan.metrics.memorisation import (
+    CALIBRATION_QUERIES,
     DUPLICATE_DISTANCE,
+    calibration_rows,
     memorisation,
     nearest,
     save_memorisation_png,
@@ -17,6 +21,101 @@ from cxrgan.metrics.memorisation import (
 )
 
 pytestmark = pytest.mark.shared_data
+
+mem = importlib.import_module("cxrgan.metrics.memorisation")  # cxrgan.metrics.memorisation
+# is also the function's name in cxrgan.metrics
+
+
+def _all_pairs(train: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The quadratic check as it was: one all-pairs matrix, every training image a query."""
+    t, f = thumbnails(train), thumbnails(fake)
+    d2 = (t.pow(2).sum(1, keepdim=True) + t.pow(2).sum(1) - 2 * t @ t.T).fill_diagonal_(np.inf)
+    dup = d2 < DUPLICATE_DISTANCE**2
+    real = d2.masked_fill(dup, np.inf).min(1).values.clamp(min=0).sqrt()
+    best = (f.pow(2).sum(1, keepdim=True) + t.pow(2).sum(1) - 2 * f @ t.T).min(1)
+    fake_d = best.values.clamp(min=0).sqrt()
+    return real.numpy(), dup.any(1).numpy(), fake_d.numpy(), best.indices.numpy()
+
+
+def _small_chunks(monkeypatch: pytest.MonkeyPatch, block: int = mem.BLOCK) -> list[tuple[int, int]]:
+    """Training chunks of 100 (and query blocks of `block`), so that a few hundred images take
+    several; returns the shape of every distance matrix made, as they are made."""
+    monkeypatch.setattr(mem, "BLOCK", block)
+    monkeypatch.setattr(mem, "POOL_CHUNK", 100)
+    shapes: list[tuple[int, int]] = []
+    original = mem._squared_distances
+
+    def recorded(q: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
+        shapes.append((len(q), len(pool)))
+        return original(q, pool)
+
+    monkeypatch.setattr(mem, "_squared_distances", recorded)
+    return shapes
+
+
+class _ReadLog:
+    """Training images that note how many rows each read takes."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images, self.reads = images, []
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, idx: slice | np.ndarray) -> np.ndarray:
+        out = self.images[idx]
+        self.reads.append(len(out))
+        return out
+
+
+def test_up_to_the_sample_size_every_image_calibrates_as_before(
+    real64: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train = np.concatenate([real64[:350], real64[:20]])  # 20 exact twins
+    fakes = np.concatenate([real64[::30], 255 - real64[400:420]])
+    real_d, has_dup, fake_d, fake_i = _all_pairs(train, fakes)
+    result = memorisation(train, fakes)
+    # Bit for bit what the all-pairs search gave (one chunk at this size).
+    np.testing.assert_array_equal(result.real_distance, real_d)
+    np.testing.assert_array_equal(result.fake_distance, fake_d)
+    np.testing.assert_array_equal(result.fake_index, fake_i)
+    assert result.duplicates == has_dup.sum() == 40
+    assert result.threshold == max(np.percentile(real_d, 1.0), DUPLICATE_DISTANCE)
+    assert result.as_dict()["calibration_queries"] == len(train) == result.queries
+
+    shapes = _small_chunks(monkeypatch)
+    logged = _ReadLog(train)
+    chunked = memorisation(logged, fakes)
+    # In chunks of 100 training images: the same up to the matrix product's rounding.
+    np.testing.assert_allclose(chunked.real_distance, real_d, rtol=1e-12)
+    np.testing.assert_allclose(chunked.fake_distance, fake_d, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(chunked.fake_index, fake_i)
+    assert chunked.duplicates == 40
+    assert chunked.threshold == pytest.approx(result.threshold, rel=1e-12)
+    assert sorted({pool for _, pool in shapes}) == [70, 100] and len(shapes) == 8
+    assert max(logged.reads) <= mem.THUMB_CHUNK  # never the whole training set at once
+
+
+def test_more_images_than_the_sample_calibrate_on_a_seeded_sample(
+    real64: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert CALIBRATION_QUERIES == 5_000
+    shapes = _small_chunks(monkeypatch, block=64)
+    train, fakes = real64[:400], np.concatenate([real64[:5], real64[1000:1040]])
+    real_d, _, fake_d, fake_i = _all_pairs(train, fakes)
+    result = memorisation(train, fakes, queries=150)
+    rows = result.calibration_rows
+    assert rows is not None and len(rows) == result.queries == 150
+    np.testing.assert_array_equal(rows, calibration_rows(400, 150))  # seeded: the same rows
+    assert np.all(np.diff(rows) > 0) and rows[-1] > 300  # drawn from all, without repeats
+    # Each query still searched among ALL training images (less itself).
+    np.testing.assert_allclose(result.real_distance, real_d[rows], rtol=1e-12)
+    np.testing.assert_array_equal(result.fake_index, fake_i)
+    np.testing.assert_allclose(result.fake_distance, fake_d, rtol=1e-12, atol=1e-12)
+    assert result.as_dict()["calibration_queries"] == 150.0
+    assert result.threshold == pytest.approx(np.percentile(real_d, 1.0), rel=0.1)
+    assert result.flagged[:5].all() and result.flagged[5:].mean() < 0.1
+    assert max(shapes) == (64, 100)  # queries in blocks too
 
 
 def test_exact_copies_are_all_flagged(real64: np.ndarray) -> None:

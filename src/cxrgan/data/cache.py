@@ -18,6 +18,10 @@ size and fit policy, and what decides the pixels (the source of the decoders, de
 gray_levels.py, and of preprocess.py; the Pillow and pydicom versions). Any change makes a new
 key; the entry of the old key is reported as the reason for rebuilding and then deleted.
 
+The build is streamed: decoded images go into the `.tmp-*` folder's images.npy a chunk at a
+time (npy_stream.py), so building the cache of a collection larger than memory needs only a
+chunk's memory; readers memory-map the result (copy-on-write) and touch only the rows they use.
+
 Writes are atomic: an entry is built in a `.tmp-*` folder beside it and renamed into place,
 so an interrupted build leaves nothing that looks usable. Builders of one slot take an
 exclusive lock (a second concurrent run waits, then reuses the first one's entry); readers
@@ -44,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from cxrgan import __version__
+from cxrgan.data.npy_stream import NpyRowWriter
 from cxrgan.files import json_text
 
 try:
@@ -184,20 +189,26 @@ class DecodeCache:
 
     def store(self, images: np.ndarray, index: dict[str, Any]) -> Path:
         """Write images + index atomically as this key's entry; call under build_lock()."""
+        with self.building() as build:
+            build.rows(len(images)).extend(images)
+            return build.publish(index)
+
+    @contextlib.contextmanager
+    def building(self, chunk_bytes: int | None = None) -> Iterator[EntryBuild]:
+        """A new entry in a `.tmp-*` folder, streamed into; gone on exit unless published.
+        Call under build_lock(). chunk_bytes: rows held in memory per write (npy_stream.py)."""
         tmp = self.slot / f"{TMP_PREFIX}{self.entry.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        if self.entry.exists() and self.load() is None:  # torn (e.g. a disk error): replaced
+            shutil.rmtree(self.entry, ignore_errors=True)
         try:
             tmp.mkdir(parents=True)
-            _write_images(tmp / IMAGES_FILE, images)
-            index = {**index, "key": self.key.digest, "shape": list(images.shape)}
-            _write_json(tmp / INDEX_FILE, index)
-            _publish(tmp, self.entry)
         except OSError as exc:
             raise CacheUnavailable(f"cannot write {self.entry} ({exc.strerror or exc})") from exc
+        build = EntryBuild(self, tmp, chunk_bytes)
+        try:
+            yield build
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)  # gone after a rename; a torn build otherwise
-        for old in self._stale_entries():
-            shutil.rmtree(old, ignore_errors=True)
-        return self.entry
+            build.discard()  # gone after a rename; a torn or abandoned build otherwise
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -215,6 +226,51 @@ class DecodeCache:
     def _remove_leftovers(self) -> None:
         for p in self.slot.glob(f"{TMP_PREFIX}*"):
             shutil.rmtree(p, ignore_errors=True)
+
+
+class EntryBuild:
+    """One entry being written: `rows(n)` streams its images in, `publish` renames it into
+    place; `unpublished` hands the images over without publishing (they stay readable)."""
+
+    def __init__(self, cache: DecodeCache, tmp: Path, chunk_bytes: int | None):
+        self.cache, self.tmp, self.chunk_bytes = cache, tmp, chunk_bytes
+        self.writer: NpyRowWriter | None = None
+
+    def rows(self, capacity: int) -> NpyRowWriter:
+        """The images.npy writer, for at most `capacity` images (decode_files' `into`)."""
+        try:
+            self.writer = NpyRowWriter(self.tmp / IMAGES_FILE, capacity, self.cache.key.image_size,
+                                       self.chunk_bytes)  # fmt: skip
+        except OSError as exc:
+            raise CacheUnavailable(f"cannot write {self.tmp} ({exc.strerror or exc})") from exc
+        return self.writer
+
+    def publish(self, index: dict[str, Any]) -> Path:
+        """Finish images.npy, write index.json, rename into place, drop stale entries."""
+        entry = self.cache.entry
+        try:
+            rows = self.writer.close() if self.writer is not None else 0
+            size = self.cache.key.image_size
+            index = {**index, "key": self.cache.key.digest, "shape": [rows, size, size]}
+            _write_json(self.tmp / INDEX_FILE, index)
+            _publish(self.tmp, entry)
+        except OSError as exc:
+            raise CacheUnavailable(f"cannot write {entry} ({exc.strerror or exc})") from exc
+        for old in self.cache._stale_entries():
+            shutil.rmtree(old, ignore_errors=True)
+        return entry
+
+    def unpublished(self) -> np.ndarray:
+        """The images written, memory-mapped from the temporary file, which is then deleted
+        (the mapping keeps it readable): for a build that must not become an entry."""
+        if self.writer is not None:
+            self.writer.close()
+        return np.load(self.tmp / IMAGES_FILE, mmap_mode="c", allow_pickle=False)
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def read_entry(path: Path, key: CacheKey) -> CacheEntry | None:
@@ -255,13 +311,6 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _write_images(path: Path, images: np.ndarray) -> None:
-    with path.open("wb") as fh:
-        np.save(fh, np.ascontiguousarray(images, dtype=np.uint8), allow_pickle=False)
-        fh.flush()
-        os.fsync(fh.fileno())  # a power cut after the rename must not expose a torn file
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -34,11 +34,17 @@ FACT_KEYS = (
 )  # fmt: skip
 
 
+class Rows(Protocol):
+    """Where streamed pixels go, in order (e.g. npy_stream.NpyRowWriter)."""
+
+    def append(self, pixels: np.ndarray) -> None: ...
+
+
 @dataclass
 class Decoded:
     """The result of decoding a list of files: kept pixels plus one record per file."""
 
-    images: np.ndarray  # (K, S, S) uint8: the readable files that were asked to be kept
+    images: np.ndarray | None  # (K, S, S) uint8, the readable kept files; None: streamed out
     records: list[dict[str, Any]]  # per file, in order: path, bytes, reason ("" = ok), row, ...
 
 
@@ -50,9 +56,14 @@ def decode_files(
     progress: bool = True,
     keep: Callable[[int], bool] | None = None,
     desc: str = "decoding images",
+    into: Callable[[int], Rows] | None = None,
 ) -> Decoded:
     """Decode `entries` in parallel; pixels are kept for readable files where keep(i) (all
-    by default). Non-image files (by name / DICOM preamble) are recorded, not decoded."""
+    by default). Non-image files (by name / DICOM preamble) are recorded, not decoded.
+
+    into: called once with the most rows that can come, it gives the place the kept pixels
+    are appended to as they arrive (the cache's images.npy), instead of one array in memory;
+    the result's images are then None."""
     records: list[dict[str, Any]] = [
         {"path": e.rel, "bytes": e.size, "mtime_ns": e.mtime_ns} for e in entries
     ]
@@ -63,18 +74,25 @@ def decode_files(
         else:
             records[i]["reason"] = NOT_AN_IMAGE
     jobs = [(entries[i].location, image_size, fit, keep is None or keep(i)) for i in todo]
-    out = np.empty((sum(j[3] for j in jobs), image_size, image_size), dtype=np.uint8)
+    capacity = sum(j[3] for j in jobs)
+    out = None if into is not None else np.empty((capacity, image_size, image_size), np.uint8)
+    sink = into(capacity) if into is not None else None
     rows = 0
     for i, (pixels, meta) in zip(todo, _map(jobs, workers, progress, desc), strict=True):
         records[i].update(meta)
         records[i].setdefault("reason", "")
         if pixels is not None:
-            out[rows] = pixels
+            if sink is not None:
+                sink.append(pixels)
+            else:
+                out[rows] = pixels
             records[i]["row"] = rows
             rows += 1
     for r in records:
         r.setdefault("row", None)
-    return Decoded(out[:rows].copy() if rows < len(out) else out, records)
+    if out is not None and rows < len(out):
+        out = out[:rows].copy()
+    return Decoded(out, records)
 
 
 def worker_count(jobs: int, workers: int = 0) -> int:
@@ -88,23 +106,31 @@ def worker_count(jobs: int, workers: int = 0) -> int:
     return max(1, min(jobs // 64, cpus))
 
 
-def _map(jobs: list[tuple[str, int, str, bool]], workers: int, progress: bool, desc: str) -> list:
+Result = tuple[np.ndarray | None, dict[str, Any]]
+
+
+def _map(
+    jobs: list[tuple[str, int, str, bool]], workers: int, progress: bool, desc: str
+) -> Iterator[Result]:
+    """The jobs' results in order, as they come (the caller writes each away: a collection
+    larger than memory never sits in one list)."""
     bar = {"total": len(jobs), "desc": desc, "unit": "img", "disable": not progress}
     workers = worker_count(len(jobs), workers)
     if workers <= 1 or len(jobs) < 2:
-        return [_decode_one(j) for j in tqdm(jobs, **bar)]
+        yield from (_decode_one(j) for j in tqdm(jobs, **bar))
+        return
     # Small chunks: file sizes vary 50x, so big chunks leave one worker idle at the end.
     chunk = max(1, min(16, len(jobs) // (workers * 8)))
     try:
         with ProcessPoolExecutor(workers) as pool:
-            return list(tqdm(pool.map(_decode_one, jobs, chunksize=chunk), **bar))
+            yield from tqdm(pool.map(_decode_one, jobs, chunksize=chunk), **bar)
     except BrokenProcessPool as exc:  # a decoder crashed hard (or ran out of memory)
         raise CxrganError(
             f"a decoding process died ({exc}); run with --workers 1 to see which file causes it"
         ) from exc
 
 
-def _decode_one(job: tuple[str, int, str, bool]) -> tuple[np.ndarray | None, dict[str, Any]]:
+def _decode_one(job: tuple[str, int, str, bool]) -> Result:
     """Worker: hash the bytes, read header facts, decode + fit. Never raises."""
     path_text, size, fit, keep = job
     path = Path(path_text)

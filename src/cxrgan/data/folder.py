@@ -150,40 +150,46 @@ def _build(
     cache: DecodeCache, entries: list[FileEntry], workers: int, progress: bool, say: Log,
     only: frozenset[str] | None,
 ) -> ImageSet:  # fmt: skip
+    """Decode straight into a new entry's images.npy (streamed: the collection is never in
+    memory at once), then publish it and read it back memory-mapped."""
     key = cache.key
     reason = cache.stale_reason()
     detail = f"; previous cache out of date: {reason}" if reason else ""
     say(f"cache: building {cache.entry} ({len(entries)} files{detail})")
     start = time.perf_counter()
-    decoded = decode_files(entries, key.image_size, key.fit, workers, progress)
-    data = image_set(key.root, decoded)  # raises when nothing is readable: nothing cached
-    now = [e for e in scan_files(key.root) if only is None or e.rel in only]
-    if tuple(e.stat_key for e in now) != key.files:
-        say("cache: files changed while decoding; not cached this time")
-        return data
-    try:
-        cache.store(data.images, _index(key, decoded, data))
-    except CacheUnavailable as exc:
-        say(f"cache: {exc}; continuing without a cache")
-        return data
+    with cache.building() as build:
+        decoded = decode_files(entries, key.image_size, key.fit, workers, progress,
+                               into=build.rows)  # fmt: skip
+        ok, skipped = _split_records(decoded)
+        _require_some(key.root, ok, skipped)  # nothing readable: an error, nothing cached
+        now = [e for e in scan_files(key.root) if only is None or e.rel in only]
+        if tuple(e.stat_key for e in now) != key.files:
+            say("cache: files changed while decoding; not cached this time")
+            return _decoded_set(key.root, build.unpublished(), decoded)
+        try:
+            build.publish(_index(key, decoded))
+        except CacheUnavailable as exc:
+            say(f"cache: {exc}; continuing without a cache")
+            return _decoded_set(key.root, build.unpublished(), decoded)
     hit = cache.load()
     if hit is None:
-        say(f"cache: {cache.entry} did not read back; continuing without a cache")
-        return data
+        raise CxrganError(f"cache: {cache.entry} did not read back after it was written; "
+                          "rerun, or run with --no-cache")  # fmt: skip
     seconds = time.perf_counter() - start
     say(f"cache: built {hit.path} ({len(hit.images)} images, {_human(hit.images.nbytes)}, "
         f"{seconds:.1f}s)")  # fmt: skip
     return _from_entry(key.root, hit)
 
 
-def _index(key: CacheKey, decoded: Decoded, data: ImageSet) -> dict[str, Any]:
+def _index(key: CacheKey, decoded: Decoded) -> dict[str, Any]:
     """index.json: the key's inputs, then per image (in array order) and per skipped file."""
     index = new_index(key)
-    index["classes"] = data.classes
+    ok, skipped = _split_records(decoded)
+    names = class_labels(ok)
+    index["classes"] = sorted(set(names))
     readable = [r for r in decoded.records if not r["reason"]]
-    labels = [data.classes[i] for i in data.labels]
-    index["images"] = [_image_record(r, name) for r, name in zip(readable, labels, strict=True)]
-    index["skipped"] = [{"path": p, "reason": why} for p, why in data.skipped]
+    index["images"] = [_image_record(r, name) for r, name in zip(readable, names, strict=True)]
+    index["skipped"] = [{"path": p, "reason": why} for p, why in skipped]
     return index
 
 
@@ -203,13 +209,25 @@ def _image_record(record: dict[str, Any], label: str) -> dict[str, Any]:
 
 def image_set(root: Path, decoded: Decoded) -> ImageSet:
     """ImageSet from freshly decoded files; CxrganError if none was readable."""
-    ok = [r["path"] for r in decoded.records if not r["reason"]]
-    skipped = [(r["path"], r["reason"]) for r in decoded.records if r["reason"]]
-    if len(ok) != len(decoded.images):
+    if decoded.images is None:
+        raise ValueError("decode_files streamed the pixels elsewhere; pass them in")
+    return _decoded_set(root, decoded.images, decoded)
+
+
+def _decoded_set(root: Path, images: np.ndarray, decoded: Decoded) -> ImageSet:
+    ok, skipped = _split_records(decoded)
+    if len(ok) != len(images):
         raise ValueError("decode_files was asked to drop pixels; ImageSet needs them all")
-    data = _assemble(root, decoded.images, ok, skipped, None)
+    data = _assemble(root, images, ok, skipped, None)
     data.warnings = _warnings_of(decoded.records)
     return data
+
+
+def _split_records(decoded: Decoded) -> tuple[list[str], list[tuple[str, str]]]:
+    """(readable paths, (skipped path, reason)), in the folder's order."""
+    ok = [r["path"] for r in decoded.records if not r["reason"]]
+    skipped = [(r["path"], r["reason"]) for r in decoded.records if r["reason"]]
+    return ok, skipped
 
 
 def _warnings_of(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -231,11 +249,7 @@ def _assemble(
     skipped: list[tuple[str, str]],
     cache_entry: Path | None,
 ) -> ImageSet:
-    if not paths:
-        example = f", e.g. {printable(skipped[0][0])}: {skipped[0][1]}" if skipped else ""
-        raise CxrganError(
-            f"no readable images in {printable(root)} ({len(skipped)} files skipped{example})"
-        )
+    _require_some(root, paths, skipped)
     names = class_labels(paths)
     classes = sorted(set(names))
     index = {name: i for i, name in enumerate(classes)}
@@ -248,3 +262,11 @@ def _assemble(
         skipped=skipped,
         cache_entry=cache_entry,
     )
+
+
+def _require_some(root: Path, paths: list[str], skipped: list[tuple[str, str]]) -> None:
+    if not paths:
+        example = f", e.g. {printable(skipped[0][0])}: {skipped[0][1]}" if skipped else ""
+        raise CxrganError(
+            f"no readable images in {printable(root)} ({len(skipped)} files skipped{example})"
+        )

@@ -60,8 +60,11 @@ def generated_side(
 
 
 def only(side: Side, classes: list[str]) -> Side:
-    """The side's images of these classes."""
+    """The side's images of these classes (the side itself when that is all of them: a real
+    side may be a memory-mapped cache larger than memory, which indexing would copy)."""
     keep = np.isin(side.labels, classes)
+    if keep.all():
+        return side
     return Side(side.images[keep], side.labels[keep], side.note)
 
 

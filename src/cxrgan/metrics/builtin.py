@@ -10,7 +10,7 @@ from cxrgan.metrics.base import Metric, MetricInfo, MetricOptions, Pair, Values
 from cxrgan.metrics.features import FeatureSpace, PrdcSpace
 from cxrgan.metrics.fwd import fwd_from_stats
 from cxrgan.metrics.kid import KidReference, KidResult
-from cxrgan.metrics.memorisation import memorisation
+from cxrgan.metrics.memorisation import CALIBRATION_QUERIES, memorisation
 from cxrgan.metrics.packet_pass import MIN_STATS
 from cxrgan.metrics.prdc import prdc
 
@@ -147,8 +147,16 @@ MEMORISATION = Metric(
         ),
         "train_duplicates": MetricInfo(
             "",
-            "training images with a duplicate in the training set (left out of nn_threshold)",
+            "calibration queries with a duplicate in the training set (left out of nn_threshold)",
             "",
+            whole=True,
+            in_class_table=False,
+        ),
+        "calibration_queries": MetricInfo(
+            "",
+            "training images whose nearest other one calibrated nn_threshold",
+            f"all of them up to {CALIBRATION_QUERIES:,}, else that many drawn (seeded); "
+            "docs/metrics.md",
             whole=True,
             in_class_table=False,
         ),

@@ -17,7 +17,7 @@ from cxrgan.metrics.base import Metric, MetricInfo, MetricOptions, Pair, SetSize
 from cxrgan.metrics.builtin import kid_values
 from cxrgan.metrics.features import FeatureSpace, PrdcSpace
 from cxrgan.metrics.fwd import PacketStats, fwd_from_stats
-from cxrgan.metrics.images import ImageArray, subsample, to_unit
+from cxrgan.metrics.images import ClassRows, ImageArray, subsample, to_unit
 from cxrgan.metrics.kid import DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KidReference
 from cxrgan.metrics.memorisation import MemorisationResult
 from cxrgan.metrics.packet_pass import MIN_STATS, describe
@@ -142,7 +142,7 @@ def evaluate_classes(
         raise ValueError("give one label per image on each side")
     out: dict[str, ClassResult] = {}
     for name in classes:
-        r = _take(real, np.flatnonzero(real_labels == name))
+        r = ClassRows(real, np.flatnonzero(real_labels == name))  # read only where drawn
         f = _take(fake, np.flatnonzero(fake_labels == name))
         used_r, used_f = (len(r), len(f)) if n is None else (min(len(r), n), min(len(f), n))
         skipped = skipped_metrics(used_r, used_f, len(r), k)

@@ -62,3 +62,21 @@ def subsample(images: ImageArray, n: int | None, seed: int = 0) -> ImageArray:
 def chunks(n: int, size: int) -> list[slice]:
     """Slices covering range(n) in pieces of at most `size` (bounds peak memory)."""
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+class ClassRows:
+    """Some rows of an image array (one class's), read only when indexed: `images[labels == k]`
+    would copy the whole class out of a memory-mapped cache (docs/performance.md, Scale).
+    Indexed by a slice or an index array (positions among `rows`); np.asarray reads them all."""
+
+    def __init__(self, images: ImageArray, rows: np.ndarray):
+        self.images, self.rows = images, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx: np.ndarray | slice | int) -> ImageArray:
+        return self.images[self.rows[idx]]
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        return np.asarray(self.images[self.rows], dtype=dtype)

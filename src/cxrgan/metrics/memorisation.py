@@ -1,11 +1,17 @@
 """Memorisation: is a generated image a (near) copy of one training image?
 
-For every generated image: distance to its nearest training image. For calibration: every
-training image's distance to its nearest OTHER training image that is not a duplicate of it
-(leave-one-out, duplicates left out too). Two different radiographs are rarely closer than the
-1st percentile of that real-to-real distribution, so a generated image closer than it to a
-training image is flagged as a likely copy. A healthy generator flags about 1 % (as a held-out
-real set would); copying generators approach 100 %.
+For every generated image: distance to its nearest training image. For calibration: a training
+image's distance to its nearest OTHER training image that is not a duplicate of it
+(leave-one-out, duplicates left out too), for every training image up to CALIBRATION_QUERIES of
+them, else for that many drawn at random (seeded) and searched for among all of them: the
+calibration then costs O(queries x N), not O(N²), and a 1st percentile from 5,000 distances is
+known to about ±0.14 percentile points (docs/metrics.md, Memorisation). Two different radiographs
+are rarely closer than the 1st percentile of that real-to-real distribution, so a generated image
+closer than it to a training image is flagged as a likely copy. A healthy generator flags about
+1 % (as a held-out real set would); copying generators approach 100 %.
+
+The training images are searched a chunk at a time (POOL_CHUNK): only the queries' thumbnails
+and one chunk's are held, so a memory-mapped training set larger than memory can be searched.
 
 Duplicates: public sets hold the same film more than once (the Kaggle training split has 50
 images whose exact twin is in the set). Counted as neighbours, they put zeros into the
@@ -36,19 +42,32 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cxrgan.metrics.images import ImageArray, chunks, to_unit
+from cxrgan.metrics.images import ImageArray, chunks, subsample, to_unit
 
 THUMB = 32
 PERCENTILE = 1.0
-BLOCK = 2048
+CALIBRATION_QUERIES = 5_000  # training images whose nearest neighbour calibrates the cut-off
+CALIBRATION_SEED = 0  # which ones, when the training images are more
+BLOCK = 2048  # queries compared at a time
+POOL_CHUNK = 2048  # training images searched at a time (a BLOCK x POOL_CHUNK matrix: 32 MB)
+THUMB_CHUNK = 128  # images turned into thumbnails at a time (128 x 512² x 8 bytes = 268 MB)
 COPY_TOLERANCE = 1e-6  # rounding of an exact copy's distance
 # Two thumbnails nearer than this are one film (d = sqrt(2 - 2r): r > 0.995). Measured at 64 px:
 # distinct Kaggle images >= 0.228 apart, cxr-kermany/png128 >= 0.375; exact twins at 0.
 DUPLICATE_DISTANCE = 0.1
 
 
-def thumbnails(images: ImageArray, size: int = THUMB) -> torch.Tensor:
-    """(N, size*size) per-image standardised, area-downsampled images (unit norm, zero mean)."""
+def thumbnails(images: ImageArray, size: int = THUMB, chunk: int = THUMB_CHUNK) -> torch.Tensor:
+    """(N, size*size) per-image standardised, area-downsampled images (unit norm, zero mean).
+
+    Made `chunk` images at a time: the training images may be a memory-mapped cache larger
+    than memory, of which only the thumbnails (8 kB each) are ever held."""
+    if len(images) <= chunk:
+        return _thumbnails(images, size)
+    return torch.cat([_thumbnails(images[rows], size) for rows in chunks(len(images), chunk)])
+
+
+def _thumbnails(images: ImageArray, size: int) -> torch.Tensor:
     x = to_unit(images).unsqueeze(1)
     if min(x.shape[-2:]) > size:
         x = F.adaptive_avg_pool2d(x, size)
@@ -57,21 +76,57 @@ def thumbnails(images: ImageArray, size: int = THUMB) -> torch.Tensor:
     return v / v.norm(dim=1, keepdim=True).clamp(min=1e-12)  # flat images stay all-zero
 
 
+def rows_thumbnails(
+    images: ImageArray, rows: np.ndarray, size: int = THUMB, chunk: int = THUMB_CHUNK
+) -> torch.Tensor:
+    """`thumbnails(images[rows])`, reading `chunk` of those rows at a time."""
+    return torch.cat([_thumbnails(images[rows[part]], size) for part in chunks(len(rows), chunk)])
+
+
+class NearestSearch:
+    """Each query's nearest pool row, the pool given a chunk at a time (`add`): no matrix larger
+    than BLOCK x chunk. own: each query's row in the pool, skipped (leave-one-out). duplicate:
+    pool rows nearer than this are skipped too, and noted in `has_duplicate`."""
+
+    def __init__(
+        self, query: torch.Tensor, own: torch.Tensor | None = None, duplicate: float | None = None
+    ) -> None:
+        self.query, self.own, self.duplicate = query, own, duplicate
+        self.d2 = torch.full((len(query),), float("inf"), dtype=torch.float64)
+        self.index = torch.zeros(len(query), dtype=torch.long)
+        self.has_duplicate = torch.zeros(len(query), dtype=torch.bool)
+
+    def add(self, pool: torch.Tensor, offset: int) -> None:
+        """Search pool rows offset .. offset + len(pool) - 1 (their thumbnails, `pool`)."""
+        for rows in chunks(len(self.query), BLOCK):
+            d2 = _squared_distances(self.query[rows], pool)
+            if self.own is not None:
+                own = self.own[rows] - offset
+                mine = torch.nonzero((own >= 0) & (own < len(pool))).squeeze(1)
+                d2[mine, own[mine]] = float("inf")
+            if self.duplicate is not None:
+                dup = d2 < self.duplicate**2
+                self.has_duplicate[rows] |= dup.any(1)
+                d2[dup] = float("inf")
+            best = d2.min(1)
+            better = best.values < self.d2[rows]  # ties: the earlier row, as one min would
+            self.d2[rows] = torch.where(better, best.values, self.d2[rows])
+            self.index[rows] = torch.where(better, best.indices + offset, self.index[rows])
+
+    @property
+    def distance(self) -> torch.Tensor:
+        """(N_query,) float64 distances; inf where every pool row was skipped."""
+        return self.d2.clamp(min=0).sqrt()
+
+
 def nearest(
     query: torch.Tensor, pool: torch.Tensor, exclude_self: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(distance, index) of each query row's nearest pool row; optionally skip row i for query i."""
-    dist = torch.empty(len(query), dtype=torch.float64)
-    index = torch.empty(len(query), dtype=torch.long)
-    for rows in chunks(len(query), BLOCK):
-        d2 = _squared_distances(query[rows], pool)
-        if exclude_self:
-            own = torch.arange(rows.start, rows.stop)
-            d2[own - rows.start, own] = float("inf")
-        best = d2.min(1)
-        dist[rows] = best.values.clamp(min=0).sqrt()
-        index[rows] = best.indices
-    return dist, index
+    search = NearestSearch(query, torch.arange(len(query)) if exclude_self else None)
+    for part in chunks(len(pool), POOL_CHUNK):
+        search.add(pool[part], part.start)
+    return search.distance, search.index
 
 
 def _squared_distances(q: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
@@ -79,22 +134,12 @@ def _squared_distances(q: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
     return q.pow(2).sum(1, keepdim=True) + pool.pow(2).sum(1) - 2 * q @ pool.T
 
 
-def train_neighbours(t: torch.Tensor, duplicate: float = DUPLICATE_DISTANCE) -> tuple[
-    torch.Tensor, torch.Tensor
-]:  # fmt: skip
-    """For each training thumbnail: the distance to its nearest other image that is not a
-    duplicate of it (inf when all others are), and whether it has a duplicate (< `duplicate`)."""
-    dist = torch.empty(len(t), dtype=torch.float64)
-    has_dup = torch.empty(len(t), dtype=torch.bool)
-    for rows in chunks(len(t), BLOCK):
-        d2 = _squared_distances(t[rows], t)
-        own = torch.arange(rows.start, rows.stop)
-        d2[own - rows.start, own] = float("inf")
-        dup = d2 < duplicate**2
-        has_dup[rows] = dup.any(1)
-        d2[dup] = float("inf")
-        dist[rows] = d2.min(1).values.clamp(min=0).sqrt()
-    return dist, has_dup
+def calibration_rows(
+    n_train: int, queries: int = CALIBRATION_QUERIES, seed: int = CALIBRATION_SEED
+) -> np.ndarray:
+    """The training images whose nearest neighbours calibrate the cut-off: all of them up to
+    `queries`, else `queries` of them drawn without replacement (seeded), in order."""
+    return np.asarray(subsample(np.arange(n_train), queries, seed))
 
 
 @dataclass
@@ -103,10 +148,17 @@ class MemorisationResult:
 
     fake_distance: np.ndarray  # (N_fake,) distance to the nearest training image
     fake_index: np.ndarray  # (N_fake,) index of that training image
-    real_distance: np.ndarray  # (N_train,) nearest non-duplicate other training image
+    # (queries,) each calibration query's nearest non-duplicate other training image
+    real_distance: np.ndarray
     threshold: float  # `percentile`-th percentile of the finite real_distance, >= duplicate
     percentile: float
-    duplicates: int = 0  # training images with a duplicate (closer than DUPLICATE_DISTANCE)
+    duplicates: int = 0  # calibration queries with a duplicate (closer than DUPLICATE_DISTANCE)
+    calibration_rows: np.ndarray | None = None  # the queries' training rows (None: all, in order)
+
+    @property
+    def queries(self) -> int:
+        """Training images whose nearest neighbour calibrated the threshold."""
+        return len(self.real_distance)
 
     @property
     def flagged(self) -> np.ndarray:
@@ -134,6 +186,7 @@ class MemorisationResult:
             "nn_distance_ratio": self.distance_ratio,
             "nn_threshold": self.threshold,
             "train_duplicates": float(self.duplicates),
+            "calibration_queries": float(self.queries),
         }
 
 
@@ -147,24 +200,37 @@ def copy_threshold(real_distance: np.ndarray, percentile: float = PERCENTILE) ->
 
 
 def memorisation(
-    train: ImageArray, fake: ImageArray, size: int = THUMB, percentile: float = PERCENTILE
+    train: ImageArray,
+    fake: ImageArray,
+    size: int = THUMB,
+    percentile: float = PERCENTILE,
+    queries: int = CALIBRATION_QUERIES,
 ) -> MemorisationResult:
-    """Nearest training image of every generated image, and the real-real calibration."""
+    """Nearest training image of every generated image, and the real-real calibration on
+    `queries` training images (all of them when they are no more), in one chunked pass over
+    the training images."""
     if len(train) < 2:
         raise ValueError(f"memorisation needs at least 2 training images, got {len(train)}")
-    t, f = thumbnails(train, size), thumbnails(fake, size)
-    if t.shape[1] != f.shape[1]:
+    rows = calibration_rows(len(train), queries)
+    f, q = thumbnails(fake, size), rows_thumbnails(train, rows, size)
+    if q.shape[1] != f.shape[1]:
         raise ValueError("training and generated images differ in size")
-    real_d, has_dup = train_neighbours(t)
-    fake_d, fake_i = nearest(f, t)
-    real = real_d.numpy()
+    fakes = NearestSearch(f)
+    reals = NearestSearch(q, own=torch.from_numpy(rows), duplicate=DUPLICATE_DISTANCE)
+    every = len(rows) == len(train)  # the queries' thumbnails are the pool's: not made twice
+    for part in chunks(len(train), POOL_CHUNK):
+        pool = q[part] if every else thumbnails(train[part], size)
+        fakes.add(pool, part.start)
+        reals.add(pool, part.start)
+    real = reals.distance.numpy()
     return MemorisationResult(
-        fake_distance=fake_d.numpy(),
-        fake_index=fake_i.numpy(),
+        fake_distance=fakes.distance.numpy(),
+        fake_index=fakes.index.numpy(),
         real_distance=real,
         threshold=copy_threshold(real, percentile),
         percentile=percentile,
-        duplicates=int(has_dup.sum()),
+        duplicates=int(reals.has_duplicate.sum()),
+        calibration_rows=rows,
     )
 
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from cxrgan.data.pixels import batches_to_uint8
 from cxrgan.metrics.evaluate import QualityEvaluator
+from cxrgan.metrics.images import ClassRows
 from cxrgan.models.sampling import mix_labels, sample_batches
 from cxrgan.reporting.run_records import selection_fwd
 
@@ -36,7 +37,9 @@ class ClassReference:
     ) -> ClassReference:
         counts = np.array([(labels == k).sum() for k in range(len(names))])  # -1: other classes
         evaluators = {
-            k: QualityEvaluator(real[labels == k], n=min(n, int(counts[k])), seed=seed)
+            k: QualityEvaluator(
+                ClassRows(real, np.flatnonzero(labels == k)), n=min(n, int(counts[k])), seed=seed
+            )
             for k in range(len(names))
             if counts[k] >= MIN_CLASS_IMAGES
         }

@@ -11,6 +11,7 @@ import torch
 
 from cxrgan.augment import build_augment
 from cxrgan.config import TrainConfig
+from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.folder import ImageSet, load_folder
 from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
@@ -268,7 +269,9 @@ def _quality_tracker(
 ) -> QualityTracker:
     real = data
     if cfg.eval_data:
-        real = load_folder(Path(cfg.eval_data), cfg.image_size, cfg.fit, cfg.workers, cfg.progress)
+        cache = resolve_cache_dir(cfg.cache_dir) if cfg.cache else None  # memory-mapped if big
+        real = load_folder(Path(cfg.eval_data), cfg.image_size, cfg.fit, cfg.workers, cfg.progress,
+                           cache_dir=cache, log=run.log)  # fmt: skip
     n = min(cfg.eval_n, len(real))
     start = time.perf_counter()
     evaluator = QualityEvaluator(real.images, n=n, seed=cfg.seed)
