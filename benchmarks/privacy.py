@@ -25,7 +25,7 @@ with 95 % bootstrap interval and TPR at 1 % FPR; members are the row's training 
 non-members the held-out patients' films). Outputs: a JSON file per row, table.md with the
 targets, and the ROC and privacy-against-quality figures (docs/images/ by default).
 
-    python benchmarks/privacy.py                        # everything (~2.5 h alone on 2 cores)
+    python benchmarks/privacy.py                        # everything (~3 h alone on 2 cores)
     python benchmarks/privacy.py --rows control         # some rows
     python benchmarks/privacy.py --table                # the table of the finished rows
     python benchmarks/privacy.py --minutes 0.3 --subset 200 --n-generated 200 \\
