@@ -96,7 +96,7 @@ def test_resumable_is_what_the_declarations_say():
              "class_sampling", "labels", "labels_format", "classes", "multi_label", "uncertain",
              "view", "official_split", "path_column", "label_column", "label_separator",
              "patient_column", "view_column",
-             "dp_epsilon", "dp_delta", "dp_max_grad_norm"}  # fmt: skip
+             "dp_epsilon", "dp_delta", "dp_max_grad_norm", "dp_ada_p"}  # fmt: skip
     assert fixed.isdisjoint(RESUMABLE) and fixed | RESUMABLE == set(BY_NAME)
 
 

@@ -319,6 +319,7 @@ class TrainConfig:
     dp_epsilon: float | None = dp.DP_EPSILON
     dp_delta: float = dp.DP_DELTA
     dp_max_grad_norm: float = dp.DP_MAX_GRAD_NORM
+    dp_ada_p: float = dp.DP_ADA_P
     sync_bn: bool = setting(
         True,
         "with several processes (torchrun, --nproc): batch-norm statistics over the global "

@@ -11,9 +11,9 @@ from torch import Tensor
 
 from cxrgan.data.phantoms import make_phantoms
 from cxrgan.data.pixels import from_uint8
-from cxrgan.models import ModelSpec
+from cxrgan.models import ModelSpec, build_models
 from cxrgan.models.base import Discriminator, Generator
-from cxrgan.privacy.attacks import run_attacks
+from cxrgan.privacy.attacks import draw, run_attacks
 from cxrgan.privacy.audit import score_attacks
 from cxrgan.privacy.films import Films
 from cxrgan.privacy.target import Target
@@ -102,3 +102,12 @@ def test_copying_other_patients_is_no_evidence() -> None:
     for key in ("black_box_features", "black_box_pixels"):
         lo, hi = result["attacks"][key]["overall"]["ci95"]
         assert lo < 0.5 + 0.02 and hi > 0.5, (key, lo, hi)
+
+
+def test_an_unconditional_generator_is_drawn_with_seeded_chunks() -> None:
+    """The default `cxrgan train` run is unconditional: its images are drawn too, the same for
+    the same seed and other for another."""
+    g, _ = build_models(ModelSpec("dcgan", 8, SIZE, kwargs={"ngf": 8, "ndf": 8}))
+    a, b = draw(g, 20, None, 0, "cpu", False, "x"), draw(g, 20, None, 0, "cpu", False, "x")
+    assert a.shape == (20, SIZE, SIZE) and np.array_equal(a, b)
+    assert not np.array_equal(a, draw(g, 20, None, 1, "cpu", False, "x"))

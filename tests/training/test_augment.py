@@ -244,6 +244,8 @@ def test_a_fixed_p_does_not_adapt():
     for _ in range(8):
         ada.observe(torch.ones(64))
     assert ada.p == 0.25
+    # nothing of the real images is kept (the form DP training uses: docs/privacy.md)
+    assert float(ada.sign_sum) == float(ada.count) == int(ada.observations) == 0
 
 
 def test_p_and_the_running_sums_survive_a_checkpoint():

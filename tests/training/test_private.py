@@ -132,7 +132,6 @@ def test_poisson_batches_vary_around_the_batch_size_and_resume():
     ("change", "message"),
     [
         ({"r1_gamma": 1.0}, "--dp-epsilon needs --r1-gamma 0"),
-        ({"augment": "ada"}, "--dp-epsilon cannot use --augment ada"),
         ({"precision": "fp16"}, "--dp-epsilon runs in fp32 or bf16"),
         ({"balance": "auto"}, "--dp-epsilon needs --balance off"),
         ({"dp_delta": 1.5}, "--dp-delta"),

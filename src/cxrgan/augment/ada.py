@@ -12,6 +12,10 @@ real from generated sits near 0. Every `interval` observations
 where n is the number of real images observed in that interval: p can go from 0 to 1 in `kimg`
 thousand images. p starts at 0, so the augmentation stays off until D overfits.
 
+With `target=None`, p stays where it starts and `observe` keeps nothing: the form that
+differentially private training uses (--dp-ada-p, docs/privacy.md), since r_t is a statistic of
+real images that DP-SGD does not privatise.
+
 p, the running sums and the last r_t are buffers: checkpoints save them and a resumed run
 continues the same adaptation. Everything is tensor arithmetic on the buffers' device, with no
 host synchronisation per step; read `p` and `rt` (Python floats) only when logging. Under
@@ -113,6 +117,8 @@ class ADA(Augmentation):
     @torch.no_grad()
     def observe(self, real_logits: Tensor) -> None:
         """Called by the loss with D's logits on a real batch (GanLoss.run_D_real)."""
+        if self.target is None:  # a fixed p keeps nothing of the real images (DP: docs/privacy.md)
+            return
         signs = real_logits.detach().float().sign()
         n = torch.full((), float(signs.numel()), device=signs.device)  # a fill, not a host copy
         batch = torch.stack([signs.sum(), n])
@@ -122,8 +128,6 @@ class ADA(Augmentation):
         self.sign_sum += batch[0]
         self.count += batch[1]
         self.observations += 1
-        if self.target is None:
-            return
         # Branch-free, so no host synchronisation: the adjustment is computed every call and
         # kept only when the interval is complete.
         due = self.observations % self.interval == 0

@@ -53,6 +53,9 @@ class Scores:
         return TITLES[self.key]
 
 
+UNCONDITIONAL = 2**32 - 1  # draw's class slot for an unconditional generator
+
+
 def draw(
     g: Generator, n: int, c: int | None, seed: int, device: str, progress: bool, what: str
 ) -> np.ndarray:
@@ -61,8 +64,11 @@ def draw(
     starts = range(0, n, DRAW_CHUNK)
     for j in tqdm(starts, desc=what, unit="chunk", disable=not progress, leave=False):
         b = min(DRAW_CHUNK, n - j)
+        # SeedSequence takes non-negative entropy only: 2**32 - 1 marks "no class"
         chunk_seed = int(
-            np.random.SeedSequence([seed, -1 if c is None else c, j]).generate_state(1)[0]
+            np.random.SeedSequence([seed, UNCONDITIONAL if c is None else c, j]).generate_state(1)[
+                0
+            ]
         )
         labels = None if c is None else torch.full((b,), c, dtype=torch.long)
         parts.append(sample_images(g, b, chunk_seed, device, labels))

@@ -84,6 +84,8 @@ class PrivateD:
         opacus = _opacus()
         self.epsilon_target, self.delta = cfg.dp_epsilon, cfg.dp_delta
         self.sample_rate, self.total_steps = sample_rate, total_steps
+        # ADA runs at a fixed p under DP (dp_settings.augment_options): recorded with the rest
+        self.ada_p = cfg.dp_ada_p if cfg.augment == "ada" else None
         self.noise = noise_multiplier(cfg.dp_epsilon, cfg.dp_delta, sample_rate, total_steps)
         try:
             self.gsm = opacus.GradSampleModule(d, batch_first=True, loss_reduction="mean")
@@ -179,6 +181,7 @@ class PrivateD:
             "epsilon": round(self.epsilon(), 6), "target_epsilon": self.epsilon_target,
             "delta": self.delta, "steps": self.steps, "noise_multiplier": self.noise,
             "sample_rate": self.sample_rate, "max_grad_norm": self.opt.max_grad_norm,
+            "ada_fixed_p": self.ada_p,
         }  # fmt: skip
 
     def state(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from cxrgan.augment import build_augment
 from cxrgan.config import TrainConfig
 from cxrgan.data.cache import resolve_cache_dir
 from cxrgan.data.folder import ImageSet, load_folder
+from cxrgan.dp_settings import augment_options
 from cxrgan.errors import CxrganError
 from cxrgan.losses import LOSSES
 from cxrgan.losses.base import GanLoss
@@ -115,7 +116,7 @@ def build_state(
     fixed_c = fixed_labels(spec.c_dim).to(device) if spec.c_dim else None
     n_fixed = FIXED_NOISE if fixed_c is None else len(fixed_c)
     fixed_z = g.sample_latents(n_fixed, generator=noise_gen, device=device)
-    augment = build_augment(cfg.augment)
+    augment = build_augment(cfg.augment, **augment_options(cfg))  # DP: ADA at a fixed p
     if augment is not None:
         augment = augment.to(device)
     g_ema = make_ema_copy(g) if cfg.ema_kimg > 0 else None
@@ -212,7 +213,9 @@ def _make_private(t: Trainer) -> None:
             f"differential privacy: ε={t.cfg.dp_epsilon:g}, δ={t.cfg.dp_delta:g} over "
             f"{t.private.total_steps} steps, sample rate {sampler.sample_rate:.4g}, noise "
             f"multiplier {t.private.noise:.4g}, clip {t.cfg.dp_max_grad_norm:g}"
-        )
+            + ("" if t.private.ada_p is None else f", ADA fixed at p={t.private.ada_p:g} "
+               "(not adapted from real images: docs/privacy.md)")
+        )  # fmt: skip
 
 
 def _restore(t: Trainer, ckpt: Checkpoint) -> None:
