@@ -56,6 +56,13 @@ def test_the_default_recipe_trains_under_dp_with_ada_at_the_fixed_p(straight):
     assert "ADA fixed at p=0.1 (not adapted from real images: docs/privacy.md)" in log
 
 
+def test_the_model_card_says_augmentation_was_fixed(straight):
+    from cxrgan.privacy.card import privacy_card_lines
+
+    card = "\n".join(privacy_card_lines(straight))
+    assert "steps. Augmentation at a fixed strength p = 0.1, not adapted from real images." in card
+
+
 def test_the_fixed_p_is_what_dp_ada_p_says_and_only_under_dp():
     cfg = TrainConfig(**{**DEFAULT_DP, "dp_ada_p": 0.3}).validate()
     assert augment_options(cfg) == {"target": None, "p": 0.3}

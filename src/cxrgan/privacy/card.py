@@ -50,9 +50,15 @@ def _dp_lines(run: Path) -> list[str]:
     if not isinstance(dp, dict) or "epsilon" not in dp:
         return ["Trained without differential privacy (no `--dp-epsilon`).", ""]
     spent, target, delta = (f"{dp[k]:.3g}" for k in ("epsilon", "target_epsilon", "delta"))
+    fixed = dp.get("ada_fixed_p")
+    ada = (
+        f" Augmentation at a fixed strength p = {text(f'{fixed:g}')}, not adapted from real images."
+        if isinstance(fixed, (int, float))
+        else ""
+    )
     return [
         "Trained with differential privacy (DP-SGD on the discriminator's real images, "
         f"docs/privacy.md): ε = {text(spent)} spent of {text(target)}, δ = {text(delta)}, "
-        f"over {text(dp['steps'])} steps.",
+        f"over {text(dp['steps'])} steps.{ada}",
         "",
     ]
