@@ -2,7 +2,6 @@
 D, the accountant against Opacus's own figures, exact resume, and every refusal."""
 
 import dataclasses
-import json
 import os
 import shutil
 import signal
@@ -11,7 +10,8 @@ import pytest
 import torch
 from opacus.accountants import RDPAccountant
 from opacus.accountants.utils import get_noise_multiplier
-from run_files import last_tensors
+from run_files import config, last_tensors
+from run_files import records as _records
 from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
@@ -30,12 +30,8 @@ DP = {**TINY_CONFIG, "demo_images": 64, "steps_per_epoch": 3, "log_every": 1, "d
       "dp_delta": 1e-3, "augment": "none"}  # fmt: skip
 
 
-def _records(run):
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-
-
 def _stopped(run):
-    return json.loads((run / "config.json").read_text())["stopped"]
+    return config(run)["stopped"]
 
 
 @pytest.fixture(scope="module")

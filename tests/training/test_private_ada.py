@@ -2,12 +2,13 @@
 never adapted from D's outputs on real images, the accountant spends no more than the budget,
 and a resumed run keeps both."""
 
-import json
 import os
 import signal
 
 import pytest
 import torch
+from run_files import config
+from run_files import records as _records
 
 from cxrgan.augment.ada import ADA
 from cxrgan.config import TrainConfig
@@ -25,12 +26,8 @@ DEFAULT_DP = {"image_size": 32, "ngf": 8, "ndf": 8, "nz": 16, "device": "cpu", "
               "dp_delta": 1e-3}  # fmt: skip
 
 
-def _records(run):
-    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-
-
 def _stopped(run):
-    return json.loads((run / "config.json").read_text())["stopped"]
+    return config(run)["stopped"]
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +38,9 @@ def straight(tmp_path_factory):
 
 
 def test_the_default_recipe_trains_under_dp_with_ada_at_the_fixed_p(straight):
-    config = json.loads((straight / "config.json").read_text())
-    settings = config["config"]
-    assert config["recipe"]["name"] == DEFAULT_RECIPE
+    info = config(straight)
+    settings = info["config"]
+    assert info["recipe"]["name"] == DEFAULT_RECIPE
     assert RECIPES[DEFAULT_RECIPE].settings["augment"] == "ada"
     assert (settings["augment"], settings["dp_ada_p"]) == ("ada", 0.1)
     records = _records(straight)
