@@ -108,6 +108,7 @@ CLASSES: Any = setting(
     'Finding,Pneumonia,Cardiomegaly"; each class is one finding (none: every finding the '
     "file has)",
     group="data",
+    many=True,
 )
 MULTI_LABEL_: Any = setting(
     "drop",
@@ -128,6 +129,7 @@ VIEW: Any = setting(
     "with --labels, the views kept, comma-separated (e.g. PA,AP; LATERAL,LL for laterals; "
     "all: every view) (none: every view but the lateral ones)",
     group="data",
+    many=True,
 )
 OFFICIAL_SPLIT: Any = setting(
     "auto",

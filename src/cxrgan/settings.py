@@ -87,8 +87,9 @@ def setting(
       leave them out (but say what a None default means).
     group: a key of GROUPS. resumable: `--resume` may change it. sweepable: `cxrgan sweep` may
       vary it between members. choices: returns the allowed values, called only when needed
-      (so a registry can be read lazily). many: a text setting that holds any of the choices,
-      comma-separated ("mlflow,wandb"; see `Setting.items`). flag: the option name when not
+      (so a registry can be read lazily). many: a text setting that holds a comma-separated
+      list ("mlflow,wandb"; of the choices where there are any; see `Setting.items`), so a
+      sweep separates its alternatives with ';'. flag: the option name when not
       `--<name-with-dashes>`.
     min and max (inclusive), above and below (exclusive): bounds checked by validation (None
     passes), besides the finite floats and 64-bit ints that every setting keeps to.
@@ -118,7 +119,7 @@ class Setting:
     above: float | None
     below: float | None
     max: float | None
-    many: bool = False  # comma-separated choices
+    many: bool = False  # a comma-separated list (of the choices, where there are any)
 
     def choices(self) -> tuple[Any, ...] | None:
         return tuple(self.choices_of()) if self.choices_of else None

@@ -22,7 +22,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from cxrgan.cli.main import main
+from cxrgan.cli.main import build_parser, main
+from cxrgan.cli.sweep import spec_from_args
 from cxrgan.config import load_toml
 from cxrgan.errors import CxrganError
 from cxrgan.reporting.plots import save_grid
@@ -65,6 +66,30 @@ def test_values_are_parsed_with_train_option_types():
     ]:
         with pytest.raises(CxrganError, match=message):
             parse_sweep_param(bad)
+
+
+def test_a_list_setting_is_one_value_and_semicolons_separate_members(tmp_path):
+    # --track, --classes and --view hold comma lists: `--classes "No Finding,Effusion"` is one
+    # member's two classes, not two members of one class each
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels.csv").write_text("path,label\n")
+    args = build_parser().parse_args(
+        ["sweep", "--out", str(tmp_path / "S"), "--g-lr", "1e-3", "--d-lr", "2e-4",
+         "--track", "tensorboard,mlflow", "--data", str(tmp_path / "images"),
+         "--labels", str(tmp_path / "labels.csv"),
+         "--classes", "No Finding,Effusion;No Finding", "--view", "PA,AP"]
+    )  # fmt: skip
+    spec = spec_from_args(args)
+    assert spec is not None
+    assert spec.grid["classes"] == ["No Finding,Effusion", "No Finding"]
+    assert spec.base["track"] == "tensorboard,mlflow"
+    assert spec.base["view"] == "PA,AP"
+    assert parse_sweep_param("view=PA;PA,AP") == ("view", ["PA", "PA,AP"])
+    with pytest.raises(CxrganError, match="semicolon-separated"):
+        parse_values("classes", "A;;B")
+    with pytest.raises(CxrganError, match=r"takes any of .*got 'nope'"):
+        parse_values("track", "tensorboard;tensorboard,nope")
+    assert parse_values("g_lr", "2e-4,1e-3") == [2e-4, 1e-3]  # other settings: commas as before
 
 
 def test_member_names_are_short_exact_and_filesystem_safe():

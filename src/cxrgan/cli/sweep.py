@@ -120,6 +120,10 @@ def add_axis_options(p: argparse.ArgumentParser) -> None:
                                help=text)  # fmt: skip
                 g.add_argument("--no-" + s.flag[2:], dest=s.name, action="store_const",
                                const="false", help=f"the same as {s.flag} false")  # fmt: skip
+            elif s.many:  # one value is a comma list: members are separated by ';'
+                g.add_argument(s.flag, dest=s.name, metavar="V[;V...]",
+                               help=text + "; a comma list is one value, given to every member; "
+                               "';' separates members' lists")  # fmt: skip
             else:
                 g.add_argument(s.flag, dest=s.name, metavar=LIST, help=text)
 

@@ -38,13 +38,21 @@ def option_name(text: str) -> str:
     return name
 
 
+def separator(setting: Setting) -> str:
+    """What separates a sweep's values: ',' (`--g-lr 2e-4,1e-3`), or ';' for a setting whose one
+    value is itself a comma-separated list (`--classes "No Finding,Effusion;No Finding"`)."""
+    return ";" if setting.many else ","
+
+
 def parse_values(name: str, text: str) -> list[Any]:
     """'2e-4, 1e-3' → [0.0002, 0.001], each parsed and checked (choices, range) as
     `cxrgan train --<name>` would."""
     setting = AXES[name]
-    items = [item.strip() for item in text.split(",")]
+    sep = separator(setting)
+    items = [item.strip() for item in text.split(sep)]
     if not text.strip() or any(not item for item in items):
-        raise CxrganError(f"{setting.flag}: expected comma-separated values, got {text!r}")
+        kind = "semicolon" if sep == ";" else "comma"
+        raise CxrganError(f"{setting.flag}: expected {kind}-separated values, got {text!r}")
     values = []
     for item in items:
         try:
