@@ -78,6 +78,12 @@ def test_patients_and_classes_come_from_the_label_files(collection, tmp_path, ca
     assert labels["train"] == str(collection["train"].resolve())
     assert labels["heldout"] == str(collection["heldout"].resolve())
     assert labels["rule"]["classes"] == ["No Finding", "Pneumonia"]
+    for side, file in (("train", collection["train"]), ("heldout", collection["heldout"])):
+        kept = labels["per_side"][side]  # what the rule kept of each side's file
+        assert kept["file"] == str(file)
+        assert (kept["rows"], kept["kept"], kept["patients"]) == (100, 60, 50)
+        assert kept["classes"] == PER_SIDE
+        assert sum(kept["dropped"].values()) == 40  # Cardiomegaly alone and Effusion
     for key in ("black_box_features", "black_box_pixels"):
         by_class = p["attacks"][key]["classes"]
         assert list(by_class) == ["No Finding", "Pneumonia"]

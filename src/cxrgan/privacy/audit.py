@@ -182,7 +182,7 @@ def _header(
             "image_size": target.spec.resolution,
             "fit": target.fit,
             "device": device,
-            "labels": _label_files(o),
+            "labels": _label_files(o, films),
         },
         "generator": target.source,
         "reference": None if reference is None else reference.source,
@@ -206,12 +206,14 @@ def _header(
     }
 
 
-def _label_files(o: PrivacyOptions) -> dict[str, Any] | None:
-    """The label files that gave the films' classes and patients, and their rule."""
+def _label_files(o: PrivacyOptions, films: Films) -> dict[str, Any] | None:
+    """The label files that gave the films' classes and patients, their rule, and what the rule
+    kept of each side's file (images per class, dropped and why)."""
     if o.labels is None or o.heldout_labels is None:
         return None
     return {"train": str(o.labels.file.resolve()), "heldout": str(o.heldout_labels.file.resolve()),
-            "format": o.labels.options.format, "rule": asdict(o.labels.rule)}  # fmt: skip
+            "format": o.labels.options.format, "rule": asdict(o.labels.rule),
+            "per_side": films.label_records}  # fmt: skip
 
 
 def default_json(run: Path) -> Path:

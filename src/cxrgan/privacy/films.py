@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,8 @@ class Films:
     classes: tuple[str, ...]  # the generator's, () when unconditional
     patients: dict[str, int]  # patient ids found per side
     patients_from: str = "file names"  # or "the label file(s)"
+    # each side's label file record (its rule and what the rule kept), None without one
+    label_records: dict[str, Any] | None = None
 
 
 def load_side(
@@ -161,7 +164,9 @@ def load_films(
         tuple(spec.classes) if spec.c_dim else (),
         patients,
         "file names" if members.patients is None else "the label file(s)",
-    )
+        None if members.label_rule is None else
+        {"train": members.label_rule, "heldout": nonmembers.label_rule},
+    )  # fmt: skip
     check_enough(films)
     log(
         f"films: {len(films.members)} members (--train), {len(films.nonmembers)} non-members "
