@@ -34,6 +34,7 @@ import sys
 import time
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,25 @@ def provenance() -> dict[str, Any]:
         "torch": torch.__version__,
         "machine": f"{platform.node()}: {cpu_model()}, {os.cpu_count()} cores",
         "load_before": round(os.getloadavg()[0], 2),
+        "measured": datetime.now(UTC).isoformat(timespec="minutes"),
     }
+
+
+def conditions(rows: list[dict[str, Any]]) -> str:
+    """When the rows were measured and the machine's load meanwhile, for a figure's caption:
+    '2026-12-07, load 0.8-2.0 (1-minute average, 2 cores), commit 5ba85edff9'."""
+    origins = [r["provenance"] for r in rows if r.get("provenance")]
+    days = sorted({o["measured"][:10] for o in origins if o.get("measured")})
+    loads = [
+        v for o in origins for k in ("load_before", "load_after") if (v := o.get(k)) is not None
+    ]
+    commits = sorted({o["commit"] for o in origins if o.get("commit")})
+    parts = [" to ".join(dict.fromkeys([days[0], days[-1]])) if days else "date not recorded",
+             f"load {min(loads):.1f}-{max(loads):.1f} (1-minute average, {os.cpu_count()} cores)"
+             if loads else "load not recorded"]  # fmt: skip
+    if commits:
+        parts.append(f"commit {', '.join(commits)}")
+    return ", ".join(parts)
 
 
 def check_one_commit(rows: list[dict[str, Any]], allow_mix: bool) -> None:
@@ -269,9 +288,10 @@ def save_png_atomic_grid(images: np.ndarray, path: Path) -> None:
     save_png_atomic(Image.fromarray(make_grid(images)), path)
 
 
-def side_by_side(rows: list[dict[str, Any]], grids: Path, path: Path) -> None:
+def side_by_side(rows: list[dict[str, Any]], grids: Path, path: Path, caption: str = "") -> None:
     """One figure: every row's sample grid, named, left to right, each at its full size (one
-    figure pixel per image pixel), so texture is judged as it is, not as a thumbnail."""
+    figure pixel per image pixel), so texture is judged as it is, not as a thumbnail; the
+    caption below says when and on what load it was measured."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -283,13 +303,16 @@ def side_by_side(rows: list[dict[str, Any]], grids: Path, path: Path) -> None:
     images = [Image.open(grids / f"{r['run']}.png") for r in shown]
     width, height = images[0].size
     fig, axes = plt.subplots(1, len(shown), squeeze=False,
-                             figsize=(len(shown) * width / dpi, height / dpi + 0.5))  # fmt: skip
+                             figsize=(len(shown) * width / dpi, height / dpi + 0.75))  # fmt: skip
     for ax, r, image in zip(axes[0], shown, images, strict=True):
         ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         score = "" if r["fwd"] is None else f"\nFWD {r['fwd']:.3f}"
         ax.set_title(f"{r['row']}{score}", fontsize=9)
         ax.axis("off")
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=height / (height + 50), wspace=0.02)
+    total = height + 75
+    fig.subplots_adjust(left=0, right=1, bottom=25 / total, top=(height + 25) / total, wspace=0.02)
+    if caption:
+        fig.text(0.5, 8 / total, caption, ha="center", va="bottom", fontsize=8)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
 
@@ -411,7 +434,7 @@ def run_regime(a: argparse.Namespace, folders: dict[str, Path], regime: Regime,
                 result = train_and_judge(a, sets, row, seed)
                 path.write_text(json.dumps(result, indent=2) + "\n")
             if path.is_file():
-                done.append(json.loads(path.read_text()))
+                done.append(with_measured(json.loads(path.read_text()), path))
     floor_path = out / "floor.json"
     if not floor_path.is_file() and not a.table:
         floor_path.write_text(json.dumps(floor(sets.heldout, sets.train), indent=2) + "\n")
@@ -420,7 +443,8 @@ def run_regime(a: argparse.Namespace, folders: dict[str, Path], regime: Regime,
         if not (out / "real.png").is_file():
             save_png_atomic_grid(sets.heldout[:64], out / "real.png")
         real = {"row": "held-out films", "run": "real", "fwd": None}
-        side_by_side([real, *firsts], out, out / "side_by_side.png")
+        caption = f"{regime.name}, {regime.image_size} px: measured {conditions(done)}"
+        side_by_side([real, *firsts], out, out / "side_by_side.png", caption)
     floor_row = json.loads(floor_path.read_text()) if floor_path.is_file() else None
     if regime.eval_minutes and done:
         over_time(out, regime, rows, done, floor_row)
@@ -433,11 +457,18 @@ def over_time(out: Path, regime: Regime, rows: list[str], done: list[dict[str, A
     runs = out / "runs"
     curves = {row: [qt.curve(runs / r["run"]) for r in done if r["row"] == row] for row in rows}
     curves = {row: seeds for row, seeds in curves.items() if seeds}
-    loads = [v for r in done for k in ("load_before", "load_after")
-             if (v := (r.get("provenance") or {}).get(k)) is not None]  # fmt: skip
-    qt.figure(curves, floor_row, f"{regime.name}: {regime.image_size} px, full split", loads,
-              out / "over_time.png")  # fmt: skip
+    qt.figure(curves, floor_row, f"{regime.name}: {regime.image_size} px, full split",
+              conditions(done), out / "over_time.png")  # fmt: skip
     (out / "over_time.md").write_text("\n".join(qt.marks_table(curves)) + "\n")
+
+
+def with_measured(row: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Rows from before `measured` was recorded: their file's time stands in for it."""
+    origin = row.get("provenance")
+    if origin is not None and "measured" not in origin:
+        stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        origin["measured"] = stamp.isoformat(timespec="minutes")
+    return row
 
 
 def trained_seeds(out: Path, regime: Regime, row: str) -> list[int]:

@@ -5,7 +5,6 @@ films), as a table of FWD and recall at fixed minutes, a late-decline check, and
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +72,12 @@ def figure(
     curves: dict[str, list[list[dict[str, float]]]],
     floor: dict[str, Any] | None,
     title: str,
-    loads: list[float],
+    conditions: str,
     path: Path,
 ) -> None:
     """FWD (log scale) and recall against training minutes, one colour per row (each seed a
-    line), with the real-vs-real floor dashed; the title says the date and the machine's load."""
+    line), with the real-vs-real floor dashed; the title says when the rows were measured and
+    the machine's load meanwhile (`conditions`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,8 +102,7 @@ def figure(
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
     axes[0].legend(fontsize=8)
-    load = f"load {min(loads):.1f}–{max(loads):.1f}" if loads else "load not recorded"
-    fig.suptitle(f"{title} — {date.today().isoformat()}, {load} (1-min average, 2 cores)")
+    fig.suptitle(f"{title}\nmeasured {conditions}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
