@@ -24,7 +24,7 @@ from cxrgan.config import (
 from cxrgan.errors import CxrganError
 from cxrgan.models import MODELS
 from cxrgan.settings import GROUPS, Setting, dump_toml, setting, settings_of
-from cxrgan.sweep.grid import AXES, parse_values
+from cxrgan.sweep.grid import AXES, parse_values, separator
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -113,8 +113,9 @@ def test_sweep_axes_are_the_sweepable_settings():
     assert {s.name for s in SETTINGS if not s.sweepable} == {"out", "progress"}
     for s in AXES.values():  # every axis parses and checks its values as train does
         choices = s.choices()
-        text = {int: "2,3", float: "0.5,1e-3", bool: "true,false", str: "a,b"}[s.kind]
-        values = parse_values(s.name, ",".join(map(str, choices[:2])) if choices else text)
+        sep = separator(s)  # ';' where one value is itself a comma list (--track, --classes)
+        two = {int: ["2", "3"], float: ["0.5", "1e-3"], bool: ["true", "false"], str: ["a", "b"]}
+        values = parse_values(s.name, sep.join(map(str, choices[:2] if choices else two[s.kind])))
         assert len(values) == 2 and all(type(v) is s.kind for v in values), s.name
         if s.kind in (int, float):
             with pytest.raises(CxrganError, match=f"^{s.flag} must "):

@@ -163,6 +163,15 @@ class TrainConfig:
         min=0,
         below=1,
     )
+    lr_decay_start: float = setting(
+        RECIPE["lr_decay_start"],
+        "with a decaying --lr-schedule, the share of the budget the rates stay at --g-lr/--d-lr "
+        "before they decay over the rest (0: decay from the first step)",
+        group="optim",
+        resumable=True,
+        min=0,
+        below=1,
+    )
     minutes: float | None = setting(
         None,
         "stop after this many minutes of training time (across resumes; evaluation excluded), "

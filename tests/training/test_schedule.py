@@ -32,3 +32,13 @@ def test_progress_is_the_limit_that_comes_first():
     assert budget_progress(190, 200, 30.0, 60.0) == pytest.approx(0.95)
     assert budget_progress(500, 200, 0.0, None) == 1.0
     assert budget_progress(7, None, 3.0, None) == 0.0
+
+
+def test_a_decay_start_holds_the_rates_then_decays_over_the_rest_of_the_budget():
+    assert rate_factor("cosine", 0.3, 0.05, start=0.5) == 1.0  # held
+    assert rate_factor("cosine", 0.5, 0.05, start=0.5) == pytest.approx(1.0)
+    middle = 0.05 + 0.95 * 0.5  # halfway through the decay: cosine at its midpoint
+    assert rate_factor("cosine", 0.75, 0.05, start=0.5) == pytest.approx(middle)
+    assert rate_factor("cosine", 1.0, 0.05, start=0.5) == pytest.approx(0.05)
+    assert rate_factor("linear", 0.9, 0.0, start=0.8) == pytest.approx(0.5)
+    assert rate_factor("constant", 0.9, 0.1, start=0.5) == 1.0

@@ -148,7 +148,7 @@ def rate_scale(t: Trainer, spent_s: float) -> float:
     budget_s = cfg.minutes * 60 if cfg.minutes else None
     total = cfg.epochs * t.steps_per_epoch
     progress = budget_progress(t.state.counters.step, total, spent_s, budget_s)
-    return rate_factor(cfg.lr_schedule, progress, cfg.lr_floor)
+    return rate_factor(cfg.lr_schedule, progress, cfg.lr_floor, cfg.lr_decay_start)
 
 
 def next_batch(s: TrainState, device: torch.device) -> StepBatch:
