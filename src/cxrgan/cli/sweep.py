@@ -14,8 +14,15 @@ from typing import Any
 from cxrgan.cli.train import help_text
 from cxrgan.config import load_toml
 from cxrgan.errors import CxrganError
-from cxrgan.settings import GROUPS
-from cxrgan.sweep.grid import ALWAYS_AXES, AXES, NOT_SWEEPABLE, parse_sweep_param, parse_values
+from cxrgan.settings import GROUPS, Setting
+from cxrgan.sweep.grid import (
+    ALWAYS_AXES,
+    AXES,
+    NOT_SWEEPABLE,
+    parse_sweep_param,
+    parse_values,
+    separator,
+)
 from cxrgan.sweep.spec import SweepSpec, build_spec
 
 DESCRIPTION = """\
@@ -53,8 +60,6 @@ examples:
   cxrgan sweep sweeps/g-lr --compare-only
   # carry on with the best member, with new settings
   cxrgan train --resume sweeps/g-lr/runs/g_lr=1e-3,d_lr=2e-4 --epochs 30"""
-
-LIST = "V[,V...]"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -120,12 +125,17 @@ def add_axis_options(p: argparse.ArgumentParser) -> None:
                                help=text)  # fmt: skip
                 g.add_argument("--no-" + s.flag[2:], dest=s.name, action="store_const",
                                const="false", help=f"the same as {s.flag} false")  # fmt: skip
-            elif s.many:  # one value is a comma list: members are separated by ';'
-                g.add_argument(s.flag, dest=s.name, metavar="V[;V...]",
-                               help=text + "; a comma list is one value, given to every member; "
-                               "';' separates members' lists")  # fmt: skip
             else:
-                g.add_argument(s.flag, dest=s.name, metavar=LIST, help=text)
+                g.add_argument(s.flag, dest=s.name, metavar=f"V[{separator(s)}V...]",
+                               help=text + _list_note(s))  # fmt: skip
+
+
+def _list_note(s: Setting) -> str:
+    """For a setting whose one value is a comma list: how members' values are told apart."""
+    sep = separator(s)
+    if sep == ",":
+        return ""
+    return f"; a comma list is one value, given to every member; '{sep}' separates members' lists"
 
 
 def run(args: argparse.Namespace) -> int:
