@@ -8,7 +8,7 @@ TUTORIAL = {
     "model": "dcgan", "nz": 100, "ngf": 64, "ndf": 64, "d_spectral_norm": False, "loss": "bce",
     "r1_gamma": 0.0, "augment": "none", "ema_kimg": 0.0, "ema_rampup": 0.05, "g_lr": 2e-4,
     "d_lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "batch_size": 128, "lr_schedule": "constant",
-    "lr_floor": 0.1, "lr_decay_start": 0.0,
+    "lr_floor": 0.1, "lr_hold_kimg": 0.0,
 }  # fmt: skip
 PINNED = {
     ("tutorial", 1): TUTORIAL,

@@ -163,14 +163,14 @@ class TrainConfig:
         min=0,
         below=1,
     )
-    lr_decay_start: float = setting(
-        RECIPE["lr_decay_start"],
-        "with a decaying --lr-schedule, the share of the budget the rates stay at --g-lr/--d-lr "
-        "before they decay over the rest (0: decay from the first step)",
+    lr_hold_kimg: float = setting(
+        RECIPE["lr_hold_kimg"],
+        "with a decaying --lr-schedule, thousands of images trained at --g-lr/--d-lr before "
+        "the decay starts; the decay then runs over the rest of the budget, and a budget that "
+        "ends sooner keeps the rates constant (0: decay from the first step)",
         group="optim",
         resumable=True,
         min=0,
-        below=1,
     )
     minutes: float | None = setting(
         None,

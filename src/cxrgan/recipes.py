@@ -41,7 +41,7 @@ _TUTORIAL: dict[str, Any] = {
     # recipes govern it: switching recipes never keeps the previous one's schedule.
     "lr_schedule": "constant",
     "lr_floor": 0.1,
-    "lr_decay_start": 0.0,
+    "lr_hold_kimg": 0.0,
 }
 
 RECIPES: dict[str, Recipe] = {

@@ -21,18 +21,31 @@ SHAPES: dict[str, Callable[[float], float]] = {
 
 def rate_factor(shape: str, progress: float, floor: float, start: float = 0.0) -> float:
     """The multiplier of the base rates at `progress` (clamped to [0, 1]): 1 until `start` (a
-    share of the budget), then floor + (1 - floor) × shape over the rest of the budget;
-    `constant` is 1 whatever the floor.
-
-    Why a start: a decay over the whole budget slows a short run while G is still far from
-    the data (at 128 px, 10 minutes are ~550 steps on 2 cores); holding the rates first and
-    decaying over the last part keeps the early progress and still lets G settle at the end.
-    """
-    if shape == "constant":
+    share of the budget, from `hold_share`), then floor + (1 - floor) × shape over the rest of
+    the budget; `constant`, or a start at the budget's end, is 1 whatever the floor."""
+    if shape == "constant" or start >= 1.0:
         return 1.0
     p = min(max(progress, 0.0), 1.0)
     p = max(p - start, 0.0) / (1.0 - start)
     return floor + (1.0 - floor) * SHAPES[shape](p)
+
+
+def hold_share(progress: float, images: int, hold_images: float) -> float:
+    """The share of the budget the rates hold before they decay: `hold_images` over the images
+    the whole budget will show, estimated from the run so far (`images` / `progress`; exact for
+    a budget in steps, at the run's mean speed for one in minutes). 1 when the budget ends
+    before the hold.
+
+    Why a hold in images and not a share of the budget: G first needs its full rate to find
+    the anatomy, and that takes a number of images, not a share of whatever budget the user
+    chose. A decay from the first step cost 1.6 × the FWD at 128 px in 10 minutes (~8,800
+    images) and nothing at 64 px (~35,000); a share held (half) still cost 1.4 × (issue 20).
+    """
+    if hold_images <= 0:
+        return 0.0
+    if images <= 0 or progress <= 0:
+        return 1.0
+    return min(progress * hold_images / images, 1.0)
 
 
 def budget_progress(

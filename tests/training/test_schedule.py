@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from cxrgan.schedule import SHAPES, budget_progress, rate_factor
+from cxrgan.schedule import SHAPES, budget_progress, hold_share, rate_factor
 
 
 @pytest.mark.parametrize("shape", sorted(set(SHAPES) - {"constant"}))
@@ -42,3 +42,27 @@ def test_a_decay_start_holds_the_rates_then_decays_over_the_rest_of_the_budget()
     assert rate_factor("cosine", 1.0, 0.05, start=0.5) == pytest.approx(0.05)
     assert rate_factor("linear", 0.9, 0.0, start=0.8) == pytest.approx(0.5)
     assert rate_factor("constant", 0.9, 0.1, start=0.5) == 1.0
+    assert rate_factor("cosine", 0.9, 0.05, start=1.0) == 1.0  # the budget ends at the hold
+
+
+def test_the_hold_is_its_images_share_of_the_images_the_budget_will_show():
+    # A budget of 1,000 steps of 16 images (16,000): a hold of 4,000 images is its first quarter.
+    for step in (300, 500, 1000):
+        assert hold_share(step / 1000, step * 16, 4000) == pytest.approx(0.25)
+    # Before the hold is reached the start lies ahead of the run, so the rates are held.
+    assert rate_factor("cosine", 0.2, 0.05, hold_share(0.2, 200 * 16, 4000)) == 1.0
+    assert rate_factor("cosine", 0.625, 0.05, hold_share(0.625, 625 * 16, 4000)) == (
+        pytest.approx(0.05 + 0.95 * 0.5)
+    )
+    # A budget of minutes: the images it will show are estimated from the run's speed so far.
+    assert hold_share(0.5, 20_000, 10_000) == pytest.approx(0.25)  # 40,000 images in all
+
+
+def test_a_budget_that_ends_before_the_hold_keeps_constant_rates():
+    # 10 minutes at 128 px on 2 cores are ~8,800 images: a hold of 24,000 never decays.
+    for step in (1, 100, 275, 550):
+        start = hold_share(step / 550, step * 16, 24_000)
+        assert start == 1.0
+        assert rate_factor("cosine", step / 550, 0.05, start) == 1.0
+    assert hold_share(0.0, 0, 24_000) == 1.0  # nothing trained yet
+    assert hold_share(0.7, 5_000, 0) == 0.0  # no hold: decay from the first step

@@ -1,6 +1,8 @@
 """--lr-schedule through real (tiny) runs: the rates the optimisers ran, logged each step, follow
 the shape over the budget; a resume continues them bit for bit; constant changes nothing."""
 
+import math
+
 import pytest
 import torch
 from run_files import last_tensors, records
@@ -8,7 +10,7 @@ from tiny import TINY_CONFIG
 
 from cxrgan.config import TrainConfig
 from cxrgan.errors import CxrganError
-from cxrgan.schedule import rate_factor
+from cxrgan.schedule import hold_share, rate_factor
 from cxrgan.training import loop
 from cxrgan.training.session import resume_run, start_run
 
@@ -31,6 +33,21 @@ def test_the_logged_rates_follow_the_cosine_over_the_epochs(tmp_path):
         assert r["lr_g"] == pytest.approx(2e-4 * factor, rel=1e-9)
         assert r["lr_d"] == pytest.approx(2e-4 * factor, rel=1e-9)
     assert got[-1]["lr_g"] < 0.25 * 2e-4  # near the floor at the end
+
+
+def test_a_hold_keeps_the_full_rates_for_its_images_then_decays_over_the_rest(tmp_path):
+    run = tmp_path / "run"
+    batch = TINY["batch_size"]
+    held = 3 * batch  # the images of 3 steps: 3 of the budget's 8
+    start_run(TrainConfig(out=str(run), epochs=2, lr_hold_kimg=held / 1000, **COSINE))
+    got = _train_records(run)
+    assert [r["lr_scale"] for r in got[:4]] == [1.0] * 4  # steps 1-4 ran after < 3 steps' images
+    for r in got:
+        done = r["step"] - 1
+        factor = rate_factor("cosine", done / 8, 0.2, hold_share(done / 8, done * batch, held))
+        assert r["lr_scale"] == pytest.approx(factor, abs=1e-6)
+    # The decay runs over the 5 steps after the hold, not the 8 of the budget.
+    assert got[-1]["lr_scale"] == pytest.approx(0.2 + 0.8 * (1 + math.cos(math.pi * 4 / 5)) / 2)
 
 
 def test_an_interrupted_run_resumes_on_the_same_rates_bit_for_bit(tmp_path, monkeypatch):
@@ -67,6 +84,7 @@ def test_constant_logs_the_set_rates_and_no_scale(tmp_path):
         ({"lr_schedule": "step"}, "--lr-schedule must be one of"),
         ({"lr_floor": 1.0}, "--lr-floor"),
         ({"lr_floor": -0.1}, "--lr-floor"),
+        ({"lr_hold_kimg": -1.0}, "--lr-hold-kimg"),
     ],
 )
 def test_bad_schedule_settings_are_one_line(values, message):

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from cxrgan.losses.base import StepBatch
-from cxrgan.schedule import budget_progress, rate_factor
+from cxrgan.schedule import budget_progress, hold_share, rate_factor
 from cxrgan.training import distributed as ddp
 from cxrgan.training.checkpoint import saved_counters
 from cxrgan.training.faults import StopFlag, agree_stop, divergence, roll_back_or_stop
@@ -141,14 +141,18 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
 
 def rate_scale(t: Trainer, spent_s: float) -> float:
     """--lr-schedule's factor on the rates for the next step: how far the run is through its
-    budget (its steps, `--epochs` × steps per epoch, or its `--minutes`, whichever ends first)."""
+    budget (its steps, `--epochs` × steps per epoch, or its `--minutes`, whichever ends first),
+    after --lr-hold-kimg images at the full rates."""
     cfg = t.cfg
     if cfg.lr_schedule == "constant":
         return 1.0
     budget_s = cfg.minutes * 60 if cfg.minutes else None
     total = cfg.epochs * t.steps_per_epoch
-    progress = budget_progress(t.state.counters.step, total, spent_s, budget_s)
-    return rate_factor(cfg.lr_schedule, progress, cfg.lr_floor, cfg.lr_decay_start)
+    step = t.state.counters.step
+    progress = budget_progress(step, total, spent_s, budget_s)
+    images = step * t.state.sampler.batch_size
+    start = hold_share(progress, images, cfg.lr_hold_kimg * 1000)
+    return rate_factor(cfg.lr_schedule, progress, cfg.lr_floor, start)
 
 
 def next_batch(s: TrainState, device: torch.device) -> StepBatch:
