@@ -91,6 +91,11 @@ def row_settings(row: str) -> dict[str, Any]:
     return dict(ROWS["rows"][row])
 
 
+def row_args(row: str) -> list[str]:
+    """A row's settings as `cxrgan train` options."""
+    return [f"--{k.replace('_', '-')}={v}" for k, v in row_settings(row).items()]
+
+
 # ------------------------------------------------------------------------------------------------
 # Data: patient-disjoint folders of links
 
@@ -137,10 +142,9 @@ def train_row(run: Path, sets: RegimeImages, row: str, minutes: float, seed: int
             return
         args = ["--resume", str(run), "--minutes", str(minutes)]
     else:
-        settings = row_settings(row)
-        args = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
-        args += ["--data", str(sets.train_folder), "--image-size", str(regime.image_size),
-                 "--minutes", str(minutes), "--epochs", "100000", "--steps-per-epoch", "200",
+        args = [*row_args(row), "--data", str(sets.train_folder), "--image-size",
+                 str(regime.image_size), "--minutes", str(minutes), "--epochs", "100000",
+                 "--steps-per-epoch", "200",
                  "--seed", str(seed), "--log-every", "50", "--out", str(run)]  # fmt: skip
         if regime.eval_minutes:
             args += ["--eval-every", f"{regime.eval_minutes:g}", "--eval-unit", "minutes",
