@@ -13,8 +13,9 @@ TUTORIAL = {
 PINNED = {
     ("tutorial", 1): TUTORIAL,
     ("blog", 1): {**TUTORIAL, "g_lr": 1e-3},
-    ("small-data", 2): {**TUTORIAL, "g_lr": 1e-3, "batch_size": 16, "ema_kimg": 10.0,
-                        "augment": "ada"},
+    ("small-data", 3): {**TUTORIAL, "g_lr": 1e-3, "batch_size": 16, "ema_kimg": 10.0,
+                        "augment": "ada", "lr_schedule": "cosine", "lr_floor": 0.05,
+                        "lr_hold_kimg": 16.0},
 }
 
 
@@ -22,9 +23,10 @@ def test_every_recipe_has_its_pinned_values_and_version():
     assert {(r.name, r.version): r.settings for r in RECIPES.values()} == PINNED
 
 
-def test_the_default_recipe_is_small_data_version_2_with_ada_and_ema():
-    assert DEFAULT_RECIPE == "small-data" and RECIPES[DEFAULT_RECIPE].version == 2
+def test_the_default_recipe_is_small_data_version_3_with_ada_ema_and_a_cosine_decay():
+    assert DEFAULT_RECIPE == "small-data" and RECIPES[DEFAULT_RECIPE].version == 3
     cfg = TrainConfig.from_dict({})
     assert (cfg.recipe, cfg.augment, cfg.ema_kimg, cfg.g_lr, cfg.d_lr, cfg.batch_size) == (
         "small-data", "ada", 10.0, 1e-3, 2e-4, 16,
     )
+    assert (cfg.lr_schedule, cfg.lr_floor, cfg.lr_hold_kimg) == ("cosine", 0.05, 16.0)
