@@ -39,7 +39,7 @@ def test_a_hold_keeps_the_full_rates_for_its_images_then_decays_over_the_rest(tm
     run = tmp_path / "run"
     batch = TINY["batch_size"]
     held = 3 * batch  # the images of 3 steps: 3 of the budget's 8
-    start_run(TrainConfig(out=str(run), epochs=2, lr_hold_kimg=held / 1000, **COSINE))
+    start_run(TrainConfig(out=str(run), epochs=2, **{**COSINE, "lr_hold_kimg": held / 1000}))
     got = _train_records(run)
     assert [r["lr_scale"] for r in got[:4]] == [1.0] * 4  # steps 1-4 ran after < 3 steps' images
     for r in got:
