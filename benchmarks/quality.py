@@ -144,8 +144,8 @@ def train_row(run: Path, sets: RegimeImages, row: str, minutes: float, seed: int
     else:
         args = [*row_args(row), "--data", str(sets.train_folder), "--image-size",
                  str(regime.image_size), "--minutes", str(minutes), "--epochs", "100000",
-                 "--steps-per-epoch", "200",
-                 "--seed", str(seed), "--log-every", "50", "--out", str(run)]  # fmt: skip
+                 "--steps-per-epoch", "200", "--seed", str(seed), "--log-every", "50",
+                 "--out", str(run)]  # fmt: skip
         if regime.eval_minutes:
             args += ["--eval-every", f"{regime.eval_minutes:g}", "--eval-unit", "minutes",
                      "--eval-data", str(sets.heldout_folder),

@@ -7,7 +7,7 @@ on a newer commit. If the rows it is compared with train bit-identically on both
 numbers carry over; if not, they must be run again (docs/performance.md).
 
     python benchmarks/same_training.py --data DIR --trees ../cxrgan-bench ../cxrgan-bench2
-    python benchmarks/same_training.py --data DIR --rows small-data small-data+cosine-0.05-hold16
+    python benchmarks/same_training.py --data DIR --rows small-data-v2 small-data
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The smallest training settings that still run every real code path, shared by the tests.
 
 They train the tutorial's recipe (rates 2e-4 held constant, no EMA), whatever the default recipe
-is: most tests
-assert on the tutorial's behaviour; tests of the recipes name theirs."""
+is: most tests assert on the tutorial's behaviour; tests of the recipes name theirs."""
 
 TUTORIAL = {"recipe": "tutorial", "g_lr": 2e-4, "ema_kimg": 0.0, "lr_schedule": "constant",
             "lr_hold_kimg": 0.0}

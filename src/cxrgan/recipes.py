@@ -81,8 +81,16 @@ RECIPES: dict[str, Recipe] = {
             "images, ramped up), adaptive augmentation (ADA), and after 16,000 images both rates "
             "decaying along a cosine to 5 % over the rest of the budget: cxrgan's "
             "recommendation for 500–5,000 X-rays on a CPU",
-            {**_TUTORIAL, "g_lr": 1e-3, "batch_size": 16, "ema_kimg": 10.0, "augment": "ada",
-             "lr_schedule": "cosine", "lr_floor": 0.05, "lr_hold_kimg": 16.0},
+            {
+                **_TUTORIAL,
+                "g_lr": 1e-3,
+                "batch_size": 16,
+                "ema_kimg": 10.0,
+                "augment": "ada",
+                "lr_schedule": "cosine",
+                "lr_floor": 0.05,
+                "lr_hold_kimg": 16.0,
+            },
         ),
     )
 }

@@ -102,7 +102,7 @@ def _run_epoch(t: Trainer, stop: StopFlag) -> dict[str, float] | None:
             s.set_scale(rate_scale(t, c.elapsed_s if t.spent_s is None else t.spent_s))
             stats = train_step(t.loss, t.phases, next_batch(s, t.device), c.step)
             if t.ema is not None:
-                t.ema.update(s.g_ema, s.g, s.sampler.batch_size, c.step * s.sampler.batch_size)
+                t.ema.update(s.g_ema, s.g, s.sampler.batch_size, s.images_seen)
             window.add(stats)
             epoch_stats.add(stats)
             c.step += 1
@@ -148,10 +148,8 @@ def rate_scale(t: Trainer, spent_s: float) -> float:
         return 1.0
     budget_s = cfg.minutes * 60 if cfg.minutes else None
     total = cfg.epochs * t.steps_per_epoch
-    step = t.state.counters.step
-    progress = budget_progress(step, total, spent_s, budget_s)
-    images = step * t.state.sampler.batch_size
-    start = hold_share(progress, images, cfg.lr_hold_kimg * 1000)
+    progress = budget_progress(t.state.counters.step, total, spent_s, budget_s)
+    start = hold_share(progress, t.state.images_seen, cfg.lr_hold_kimg * 1000)
     return rate_factor(cfg.lr_schedule, progress, cfg.lr_floor, start)
 
 

@@ -45,6 +45,12 @@ class TrainState:
     lr_scale: float = 1.0
 
     @property
+    def images_seen(self) -> int:
+        """Images trained on so far, across resumes: what the EMA's ramp-up and --lr-hold-kimg
+        count in."""
+        return self.counters.step * self.sampler.batch_size
+
+    @property
     def sampling_g(self) -> nn.Module:
         """The generator that draws grids and is evaluated: G_ema when there is one."""
         return self.g_ema if self.g_ema is not None else self.g
