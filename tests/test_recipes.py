@@ -30,3 +30,11 @@ def test_the_default_recipe_is_small_data_version_3_with_ada_ema_and_a_cosine_de
         "small-data", "ada", 10.0, 1e-3, 2e-4, 16,
     )
     assert (cfg.lr_schedule, cfg.lr_floor, cfg.lr_hold_kimg) == ("cosine", 0.05, 16.0)
+
+
+def test_a_config_built_directly_takes_the_recipe_it_names_under_what_it_is_given():
+    # as --recipe tutorial --g-lr 1e-3 does; before, fields not given kept small-data's values
+    cfg = TrainConfig(recipe="tutorial", g_lr=1e-3)
+    assert {k: getattr(cfg, k) for k in TUTORIAL} == {**TUTORIAL, "g_lr": 1e-3}
+    assert {k: getattr(TrainConfig(), k) for k in TUTORIAL} == PINNED[("small-data", 3)]
+

@@ -42,8 +42,9 @@ __all__ = [
 def train(config: TrainConfig | Mapping[str, Any]) -> Path:
     """Train a new run as `cxrgan train` does; returns its run directory.
 
-    A dict (keys as in TrainConfig or a TOML file) goes over the recipe it names, like the
-    command line; a TrainConfig is used as it is (TrainConfig.from_dict applies a recipe).
+    A dict (keys as in TrainConfig or a TOML file) or a TrainConfig goes over the recipe it
+    names, like the command line: `TrainConfig(recipe="tutorial", g_lr=1e-3)` is the tutorial's
+    recipe with G at 1e-3.
     """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     return start_run(cfg).root

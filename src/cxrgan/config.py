@@ -15,6 +15,8 @@ then); nothing else needs to change. A setting a recipe governs takes the defaul
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,9 @@ RECIPE = RECIPES[DEFAULT_RECIPE].settings  # the defaults of the settings a reci
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run. What a recipe governs defaults to the default recipe's
-    values (RECIPE); `from_dict` fills in the recipe that the settings name."""
+    """Every setting of a training run. What a recipe governs and is not given takes the values
+    of the recipe the settings name (`recipe`, else the default recipe), however it is built:
+    `TrainConfig(recipe="tutorial")` is the tutorial's recipe, as `--recipe tutorial` is."""
 
     recipe: str = setting(
         DEFAULT_RECIPE,
@@ -360,11 +363,25 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """From typed values (config.json, merged TOML and CLI) over the recipe they name (see
         cxrgan.recipes); wrong types are errors."""
-        return cls(**with_recipe(typed_settings(values)))
+        return cls(**typed_settings(values))
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
+
+def _over_the_named_recipe(init: Callable[..., None]) -> Callable[..., None]:
+    """The dataclass's __init__, given the named recipe's values under the ones passed: field
+    defaults alone would give every recipe the default recipe's governed values. (replace()
+    passes every field, so it changes only what it names.)"""
+
+    @functools.wraps(init)
+    def __init__(self: TrainConfig, **values: Any) -> None:
+        init(self, **with_recipe(values))
+
+    return __init__
+
+
+TrainConfig.__init__ = _over_the_named_recipe(TrainConfig.__init__)  # type: ignore[method-assign]
 
 SETTINGS: tuple[Setting, ...] = settings_of(TrainConfig)
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
