@@ -338,3 +338,28 @@ def test_a_run_the_trainer_stopped_as_diverged_is_diverged_whatever_its_losses()
     assert diagnose(records).state != DIVERGED
     d = diagnose(records, stopped="diverged: non-finite weights at step 200")
     assert d.state == DIVERGED
+
+
+def test_plateau_while_the_rates_still_decay_is_not_convergence(synth: SimpleNamespace) -> None:
+    """Version 3's long runs levelled off in FWD at ~20 of 30 minutes while the decay still had
+    its lowest rates to come, and their EMA sharpened in those minutes: keep training."""
+    quality = synth.fwd([0.08, 0.04, 0.031, 0.030, 0.0301], floor=0.004)
+    cosine = {"lr_schedule": "cosine", "lr_floor": 0.05}
+
+    def at_scale(scale: float, settings: dict):
+        records = [{**r, "lr_scale": scale} for r in synth.curves("healthy", 80)]
+        return diagnose(records, quality=quality, settings=settings)
+
+    midway = at_scale(0.4, cosine)
+    assert midway.state == HEALTHY and midway.title == "Healthy — plateaued while the rates decay"
+    assert "keep training" in midway.hint() and "stop" not in midway.hint()
+    assert "now 0.4 × --g-lr/--d-lr, 0.05 × at the end" in midway.advice
+    assert "--resume" in midway.advice
+    held = at_scale(1.0, {**cosine, "lr_hold_kimg": 16.0})  # before the decay starts
+    assert held.title == "Healthy — plateaued while the rates decay"
+    # 5 % of the decay left is the boundary: 0.05 + 0.05 × 0.95 = 0.0975
+    assert at_scale(0.097, cosine).title == "Healthy — converged"
+    assert at_scale(0.098, cosine).title == "Healthy — plateaued while the rates decay"
+    assert at_scale(0.05, cosine).title == "Healthy — converged"  # the end of the budget
+    constant = {"lr_schedule": "constant", "lr_floor": 0.05}
+    assert at_scale(1.0, constant).title == "Healthy — converged"

@@ -290,6 +290,11 @@ class Thresholds:
     # 0.107–0.110 (×27) with samples far from X-rays. 10 lies between the two (their geometric
     # mean), so a model as close as the test split is to the training split is not flagged.
     fwd_floor_ratio: float = 10.0
+    # A plateau while a decaying schedule still has more than this share of its decay to go
+    # (lr_scale above lr_floor + this × (1 − lr_floor)) is not the end: version 3 of small-data
+    # plateaued at ~20 of 30 minutes and its EMA sharpened in the last minutes, at the lowest
+    # rates (docs/performance.md, long runs). 5 % is the last ~15 % of a cosine's budget.
+    decay_left: float = 0.05
 
 
 DEFAULT_THRESHOLDS = Thresholds()

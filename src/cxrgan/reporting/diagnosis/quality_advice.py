@@ -119,11 +119,14 @@ def _past_best(
 def _plateau(
     s: WindowStats, fwd: FwdTrack, t: Thresholds, run: RunContext, improvement: float, summary: str
 ) -> Advice:
-    """FWD no longer improves: converged near the data, or stalled far from it."""
+    """FWD no longer improves: converged near the data, or stalled far from it; neither while
+    a decaying schedule still has its lowest rates to come."""
     plateau = (
         f"{fwd.noun} has plateaued (best {fmt_number(fwd.best)}; the last evaluations improved "
         f"it by {fmt_pct(max(improvement, 0.0))}, < {fmt_pct(t.fwd_improving)})"
     )
+    if _decay_left(s, t, run):
+        return _decaying(plateau, s, fwd, run, summary)
     if not (math.isfinite(fwd.ratio) and fwd.ratio >= t.fwd_floor_ratio):
         text = f"{plateau[0].upper()}{plateau[1:]}{beside_floor(fwd)}: you have converged, stop."
         return Advice("Healthy — converged", text, "converged: stop", summary)
@@ -138,6 +141,29 @@ def _plateau(
     calm = lr_pair(s.lr_g / t.lr_calm, s.lr_d / t.lr_calm, f"÷{fmt_number(t.lr_calm)}")
     action = f"stalled at ×{fmt_ratio(fwd.ratio)} the floor: try {calm}"
     return Advice("Healthy — stalled far from the data", text, action, summary)
+
+
+def _decay_left(s: WindowStats, t: Thresholds, run: RunContext) -> bool:
+    """The run's rates are held before, or part-way down, a decaying schedule."""
+    floor = run.number("lr_floor")
+    if run.settings.get("lr_schedule") in (None, "constant") or not math.isfinite(floor):
+        return False
+    return math.isfinite(s.lr_scale) and s.lr_scale > floor + t.decay_left * (1 - floor)
+
+
+def _decaying(plateau: str, s: WindowStats, fwd: FwdTrack, run: RunContext, summary: str) -> Advice:
+    floor = run.number("lr_floor")
+    text = (
+        f"Losses are balanced and {plateau}{beside_floor(fwd)}, but the rates are still "
+        f"decaying (--lr-schedule {run.settings.get('lr_schedule')}: now "
+        f"{fmt_number(s.lr_scale)} × --g-lr/--d-lr, {fmt_number(floor)} × at the end of the "
+        "budget). The last part of the decay, at the lowest rates, is where a decaying "
+        "recipe's EMA generator sharpens and its recall rises: let the run reach the end of "
+        "its budget (or continue a stopped one with `cxrgan train --resume RUN`), then judge. "
+        "checkpoints/best.safetensors keeps the best so far."
+    )
+    action = f"keep training: the rates are still decaying (×{fmt_number(s.lr_scale)})"
+    return Advice("Healthy — plateaued while the rates decay", text, action, summary)
 
 
 def _closer(s: WindowStats, t: Thresholds, run: RunContext) -> str:

@@ -44,6 +44,7 @@ class WindowStats:
     weak_fraction: float  # fraction of records with D(x) − D(G(z)) <= weak_separation
     lr_g: float
     lr_d: float
+    lr_scale: float  # the schedule's factor on both rates, latest of all (NaN before it was logged)
     # ADA's augmentation probability (NaN / 0 records without --augment ada)
     p_records: int  # window records that carry a finite augment_p
     p_now: float  # median over "now"
@@ -102,6 +103,7 @@ def window_stats(
         ),
         lr_g=last_finite(column(train, "lr_g")),
         lr_d=last_finite(column(train, "lr_d")),
+        lr_scale=last_finite(column(train, "lr_scale")),
         **_ada_p(column(recent, "augment_p"), k, t),
         r1_penalty=median(column(recent, "r1_penalty")[-k:]),
         loss_d_aux=median(column(recent, "loss_d_aux")[-k:]),
