@@ -198,7 +198,10 @@ def test_g_learns_which_class_is_which(tmp_path, classes_dir):
     assert loaded.g.class_mix.tolist() == [0.75, 0.25]
     bright = sample_images(loaded.g, 64, 0, "cpu", torch.zeros(64, dtype=torch.long))
     dark = sample_images(loaded.g, 64, 0, "cpu", torch.ones(64, dtype=torch.long))
-    assert bright.mean() > 160 and dark.mean() < 90, (bright.mean(), dark.mean())
+    # Levels 200 and 50: each class's mean beyond the third of the gap nearer its own level.
+    # (The tutorial's recipe; before TrainConfig applied the recipe it names, this test trained
+    # with the default recipe's ADA and came out nearer: 160/90 were its bounds.)
+    assert bright.mean() > 150 and dark.mean() < 100, (bright.mean(), dark.mean())
 
 
 @pytest.mark.shared_data
