@@ -38,3 +38,13 @@ def test_a_config_built_directly_takes_the_recipe_it_names_under_what_it_is_give
     assert {k: getattr(cfg, k) for k in TUTORIAL} == {**TUTORIAL, "g_lr": 1e-3}
     assert {k: getattr(TrainConfig(), k) for k in TUTORIAL} == PINNED[("small-data", 3)]
 
+
+def test_replace_with_another_recipe_takes_its_values_and_keeps_the_overrides():
+    # before, replace(recipe="tutorial") recorded the tutorial but kept small-data's values
+    cfg = TrainConfig(d_lr=1e-4, nz=16).replace(recipe="tutorial", g_lr=5e-4)
+    overrides = {"d_lr": 1e-4, "nz": 16, "g_lr": 5e-4}
+    assert {k: getattr(cfg, k) for k in TUTORIAL} == {**TUTORIAL, **overrides}
+    assert cfg.recipe == "tutorial"
+    assert cfg.replace(recipe="small-data") == TrainConfig(d_lr=1e-4, nz=16, g_lr=5e-4)
+    assert cfg.replace(epochs=3).g_lr == 5e-4 and TrainConfig().replace(nz=8).ema_kimg == 10.0
+

@@ -51,7 +51,8 @@ class TrainConfig:
         "a named, tested bundle of the settings that make the GAN (networks, loss, "
         "augmentation, rates, EMA, R1, batch); options you give override it. tutorial: the "
         "DCGAN tutorial's; blog: the tutorial's networks with G at 1e-3; small-data (the "
-        "recommended one): the blog's rates with batch 16, an EMA generator and ADA",
+        "recommended one): the blog's rates with batch 16, an EMA generator and ADA, both rates "
+        "held for 16,000 images, then decaying along a cosine to 5 % at the end of the budget",
         group="run",
         choices=recipe_names,
     )
@@ -366,7 +367,17 @@ class TrainConfig:
         return cls(**typed_settings(values))
 
     def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes`. A change of recipe brings the new recipe's values, except for
+        the settings this config had overridden and those in `changes` (as `--recipe` does)."""
+        switch = self._recipe_switch(changes.get("recipe"))
+        return dataclasses.replace(self, **{**switch, **changes})
+
+    def _recipe_switch(self, recipe: str | None) -> dict[str, Any]:
+        if recipe in (None, self.recipe) or recipe not in RECIPES or self.recipe not in RECIPES:
+            return {}
+        old = RECIPES[self.recipe].settings
+        overridden = {k: getattr(self, k) for k, v in old.items() if getattr(self, k) != v}
+        return {**RECIPES[recipe].settings, **overridden}
 
 
 def _over_the_named_recipe(init: Callable[..., None]) -> Callable[..., None]:
