@@ -80,3 +80,41 @@ def test_the_report_says_so_too(make_run: Callable[..., Path]) -> None:
     assert "Getting worse" in text
     assert "FWD was best at step 240 (0.05) and has been worse in each of the last 3" in text
     assert json.loads((run / "config.json").read_text())["config"]["recipe"] == "small-data"
+
+
+def test_fwd_rising_while_kid_falls_by_half_is_a_disagreement(synth: SimpleNamespace) -> None:
+    """Version 3's conditional run: plain FWD rose after step 4,000 while KID fell 13-fold and
+    `last` made the better training data; the advice must not send the user to `best`."""
+    quality = synth.fwd(RISING)
+    for record, kid in zip(quality, [20.0, 12.0, 10.0, 7.0, 5.0, 4.0], strict=True):
+        record["kid_mean"] = kid
+    d = diagnose(synth.curves("healthy", 80), quality=quality, settings=SMALL_DATA)
+    assert (d.state, d.title) == (GETTING_WORSE, "FWD and KID disagree")
+    assert d.advice.startswith(
+        "FWD was best at step 240 (0.05) and has been worse in each of the last 3 evaluations "
+        "(latest 0.075), but KID has fallen from 10 to 4 since: the two disagree."
+    )
+    assert "cxrgan evaluate" in d.advice and "use best" not in d.hint()
+    assert "compare best and last" in d.hint()
+    quality[-1]["kid_mean"] = 5.5  # 0.55 of KID at the best: not yet half
+    assert diagnose(synth.curves("healthy", 80), quality=quality, settings=SMALL_DATA).title == (
+        "Getting worse"
+    )
+    past = diagnose(synth.curves("healthy", 80), quality=quality[:5], settings=SMALL_DATA)
+    assert past.title == "FWD and KID disagree" and "has stopped improving" in past.advice
+
+
+def test_a_conditional_run_reads_the_worst_class_s_kid(synth: SimpleNamespace) -> None:
+    worst = [0.40, 0.15, 0.06, 0.08, 0.09, 0.11]
+    quality = synth.fwd([0.30, 0.12, 0.05, 0.045, 0.04, 0.038])
+    for record, w, kid in zip(quality, worst, [20, 15, 13.5, 8.7, 2.3, 1.0], strict=True):
+        record["fwd_worst_class"] = w
+        record["per_class"] = {
+            "NORMAL": {"fwd": w, "kid_mean": kid, "n": 200, "fwd_floor": 0.004},
+            "PNEUMONIA": {"fwd": w / 2, "kid_mean": 5.0, "n": 600, "fwd_floor": 0.003},
+        }
+    settings = {**SMALL_DATA, "conditional": True, "d_lr": 2e-4}
+    d = diagnose(synth.curves("healthy", 80), quality=quality, settings=settings)
+    assert (d.state, d.title) == (GETTING_WORSE, "FWD and KID disagree")
+    assert "NORMAL's KID has fallen from 13.5 to 1 since" in d.advice
+    assert "cxrgan utility" in d.advice and "--checkpoint last" in d.advice

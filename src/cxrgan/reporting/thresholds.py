@@ -295,6 +295,12 @@ class Thresholds:
     # plateaued at ~20 of 30 minutes and its EMA sharpened in the last minutes, at the lowest
     # rates (docs/performance.md, long runs). 5 % is the last ~15 % of a cosine's budget.
     decay_left: float = 0.05
+    # FWD past its best while KID (of the same class, for a conditional run) has fallen to at
+    # most this share of its value at the best: the two disagree, and plain FWD prefers blur.
+    # Version 3's conditional 60-minute run: the worst class's FWD 2.5 x its best at the end
+    # while its KID fell 13-fold, and TSTR from `last` was 0.96 x TRTR against 0.88 x from
+    # `best` (docs/performance.md). Half is far outside KID's evaluation noise (±3 % there).
+    kid_disagrees: float = 0.5
 
 
 DEFAULT_THRESHOLDS = Thresholds()

@@ -42,7 +42,11 @@ def healthy(s: WindowStats, fwd: FwdTrack, t: Thresholds, run: RunContext) -> Ad
 
 
 def getting_worse(s: WindowStats, fwd: FwdTrack, t: Thresholds, run: RunContext) -> Advice:
-    """Past the best for several evaluations: use `best`, and next time what fits the recipe."""
+    """Past the best for several evaluations: use `best`, and next time what fits the recipe;
+    unless KID says the opposite."""
+    if fwd.kid_disagrees(t.kid_disagrees):
+        return _against_kid(s, fwd, run, f"been worse in each of the last "
+                            f"{fwd.worse_since_best(t.fwd_worse)} evaluations")  # fmt: skip
     at = f"step {fmt_number(fwd.best_step)}"
     text = (
         f"{fwd.noun_at_start} was best at {at} ({fmt_number(fwd.best)}) and has been worse in "
@@ -100,9 +104,39 @@ def _equilibrium(s: WindowStats, t: Thresholds, run: RunContext) -> str:
     return text
 
 
+def _against_kid(s: WindowStats, fwd: FwdTrack, run: RunContext, worse: str) -> Advice:
+    """FWD past its best while KID fell by half or more: plain FWD's preference for blur, not
+    a generator that got worse; judge by the pictures and the use, not by `best` alone."""
+    at = f"step {fmt_number(fwd.best_step)}"
+    use = (
+        "and, for a conditional run, `cxrgan utility` from each (--checkpoint best, "
+        "--checkpoint last)"
+        if run.settings.get("conditional") is True
+        else "and `cxrgan evaluate` of each against held-out films"
+    )
+    text = (
+        f"{fwd.noun_at_start} was best at {at} ({fmt_number(fwd.best)}) and has {worse} "
+        f"(latest {fmt_number(fwd.latest)}), but {fwd.kid_of} has fallen from "
+        f"{fmt_number(fwd.kid_at_best)} to {fmt_number(fwd.kid_latest)} since: the two "
+        "disagree. Plain FWD prefers smooth, blurred samples, so a generator that sharpens "
+        "(ribs, lung markings) can score a worse FWD as it gets closer to the data; a "
+        "decaying schedule's EMA does exactly that late in a run (docs/performance.md, "
+        "'Version 3, conditional'). Do not take checkpoints/best.safetensors on FWD alone: "
+        f"compare the grids in samples/ at {at} and now, {use}."
+    )
+    summary = (
+        f"best FWD at {at}, {fwd.kid_of} {fmt_number(fwd.kid_at_best)} → "
+        f"{fmt_number(fwd.kid_latest)}, D(x)={fmt_p(s.d_x)}"
+    )
+    action = f"FWD worse since {at} but KID better: compare best and last"
+    return Advice("FWD and KID disagree", text, action, summary)
+
+
 def _past_best(
     s: WindowStats, fwd: FwdTrack, t: Thresholds, run: RunContext, summary: str
 ) -> Advice:
+    if fwd.kid_disagrees(t.kid_disagrees):
+        return _against_kid(s, fwd, run, "stopped improving")
     text = (
         f"{fwd.noun_at_start} has stopped improving and the latest ({fmt_number(fwd.latest)}) "
         f"is worse than the best ({fmt_number(fwd.best)}): stop, and use "

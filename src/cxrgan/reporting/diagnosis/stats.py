@@ -174,6 +174,11 @@ class FwdTrack:
     floor_n: float  # images per side of that floor
     worst_class: bool = False  # a conditional run's worst class's FWD, against that class's floor
     best_step: float = math.nan  # the step of the best evaluation (where `best` was saved)
+    # KID of the same images at the best and at the latest evaluation: the overall KID, or
+    # that of the class worst at the latest (NaN: not recorded); kid_of names it
+    kid_at_best: float = math.nan
+    kid_latest: float = math.nan
+    kid_of: str = "KID"
 
     @classmethod
     def of(cls, quality: Sequence[Mapping[str, Any]]) -> FwdTrack:
@@ -183,12 +188,19 @@ class FwdTrack:
         fwd = np.array([as_number(selection_fwd(r)) for r in evals], dtype=np.float64)
         best = best_evaluation(evals)
         step = as_number(best.get("step")) if best is not None else math.nan
+        kid = _kid_track(evals, best)
         if best is not None and "fwd_worst_class" in best:
             floor, n = _worst_class_floor(best)
-            return cls(fwd[np.isfinite(fwd)], floor, n, worst_class=True, best_step=step)
+            return cls(fwd[np.isfinite(fwd)], floor, n, True, step, *kid)
         floor, n_all = fwd_floor(evals)
         n = math.nan if n_all is None else float(n_all)
-        return cls(fwd[np.isfinite(fwd)], floor, n, best_step=step)
+        return cls(fwd[np.isfinite(fwd)], floor, n, False, step, *kid)
+
+    def kid_disagrees(self, share: float) -> bool:
+        """KID at the latest evaluation is at most `share` of KID at the best: the generator
+        got closer to the data by KID while its FWD got worse."""
+        best, latest = self.kid_at_best, self.kid_latest
+        return math.isfinite(best) and math.isfinite(latest) and best > 0 and latest <= share * best
 
     @property
     def name(self) -> str:
@@ -232,6 +244,31 @@ class FwdTrack:
                 break
             count += 1
         return count
+
+
+def _kid_track(
+    evals: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None
+) -> tuple[float, float, str]:
+    """(KID at the best evaluation, KID at the latest, its name): of a conditional run's class
+    whose FWD is worst at the latest evaluation, else the overall KID."""
+    if best is None or not evals:
+        return math.nan, math.nan, "KID"
+    latest = evals[-1]
+    classes = latest.get("per_class")
+    if "fwd_worst_class" not in latest or not isinstance(classes, Mapping) or not classes:
+        return as_number(best.get("kid_mean")), as_number(latest.get("kid_mean")), "KID"
+
+    def fwd_of(name: str) -> float:
+        value = as_number((classes[name] or {}).get("fwd"))
+        return value if math.isfinite(value) else -math.inf
+
+    name = max(classes, key=fwd_of)
+
+    def kid_of(record: Mapping[str, Any]) -> float:
+        entry = (record.get("per_class") or {}).get(name)
+        return as_number(entry.get("kid_mean")) if isinstance(entry, Mapping) else math.nan
+
+    return kid_of(best), kid_of(latest), f"{name}'s KID"
 
 
 def _worst_class_floor(record: Mapping[str, Any]) -> tuple[float, float]:
