@@ -109,8 +109,7 @@ def _against_kid(s: WindowStats, fwd: FwdTrack, run: RunContext, worse: str) -> 
     a generator that got worse; judge by the pictures and the use, not by `best` alone."""
     at = f"step {fmt_number(fwd.best_step)}"
     use = (
-        "and, for a conditional run, `cxrgan utility` from each (--checkpoint best, "
-        "--checkpoint last)"
+        "and `cxrgan utility` from each (--checkpoint best, --checkpoint last)"
         if run.settings.get("conditional") is True
         else "and `cxrgan evaluate` of each against held-out films"
     )
