@@ -64,7 +64,8 @@ def test_parser_has_one_option_per_setting_in_its_group():
     for a in actions:
         s = BY_NAME[a.dest]
         assert s.flag in a.option_strings and a.default is None
-        assert s.help in a.help  # the declared help, with choices and default appended
+        # the declared help (with "%" escaped for argparse), with choices and default appended
+        assert s.help.replace("%", "%%") in a.help
         if s.default is not None:
             assert "default: " in a.help, s.name
     titles = {g.title: {a.dest for a in g._group_actions} for g in parser._action_groups}
