@@ -191,10 +191,10 @@ class FwdTrack:
         kid = _kid_track(evals, best)
         if best is not None and "fwd_worst_class" in best:
             floor, n = _worst_class_floor(best)
-            return cls(fwd[np.isfinite(fwd)], floor, n, True, step, *kid)
+            return cls(fwd[np.isfinite(fwd)], floor, n, worst_class=True, best_step=step, **kid)
         floor, n_all = fwd_floor(evals)
         n = math.nan if n_all is None else float(n_all)
-        return cls(fwd[np.isfinite(fwd)], floor, n, False, step, *kid)
+        return cls(fwd[np.isfinite(fwd)], floor, n, best_step=step, **kid)
 
     def kid_disagrees(self, share: float) -> bool:
         """KID at the latest evaluation is at most `share` of KID at the best: the generator
@@ -248,35 +248,41 @@ class FwdTrack:
 
 def _kid_track(
     evals: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None
-) -> tuple[float, float, str]:
-    """(KID at the best evaluation, KID at the latest, its name): of a conditional run's class
-    whose FWD is worst at the latest evaluation, else the overall KID."""
+) -> dict[str, Any]:
+    """FwdTrack's KID fields: at the best and the latest evaluation, of a conditional run's
+    class whose FWD is worst at the latest evaluation, else the overall KID."""
     if best is None or not evals:
-        return math.nan, math.nan, "KID"
+        return {}
     latest = evals[-1]
-    classes = latest.get("per_class")
-    if "fwd_worst_class" not in latest or not isinstance(classes, Mapping) or not classes:
-        return as_number(best.get("kid_mean")), as_number(latest.get("kid_mean")), "KID"
-
-    def fwd_of(name: str) -> float:
-        value = as_number((classes[name] or {}).get("fwd"))
-        return value if math.isfinite(value) else -math.inf
-
-    name = max(classes, key=fwd_of)
+    name = _worst_class(latest) if "fwd_worst_class" in latest else None
+    if name is None:
+        at_best, now = as_number(best.get("kid_mean")), as_number(latest.get("kid_mean"))
+        return {"kid_at_best": at_best, "kid_latest": now}
 
     def kid_of(record: Mapping[str, Any]) -> float:
         entry = (record.get("per_class") or {}).get(name)
         return as_number(entry.get("kid_mean")) if isinstance(entry, Mapping) else math.nan
 
-    return kid_of(best), kid_of(latest), f"{name}'s KID"
+    return {"kid_at_best": kid_of(best), "kid_latest": kid_of(latest), "kid_of": f"{name}'s KID"}
+
+
+def _worst_class(record: Mapping[str, Any]) -> str | None:
+    """The name of the class whose FWD is worst in `record` (None without per-class records)."""
+    per_class = {k: c for k, c in (record.get("per_class") or {}).items() if isinstance(c, Mapping)}
+
+    def fwd_of(name: str) -> float:
+        value = as_number(per_class[name].get("fwd"))
+        return value if math.isfinite(value) else -math.inf
+
+    return max(per_class, key=fwd_of, default=None)
 
 
 def _worst_class_floor(record: Mapping[str, Any]) -> tuple[float, float]:
     """(Real-vs-real floor, n per side) of the class whose FWD is worst in `record`."""
-    per_class = [c for c in (record.get("per_class") or {}).values() if isinstance(c, Mapping)]
-    worst = max(per_class, key=lambda c: as_number(c.get("fwd")), default=None)
-    if worst is None:
+    name = _worst_class(record)
+    if name is None:
         return math.nan, math.nan
+    worst = record["per_class"][name]
     floor = as_number(worst.get("fwd_floor"))
     floor = floor if math.isfinite(floor) and floor > 0 else math.nan
     n = as_number(worst.get("n"))
