@@ -47,4 +47,3 @@ def test_replace_with_another_recipe_takes_its_values_and_keeps_the_overrides():
     assert cfg.recipe == "tutorial"
     assert cfg.replace(recipe="small-data") == TrainConfig(d_lr=1e-4, nz=16, g_lr=5e-4)
     assert cfg.replace(epochs=3).g_lr == 5e-4 and TrainConfig().replace(nz=8).ema_kimg == 10.0
-

@@ -383,7 +383,7 @@ class TrainConfig:
 def _over_the_named_recipe(init: Callable[..., None]) -> Callable[..., None]:
     """The dataclass's __init__, given the named recipe's values under the ones passed: field
     defaults alone would give every recipe the default recipe's governed values. (replace()
-    passes every field, so it changes only what it names.)"""
+    passes every field, so a change of recipe is handled there.)"""
 
     @functools.wraps(init)
     def __init__(self: TrainConfig, **values: Any) -> None:
